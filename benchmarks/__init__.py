@@ -1,0 +1,32 @@
+"""The GEPA paper's four benchmarks as DSPy programs with feedback metrics.
+
+Every benchmark module exposes the same interface:
+
+- ``load_splits(scale="small" | "paper", seed=0, data_dir=None) -> Splits``
+- ``make_program(**options) -> dspy.Module`` (fresh and unoptimized)
+- ``metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction(score, feedback)``
+
+``get(name)`` imports a benchmark module lazily (heavy dependencies such as bm25s load only when used).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Benchmark name -> module path.
+BENCHMARKS: dict[str, str] = {
+    "hotpotqa": "benchmarks.hotpotqa",
+    "hover": "benchmarks.hover",
+    "ifbench": "benchmarks.ifbench",
+    "pupa": "benchmarks.pupa",
+}
+
+
+def get(name: str) -> ModuleType:
+    """Import and return the benchmark module registered as ``name``."""
+    try:
+        module_path = BENCHMARKS[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}") from None
+    return importlib.import_module(module_path)
