@@ -1,0 +1,67 @@
+"""The responder protocol shared by the scripted HTTP server and the in-process scripted LM.
+
+A responder is a callable ``responder(messages, model) -> str``: it receives the chat messages
+(a list of ``{"role": ..., "content": ...}`` dicts) and the model name the client asked for, and
+returns the assistant text. To simulate failures it may raise ``ScriptedHTTPError`` (answered as
+that HTTP status), raise ``DropConnection`` (the server closes the socket without answering), or
+sleep (to exceed a client timeout).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+Responder = Callable[[list[dict[str, Any]], str], str]
+
+
+class ScriptedHTTPError(Exception):
+    """Raise from a responder to answer the request with an HTTP error.
+
+    Args:
+        status: HTTP status code, e.g. 429, 500, 503.
+        message: error message placed in the OpenAI-style error body.
+        retry_after: optional seconds for a ``Retry-After`` header (DSPy honours it as its retry delay).
+    """
+
+    def __init__(self, status: int, message: str = "scripted error", *, retry_after: float | None = None) -> None:
+        if not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error code (400-599), got {status}")
+        if retry_after is not None and retry_after < 0:
+            raise ValueError("retry_after must be >= 0 seconds")
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class DropConnection(Exception):
+    """Raise from a responder to close the connection without any answer (a network fault)."""
+
+
+def error_type_for_status(status: int) -> str:
+    """The OpenAI error ``type`` string conventionally sent with ``status``."""
+    if status == 429:
+        return "rate_limit_exceeded"
+    if status in (401, 403):
+        return "authentication_error"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def normalize_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Plain ``dict`` copies of the messages, so a responder can never mutate a caller's objects."""
+    return [dict(m) for m in messages]
+
+
+def call_responder(responder: Responder, messages: Sequence[Mapping[str, Any]], model: str) -> str:
+    """Run the responder and check it returned text; a non-string result is a ``TypeError``."""
+    text = responder(normalize_messages(messages), model)
+    if not isinstance(text, str):
+        raise TypeError(f"the responder must return str, got {type(text).__name__}")
+    return text
+
+
+def count_tokens(text: str) -> int:
+    """A deterministic stand-in token count: whitespace-separated words."""
+    return len(text.split())
