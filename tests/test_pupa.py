@@ -452,3 +452,19 @@ def test_module_metric_and_evaluate_integration() -> None:
         result = evaluate(program)
     assert result.score == 75.0  # quality 1; "Acme Corp" leaked verbatim, Alice redacted: leakage 0.5
     assert isinstance(benchmarks.get("pupa").metric, PupaMetric)
+
+
+def test_public_loader_uses_the_same_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from benchmarks.pupa.data import load_public_splits, read_rows
+
+    rows = read_rows(write_fixture_csv(tmp_path))
+    fake = types.ModuleType("datasets")
+    fake.load_dataset = lambda name, config, split: rows if (name, config, split) == (
+        "Columbia-NLP/PUPA", "pupa_new", "train") else None
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    public = load_public_splits("small", seed=1)
+    local = load_splits("small", seed=1, data_dir=tmp_path)
+    assert [e.toDict() for e in public.test] == [e.toDict() for e in local.test]

@@ -6,6 +6,7 @@ import csv
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import dspy
 
@@ -74,6 +75,21 @@ def sample_block(block: list[dspy.Example], size: int, seed: int, block_index: i
     return [block[i] for i in sorted(rng.sample(range(len(block)), size))]
 
 
+def splits_from_rows(
+    rows: list[dict[str, str]], scale: Scale | str, seed: int, sizes: tuple[int, int, int] | None, source: str
+) -> Splits:
+    """Cut PUPA rows (in file order) into the paper's blocks and subsample each to the requested size."""
+    wanted = split_sizes(scale, sizes)
+    needed = PAPER_BLOCKS[-1][1]
+    if len(rows) < needed:
+        raise ValueError(f"pupa: {source} has {len(rows)} data rows, the paper's split needs {needed}")
+    parts = []
+    for block_index, ((start, end), size) in enumerate(zip(PAPER_BLOCKS, wanted)):
+        block = [row_to_example(rows[i], i) for i in range(start, end)]
+        parts.append(sample_block(block, size, seed, block_index))
+    return Splits(train=parts[0], val=parts[1], test=parts[2])
+
+
 def load_splits(
     scale: Scale | str = "small",
     seed: int = 0,
@@ -88,14 +104,31 @@ def load_splits(
     seeded RNG, keeping CSV order. Parts are disjoint by row, but the CSV itself repeats some
     user queries across blocks (see docs/benchmarks-pupa.md).
     """
-    wanted = split_sizes(scale, sizes)
+    split_sizes(scale, sizes)  # reject a bad scale before touching the disk
     (csv_path,) = require_files(resolve_data_dir(data_dir) / DATA_SUBDIR, [CSV_NAME], "pupa")
-    rows = read_rows(csv_path)
-    needed = PAPER_BLOCKS[-1][1]
-    if len(rows) < needed:
-        raise ValueError(f"pupa: {csv_path} has {len(rows)} data rows, the paper's split needs {needed}")
-    parts = []
-    for block_index, ((start, end), size) in enumerate(zip(PAPER_BLOCKS, wanted)):
-        block = [row_to_example(rows[i], i) for i in range(start, end)]
-        parts.append(sample_block(block, size, seed, block_index))
-    return Splits(train=parts[0], val=parts[1], test=parts[2])
+    return splits_from_rows(read_rows(csv_path), scale, seed, sizes, str(csv_path))
+
+
+def load_public_splits(
+    scale: Scale | str = "small",
+    seed: int = 0,
+    sizes: tuple[int, int, int] | None = None,
+    *,
+    dataset_name: str = "Columbia-NLP/PUPA",
+    config: str = "pupa_new",
+    split: str = "train",
+    **load_kwargs: Any,
+) -> Splits:
+    """The same splits from the public Hugging Face copy of PUPA (needs ``datasets`` and network access)."""
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError(
+            "pupa: loading the public dataset needs the 'datasets' package (pip install datasets) and access to "
+            "the Hugging Face Hub; without them use load_splits(data_dir=...) with the local CSV"
+        ) from error
+    rows = [dict(row) for row in datasets.load_dataset(dataset_name, config, split=split, **load_kwargs)]
+    missing = [c for c in REQUIRED_COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"pupa: {dataset_name}/{config} lacks column(s) {missing}")
+    return splits_from_rows(rows, scale, seed, sizes, f"{dataset_name}/{config}[{split}]")

@@ -51,7 +51,7 @@ class UntrustedModel:
     def __init__(self, lm: dspy.BaseLM | None = None) -> None:
         self.lm = lm
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "UntrustedModel":
+    def __deepcopy__(self, memo: dict[int, Any]) -> UntrustedModel:
         return self
 
     def resolve_lm(self) -> dspy.BaseLM:
