@@ -32,6 +32,7 @@ from gepa_dspy.testing import (  # noqa: E402
     ScriptedLM,
     ScriptedOpenAIServer,
     format_chat_adapter_reply,
+    is_json_adapter_prompt,
     parse_input_fields,
     parse_instructions,
     parse_requested_output_fields,
@@ -100,6 +101,20 @@ def test_format_chat_adapter_reply_parses_with_dspy() -> None:
     reply = format_chat_adapter_reply({"reasoning": "two lines\nof thought", "answer": 42})
     assert reply.rstrip().endswith("[[ ## completed ## ]]")
     assert ChatAdapter().parse(sig, reply) == {"reasoning": "two lines\nof thought", "answer": 42}
+
+
+def test_reply_for_prompt_answers_json_adapter_prompts_with_json() -> None:
+    from dspy.adapters.json_adapter import JSONAdapter
+
+    sig = dspy.ensure_signature("current_instruction -> new_instruction")
+    messages = JSONAdapter().format(sig, demos=[], inputs={"current_instruction": "Be brief."})
+    assert is_json_adapter_prompt(messages) and not is_json_adapter_prompt(_chat_messages("q -> a", q="x"))
+    assert parse_requested_output_fields(messages) == ["new_instruction"]
+    assert parse_input_fields(messages) == {"current_instruction": "Be brief."}
+    reply = reply_for_prompt(messages, {"new_instruction": "Be brief and exact."})
+    assert JSONAdapter().parse(sig, reply) == {"new_instruction": "Be brief and exact."}
+    without_system = [m for m in messages if m["role"] != "system"]
+    assert parse_requested_output_fields(without_system) == ["new_instruction"]
 
 
 def test_format_chat_adapter_reply_rejects_bad_fields() -> None:

@@ -13,6 +13,8 @@ for an HTTP error answer or ``DropConnection`` for a dropped connection.
 from gepa_dspy.testing.chat_format import (
     ChatPromptError,
     format_chat_adapter_reply,
+    format_json_adapter_reply,
+    is_json_adapter_prompt,
     last_user_text,
     parse_input_fields,
     parse_instructions,
@@ -37,6 +39,8 @@ __all__ = [
     "ScriptedLM",
     "ScriptedOpenAIServer",
     "format_chat_adapter_reply",
+    "format_json_adapter_reply",
+    "is_json_adapter_prompt",
     "last_user_text",
     "parse_input_fields",
     "parse_instructions",

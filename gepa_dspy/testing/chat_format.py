@@ -4,12 +4,14 @@ DSPy's ``ChatAdapter`` renders a signature as a system message (field lists, a s
 and ``In adhering to this structure, your objective is:`` followed by the instructions indented by
 eight spaces) and one user message per call whose input fields are ``[[ ## name ## ]]`` sections.
 It parses the assistant text by the same ``[[ ## name ## ]]`` headers and needs every output field
-present; ``[[ ## completed ## ]]`` closes the reply. The helpers here read those prompts back so a
+present; ``[[ ## completed ## ]]`` closes the reply. ``JSONAdapter`` prompts share the system-message
+layout but expect a JSON object as the reply. The helpers here read those prompts back so a
 scripted responder can answer as a real model would.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from typing import Any, Mapping, Sequence
@@ -21,6 +23,8 @@ _OUTPUT_BLOCK_START = "Your output fields are:"
 _STRUCTURE_START = "All interactions will be structured in the following way"
 _OBJECTIVE_MARKER = "In adhering to this structure, your objective is:"
 _REMINDER_START = "Respond with the corresponding output fields"
+_JSON_REMINDER_START = "Respond with a JSON object"
+_JSON_STRUCTURE_MARKER = "Outputs will be a JSON object"
 COMPLETED_MARKER = "[[ ## completed ## ]]"
 
 Message = Mapping[str, Any]
@@ -73,7 +77,21 @@ def parse_requested_output_fields(messages: Sequence[Message]) -> list[str]:
             names = [n for n in _REMINDER_FIELD.findall(line) if n != "completed"]
             if names:
                 return names
+        if line.startswith(_JSON_REMINDER_START):
+            names = re.findall(r"`(\w+)`", line)
+            if names:
+                return names
     raise ChatPromptError("no DSPy ChatAdapter output-field list found in the system or last user message")
+
+
+def is_json_adapter_prompt(messages: Sequence[Message]) -> bool:
+    """Whether the prompt comes from DSPy's ``JSONAdapter`` (the reply must then be a JSON object)."""
+    if _JSON_STRUCTURE_MARKER in system_text(messages):
+        return True
+    try:
+        return any(line.startswith(_JSON_REMINDER_START) for line in last_user_text(messages).splitlines())
+    except ChatPromptError:
+        return False
 
 
 def parse_instructions(messages: Sequence[Message]) -> str:
@@ -112,7 +130,7 @@ def parse_input_fields(messages: Sequence[Message]) -> dict[str, str]:
     The trailing ``Respond with the corresponding output fields ...`` reminder is removed.
     """
     text = last_user_text(messages)
-    kept = [line for line in text.splitlines() if not line.startswith(_REMINDER_START)]
+    kept = [line for line in text.splitlines() if not line.startswith((_REMINDER_START, _JSON_REMINDER_START))]
     return parse_sections("\n".join(kept))
 
 
@@ -133,7 +151,20 @@ def format_chat_adapter_reply(fields: Mapping[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def format_json_adapter_reply(fields: Mapping[str, Any]) -> str:
+    """An assistant reply DSPy's ``JSONAdapter`` parses into ``fields`` (a JSON object)."""
+    if not fields:
+        raise ValueError("a JSONAdapter reply needs at least one output field")
+    return json.dumps(dict(fields), ensure_ascii=False)
+
+
 def reply_for_prompt(messages: Sequence[Message], values: Mapping[str, Any], default: Any = "") -> str:
-    """A ChatAdapter reply filling every requested output field: from ``values``, else ``default``."""
-    names = parse_requested_output_fields(messages)
-    return format_chat_adapter_reply({name: values.get(name, default) for name in names})
+    """A reply filling every requested output field from ``values`` (else ``default``).
+
+    Answers in the format the prompt's adapter parses: a JSON object for ``JSONAdapter`` prompts,
+    ``[[ ## field ## ]]`` sections otherwise.
+    """
+    fields = {name: values.get(name, default) for name in parse_requested_output_fields(messages)}
+    if is_json_adapter_prompt(messages):
+        return format_json_adapter_reply(fields)
+    return format_chat_adapter_reply(fields)
