@@ -1,0 +1,62 @@
+"""The feedback-metric protocol: normalise whatever a metric returns into (score, feedback)."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import dspy
+
+
+class ScoreWithFeedback(dspy.Prediction):
+    """What a feedback metric returns: ``ScoreWithFeedback(score=0.5, feedback="...")``.
+
+    A ``dspy.Prediction``, so DSPy's ``Evaluate`` and other optimizers can read ``.score`` too.
+    """
+
+    def __init__(self, score: float, feedback: str | None = None, **kwargs: Any) -> None:
+        super().__init__(score=score, feedback=feedback, **kwargs)
+
+
+class MetricReturnError(TypeError):
+    """The metric returned something that is not a score (a programming mistake in the metric)."""
+
+
+def normalize_metric_result(result: Any, perfect_score: float, where: str) -> tuple[float, str | None]:
+    """(score, feedback or None) from a metric's return value, or a clear error naming the example.
+
+    Accepted: a real number or bool; a ``dspy.Prediction`` / object with ``.score`` (and optionally
+    ``.feedback``); a dict with ``"score"`` (and optionally ``"feedback"``).
+    """
+    feedback: Any = None
+    raw = result
+    if isinstance(result, dict):
+        if "score" not in result:
+            raise MetricReturnError(f"metric returned a dict without a 'score' key {where}: {result!r}")
+        raw, feedback = result["score"], result.get("feedback")
+    elif not isinstance(result, (Real, bool)) and hasattr(result, "score"):
+        raw, feedback = result.score, getattr(result, "feedback", None)
+    if isinstance(raw, bool):
+        raw = float(raw)
+    if not isinstance(raw, Real) or isinstance(raw, complex):
+        raise MetricReturnError(
+            f"metric must return a number or dspy.Prediction(score=..., feedback=...); got {type(result).__name__} "
+            f"{result!r:.200} {where}"
+        )
+    score = float(raw)
+    if math.isnan(score) or math.isinf(score):
+        raise MetricReturnError(f"metric returned a non-finite score {score} {where}")
+    if score < 0 or score > perfect_score + 1e-9:
+        raise MetricReturnError(
+            f"metric returned {score}, outside [0, perfect_score={perfect_score}] {where}; "
+            f"fix the metric or pass perfect_score= to GEPA"
+        )
+    if feedback is not None and not isinstance(feedback, str):
+        feedback = str(feedback)
+    return score, (feedback or None)
+
+
+def generic_feedback(score: float, perfect_score: float) -> str:
+    """The sentence used when a metric gives a score but no feedback."""
+    return f"This run scored {score:g} out of {perfect_score:g}."

@@ -1,0 +1,217 @@
+"""Reflection: from a predictor's runs and the metric's feedback to a new instruction.
+
+``build_reflective_records`` collects, for one predictor, what it received, what it generated and
+what the metric said; ``render_reflection_prompt`` turns them into our meta-prompt; ``extract_instruction``
+reads the reply's fenced block and rejects replies that are empty, truncated or an echo of the prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import dspy
+
+from ..engine.candidate import Candidate, candidate_key
+from ..engine.protocols import ProposalResult
+from ..engine.records import Outcome
+from .evaluation import DSPyEvaluator
+from .feedback import MetricReturnError, normalize_metric_result
+
+logger = logging.getLogger("gepa_dspy")
+
+#: Longest text shown per field value in the reflection prompt (longer values are cut in the middle).
+MAX_FIELD_CHARS = 2000
+#: At most this many calls of the predictor are shown per example.
+MAX_CALLS_PER_EXAMPLE = 2
+
+# Lines of the meta-prompt that a real instruction would never contain; a reply holding them echoes the prompt.
+_ECHO_MARKERS = ("## Records of the step at work", "## What to write", "<<<CURRENT INSTRUCTION>>>")
+
+META_PROMPT = """\
+You are tuning one step of a multi-step language-model program. The step is driven by an instruction; \
+your job is to write a better one.
+
+<<<CURRENT INSTRUCTION>>>
+{instruction}
+<<<END>>>
+
+## Records of the step at work
+Each record shows the inputs the step received, the outputs it generated, and feedback on the result. \
+The feedback may name the correct answer, explain what went wrong, or state facts the step did not know.
+
+{records}
+
+## What to write
+Work out why the step succeeded or failed in each record. Then write a new instruction for the step that:
+- states the task and the exact form every output must take;
+- records the facts, conventions and edge cases the feedback exposes, since the step sees nothing but the \
+instruction and its inputs;
+- turns what worked into explicit strategies and names the mistakes to avoid, phrased so they carry over to \
+new inputs rather than memorising these records.
+The instruction must be self-contained. Reply with the new instruction alone inside a single fenced block: \
+a line with ``` before it and a line with ``` after it."""
+
+
+@dataclass
+class ReflectiveRecord:
+    """One call of a predictor with the feedback on it."""
+
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    feedback: str
+
+
+def _clip(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= MAX_FIELD_CHARS:
+        return text
+    half = MAX_FIELD_CHARS // 2
+    return f"{text[:half]} [... {len(text) - MAX_FIELD_CHARS} characters cut ...] {text[-half:]}"
+
+
+def render_record(index: int, record: ReflectiveRecord) -> str:
+    lines = [f"### Record {index}", "Inputs:"]
+    lines += [f"- {k}: {_clip(v)}" for k, v in record.inputs.items()] or ["- (none)"]
+    lines.append("Generated outputs:")
+    lines += [f"- {k}: {_clip(v)}" for k, v in record.outputs.items()] or ["- (none)"]
+    lines.append(f"Feedback: {_clip(record.feedback)}")
+    return "\n".join(lines)
+
+
+def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecord]) -> str:
+    body = "\n\n".join(render_record(i + 1, r) for i, r in enumerate(records))
+    return META_PROMPT.format(instruction=instruction, records=body)
+
+
+_FENCE = re.compile(r"^[ \t]*```[^\n`]*$", re.MULTILINE)
+
+
+def extract_instruction(reply: str) -> tuple[str | None, str]:
+    """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
+
+    Takes the text between the first fence line and the last one (so fences nested inside survive).
+    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``blank`` (empty block), ``echo``.
+    """
+    if not reply or not reply.strip():
+        return None, "empty"
+    fences = list(_FENCE.finditer(reply))
+    if not fences:
+        return None, "no_fence"
+    if len(fences) == 1:
+        return None, "truncated"
+    text = reply[fences[0].end() : fences[-1].start()].strip("\n").strip()
+    if not text:
+        return None, "blank"
+    if any(marker in text for marker in _ECHO_MARKERS):
+        return None, "echo"
+    return text, "ok"
+
+
+def _lm_text(output: Any) -> str:
+    if isinstance(output, dict):
+        return str(output.get("text") or "")
+    return "" if output is None else str(output)
+
+
+class ReflectionProposer:
+    """Implements the engine's ``Proposer`` with a reflection LM and the DSPy metric's feedback."""
+
+    def __init__(
+        self,
+        reflection_lm: dspy.BaseLM,
+        evaluator: DSPyEvaluator,
+        *,
+        add_format_failure_as_feedback: bool = False,
+        max_attempts: int = 3,
+        retry_temperature: float = 0.7,
+        prompt_renderer: Callable[[str, Sequence[ReflectiveRecord]], str] = render_reflection_prompt,
+    ) -> None:
+        self.lm = reflection_lm
+        self.evaluator = evaluator
+        self.add_format_failure_as_feedback = add_format_failure_as_feedback
+        self.max_attempts = max(1, int(max_attempts))
+        self.retry_temperature = retry_temperature
+        self.prompt_renderer = prompt_renderer
+        self.feedback_fallbacks = 0
+
+    # -------------------------------------------------------------- records
+    def build_reflective_records(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> list[ReflectiveRecord]:
+        """What ``component`` saw, said and was told on each run of the minibatch."""
+        cand_key = candidate_key(candidate)
+        records: list[ReflectiveRecord] = []
+        for example_id, outcome in runs:
+            calls = [entry for entry in outcome.trace if entry.get("predictor") == component]
+            if not self.add_format_failure_as_feedback:
+                calls = [c for c in calls if "error" not in c]
+            for call in calls[:MAX_CALLS_PER_EXAMPLE]:
+                if "error" in call:
+                    feedback = self._format_failure_feedback(call)
+                else:
+                    feedback = self._predictor_feedback(cand_key, example_id, component, outcome)
+                records.append(ReflectiveRecord(inputs=call["inputs"], outputs=call["outputs"], feedback=feedback))
+        return records
+
+    def _format_failure_feedback(self, call: Mapping[str, Any]) -> str:
+        expected = ", ".join(call.get("expected_fields") or [])
+        return (
+            "This call's output could not be parsed, so the program failed. "
+            f"Every output field must be produced in the required format (expected fields: {expected or 'see signature'}). "
+            f"The raw reply was: {call.get('raw_response', '(unavailable)')}"
+        )
+
+    def _predictor_feedback(self, cand_key: str, example_id: str, component: str, outcome: Outcome) -> str:
+        """Feedback from ``metric(..., pred_name=component, pred_trace=...)``, else the run's own feedback."""
+        if outcome.failure:
+            return outcome.feedback
+        live = self.evaluator.live_run(cand_key, example_id)
+        example = self.evaluator.examples[example_id]
+        if live is not None:
+            prediction, trace = live.prediction, live.trace
+            pred_trace = live.by_predictor.get(component, [])
+        else:
+            prediction = dspy.Prediction(**outcome.output)
+            trace = []
+            pred_trace = [(None, e["inputs"], dspy.Prediction(**e["outputs"])) for e in outcome.trace if e.get("predictor") == component and "error" not in e]
+        try:
+            result = self.evaluator.metric(example, prediction, trace, component, pred_trace)
+            _, feedback = normalize_metric_result(result, self.evaluator.perfect_score, f"for example {example_id!r}")
+        except MetricReturnError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - predictor-level feedback is optional; fall back and count
+            self.feedback_fallbacks += 1
+            logger.warning("GEPA: metric raised for pred_name=%r on example %s (%s); using the run's feedback", component, example_id, exc)
+            return outcome.feedback
+        return feedback or outcome.feedback
+
+    # ------------------------------------------------------------- proposal
+    def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
+        records = self.build_reflective_records(candidate, component, runs)
+        if not records:
+            return ProposalResult(text=None, rejections=["no_records"])
+        prompt = self.prompt_renderer(candidate[component], records)
+        rejections: list[str] = []
+        for attempt in range(self.max_attempts):
+            kwargs: dict[str, Any] = {}
+            if attempt > 0:
+                # A retry with the same prompt would hit DSPy's cache (and a greedy LM would repeat itself).
+                kwargs = {"rollout_id": attempt, "temperature": self.retry_temperature}
+            try:
+                outputs = self.lm(messages=[{"role": "user", "content": prompt}], **kwargs)
+                reply = _lm_text(outputs[0]) if outputs else ""
+            except Exception as exc:  # noqa: BLE001 - a failed reflection call is retried, then counted
+                logger.warning("GEPA: reflection LM call failed (%s)", exc)
+                rejections.append("lm_error")
+                continue
+            text, reason = extract_instruction(reply)
+            if text is not None and text.strip() == candidate[component].strip():
+                text, reason = None, "unchanged"
+            if text is None:
+                logger.info("GEPA: rejected reflection reply (%s): %.200r", reason, reply)
+                rejections.append(reason)
+                continue
+            return ProposalResult(text=text, rejections=rejections)
+        return ProposalResult(text=None, rejections=rejections)
+

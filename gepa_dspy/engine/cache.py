@@ -1,0 +1,64 @@
+"""The evaluation cache: every paid run, keyed by (candidate key, example id).
+
+Each entry is paid for exactly once, when it is first computed, so the number of entries *is* the
+number of metric calls spent. With a journal, every entry is persisted the moment it completes, so a
+killed run loses no finished evaluation.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .journal import JsonlJournal
+from .records import Outcome
+
+
+class EvaluationCache:
+    """Thread-safe map (candidate key, example id) -> Outcome with an optional append-only journal."""
+
+    def __init__(self, journal: JsonlJournal | None = None) -> None:
+        self._entries: dict[tuple[str, str], Outcome] = {}
+        self._lock = threading.Lock()
+        self._journal = journal
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, cand_key: str, example_id: str) -> Outcome | None:
+        """The stored outcome, without counting a hit."""
+        return self._entries.get((cand_key, example_id))
+
+    def lookup(self, cand_key: str, example_id: str) -> Outcome | None:
+        """The stored outcome, counting a cache hit when there is one."""
+        outcome = self._entries.get((cand_key, example_id))
+        if outcome is not None:
+            with self._lock:
+                self.hits += 1
+        return outcome
+
+    def put(self, cand_key: str, example_id: str, outcome: Outcome) -> bool:
+        """Store a freshly paid outcome; returns False (storing nothing) if the key was already there."""
+        with self._lock:
+            if (cand_key, example_id) in self._entries:
+                return False
+            self._entries[(cand_key, example_id)] = outcome
+            if self._journal is not None:
+                self._journal.append({"c": cand_key, "e": example_id, "o": outcome.to_json()})
+            return True
+
+    def outcomes(self) -> list[Outcome]:
+        with self._lock:
+            return list(self._entries.values())
+
+    def load_journal(self) -> int:
+        """Read back the journal's entries; returns how many were loaded."""
+        if self._journal is None:
+            return 0
+        loaded = 0
+        for rec in self._journal.read():
+            key = (str(rec["c"]), str(rec["e"]))
+            if key not in self._entries:
+                self._entries[key] = Outcome.from_json(rec["o"])
+                loaded += 1
+        return loaded

@@ -1,0 +1,293 @@
+"""``GEPA``: the DSPy Teleprompter front. ``__init__`` stores settings; ``compile`` does the work."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import dspy
+from dspy.teleprompt.teleprompt import Teleprompter
+
+from .adapter.evaluation import DSPyEvaluator
+from .adapter.program import build_program, named_predictors, seed_candidate
+from .adapter.reflection import ReflectionProposer
+from .adapter.snapshot import to_jsonable
+from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
+from .engine.candidate import candidate_key
+from .engine.search import GEPASearch, SearchConfig, SearchResult
+from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
+from .results import DetailedResults
+
+logger = logging.getLogger("gepa_dspy")
+
+#: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
+_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow", "track_best_outputs", "warn_on_score_mismatch")
+
+
+class GEPA(Teleprompter):
+    """Reflective prompt evolution with Pareto candidate selection (Agrawal et al. 2025), for DSPy.
+
+    A drop-in replacement for ``dspy.GEPA``::
+
+        optimizer = GEPA(metric=metric, auto="light", reflection_lm=dspy.LM("openai/gpt-4.1"))
+        optimized = optimizer.compile(program, trainset=train, valset=val)
+
+    Args:
+        metric: ``metric(gold, pred, trace=None, pred_name=None, pred_trace=None)`` returning a number or
+            ``dspy.Prediction(score=..., feedback=...)`` (see ``ScoreWithFeedback``). Called with
+            ``pred_name``/``pred_trace`` to get feedback on one predictor during reflection.
+        auto: ``"light" | "medium" | "heavy"``: budget = ``V + P*2b + ceil(P/3)*V`` metric calls, with
+            ``P = k * num_predictors`` proposals (k = 6, 12, 18), V the valset size, b the minibatch size.
+        max_metric_calls: budget as a number of metric calls (one program run on one example).
+        max_full_evals: budget as ``max_full_evals * (len(trainset) + len(valset))`` metric calls.
+            Exactly one of ``auto``, ``max_metric_calls`` and ``max_full_evals`` must be given.
+        reflection_lm: the LM that writes new instructions (default: the configured ``dspy.settings.lm``).
+        reflection_minibatch_size: training examples per reflection step.
+        candidate_selection_strategy: ``"pareto"`` or ``"current_best"``, or a ``ParentSelector``.
+        component_selector: ``"round_robin"`` or ``"all"``, or a ``ComponentSelector``.
+        skip_perfect_score: propose nothing when the parent is already perfect on the minibatch.
+        perfect_score: the best score the metric can give. failure_score: the score of a failed run.
+        add_format_failure_as_feedback: show unparsable LM outputs to the reflection LM as feedback.
+        use_merge / max_merge_invocations: system-aware crossover, attempted at most this many times.
+        num_threads: examples evaluated concurrently.
+        seed: seeds parent selection, minibatches and merges.
+        log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
+            Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
+        track_stats: attach ``detailed_results`` (a ``DetailedResults``) to the returned program.
+
+    Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
+    minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
+    candidate on the same example are served from the cache and do not count. The search never starts
+    a step the remaining budget cannot pay for.
+
+    After ``compile``: ``best_candidate_``, ``detailed_results_`` and ``search_result_`` hold the outcome.
+    """
+
+    def __init__(
+        self,
+        metric: Callable[..., Any],
+        *,
+        auto: Literal["light", "medium", "heavy"] | None = None,
+        max_metric_calls: int | None = None,
+        max_full_evals: int | None = None,
+        reflection_lm: dspy.BaseLM | None = None,
+        reflection_minibatch_size: int = 3,
+        candidate_selection_strategy: Literal["pareto", "current_best"] | ParentSelector = "pareto",
+        component_selector: Literal["round_robin", "all"] | ComponentSelector = "round_robin",
+        skip_perfect_score: bool = True,
+        perfect_score: float = 1.0,
+        failure_score: float = 0.0,
+        add_format_failure_as_feedback: bool = False,
+        use_merge: bool = True,
+        max_merge_invocations: int | None = 5,
+        num_threads: int | None = None,
+        seed: int | None = 0,
+        log_dir: str | None = None,
+        track_stats: bool = False,
+        instruction_proposer: Any = None,
+        max_reflection_attempts: int = 3,
+        max_consecutive_lm_failures: int = 20,
+        **dspy_only_options: Any,
+    ) -> None:
+        super().__init__()
+        _check_metric(metric)
+        given = [name for name, value in (("auto", auto), ("max_metric_calls", max_metric_calls), ("max_full_evals", max_full_evals)) if value is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of auto, max_metric_calls, max_full_evals (got {given or 'none'})")
+        if auto is not None and auto not in AUTO_PROPOSALS_PER_PREDICTOR:
+            raise ValueError(f"auto must be one of {sorted(AUTO_PROPOSALS_PER_PREDICTOR)}, got {auto!r}")
+        _check_positive_int("max_metric_calls", max_metric_calls)
+        _check_positive_int("max_full_evals", max_full_evals)
+        _check_positive_int("reflection_minibatch_size", reflection_minibatch_size)
+        _check_positive_int("num_threads", num_threads)
+        _check_positive_int("max_reflection_attempts", max_reflection_attempts)
+        _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
+        if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):
+            raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {max_merge_invocations!r}")
+        if not perfect_score > failure_score:
+            raise ValueError(f"perfect_score ({perfect_score}) must be greater than failure_score ({failure_score})")
+        if failure_score < 0:
+            raise ValueError(f"failure_score must be >= 0, got {failure_score}")
+        make_parent_selector(candidate_selection_strategy)
+        make_component_selector(component_selector)
+        if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
+            raise TypeError(f"reflection_lm must be a dspy.LM (dspy.BaseLM); got {type(reflection_lm).__name__}")
+        if instruction_proposer is not None:
+            raise NotImplementedError("gepa_dspy.GEPA does not support custom instruction_proposer functions yet")
+        unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
+        if unknown:
+            raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
+        for name in ("gepa_kwargs", "code_proposer"):
+            if dspy_only_options.get(name):
+                raise NotImplementedError(f"{name} is specific to dspy.GEPA's backend and is not supported here")
+        for name in _IGNORED_DSPY_ARGS:
+            if dspy_only_options.get(name):
+                warnings.warn(f"GEPA: {name} is a dspy.GEPA logging option and is ignored by gepa_dspy", stacklevel=2)
+
+        self.metric = metric
+        self.auto = auto
+        self.max_metric_calls = max_metric_calls
+        self.max_full_evals = max_full_evals
+        self.reflection_lm = reflection_lm
+        self.reflection_minibatch_size = reflection_minibatch_size
+        self.candidate_selection_strategy = candidate_selection_strategy
+        self.component_selector = component_selector
+        self.skip_perfect_score = skip_perfect_score
+        self.perfect_score = float(perfect_score)
+        self.failure_score = float(failure_score)
+        self.add_format_failure_as_feedback = add_format_failure_as_feedback
+        self.use_merge = use_merge
+        self.max_merge_invocations = 0 if max_merge_invocations is None else max_merge_invocations
+        self.num_threads = num_threads
+        self.seed = 0 if seed is None else int(seed)
+        self.log_dir = log_dir
+        self.track_stats = track_stats
+        self.max_reflection_attempts = max_reflection_attempts
+        self.max_consecutive_lm_failures = max_consecutive_lm_failures
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        student: dspy.Module,
+        *,
+        trainset: Sequence[dspy.Example],
+        valset: Sequence[dspy.Example] | None = None,
+        teacher: dspy.Module | None = None,
+        **kwargs: Any,
+    ) -> dspy.Module:
+        """Optimize ``student``'s instructions; returns a new program (``student`` is not modified)."""
+        if teacher is not None:
+            warnings.warn("GEPA does not use a teacher program; the teacher argument is ignored", stacklevel=2)
+        if kwargs:
+            raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(kwargs)}")
+        predictors = named_predictors(student)
+        train = _check_examples("trainset", trainset)
+        same_sets = valset is None or valset is trainset
+        val = train if same_sets else _check_examples("valset", valset)  # type: ignore[arg-type]
+        reflection_lm = self.reflection_lm or dspy.settings.lm
+        if reflection_lm is None:
+            raise ValueError("GEPA needs a reflection_lm (or an LM configured with dspy.configure(lm=...))")
+        if self.reflection_lm is None:
+            logger.warning("GEPA: no reflection_lm given; using the configured task LM %s", getattr(reflection_lm, "model", reflection_lm))
+
+        train_ids = [f"t{i}" for i in range(len(train))]
+        val_ids = train_ids if same_sets else [f"v{i}" for i in range(len(val))]
+        examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val))
+        budget = self._budget(len(predictors), len(train), len(val))
+        seed = seed_candidate(student)
+
+        evaluator = DSPyEvaluator(
+            student, examples, self.metric,
+            num_threads=self.num_threads, failure_score=self.failure_score, perfect_score=self.perfect_score,
+        )
+        proposer = ReflectionProposer(
+            reflection_lm, evaluator,
+            add_format_failure_as_feedback=self.add_format_failure_as_feedback,
+            max_attempts=self.max_reflection_attempts,
+        )
+        config = SearchConfig(
+            max_metric_calls=budget,
+            minibatch_size=self.reflection_minibatch_size,
+            perfect_score=self.perfect_score,
+            skip_perfect_score=self.skip_perfect_score,
+            use_merge=self.use_merge,
+            max_merge_invocations=self.max_merge_invocations,
+            seed=self.seed,
+            max_consecutive_lm_failures=self.max_consecutive_lm_failures,
+        )
+        search = GEPASearch(
+            seed, train_ids, val_ids, evaluator, proposer, config,
+            parent_selector=make_parent_selector(self.candidate_selection_strategy),
+            component_selector=make_component_selector(self.component_selector),
+            log_dir=self.log_dir,
+            fingerprint=self._fingerprint(seed, train, None if same_sets else val),
+        )
+        logger.info(
+            "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
+            len(predictors), len(train), len(val), budget,
+        )
+        result = search.run()
+        return self._finish(student, result, budget, evaluator, proposer)
+
+    def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator, proposer: ReflectionProposer) -> dspy.Module:
+        result.counters["lm_retries"] = evaluator.lm_retry_count
+        result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
+        self.search_result_ = result
+        self.best_candidate_ = dict(result.best_candidate)
+        self.detailed_results_ = DetailedResults.from_search(result, seed=self.seed, log_dir=self.log_dir, budget=budget)
+        if self.log_dir:
+            Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
+        program = build_program(student, result.best_candidate)
+        if self.track_stats:
+            program.detailed_results = self.detailed_results_
+        return program
+
+    def _budget(self, num_predictors: int, n_train: int, n_val: int) -> int:
+        if self.max_metric_calls is not None:
+            return self.max_metric_calls
+        if self.max_full_evals is not None:
+            return full_evals_budget(self.max_full_evals, n_train, n_val)
+        assert self.auto is not None
+        return auto_budget(self.auto, num_predictors, n_val, self.reflection_minibatch_size)
+
+    def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
+        """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""
+        return {
+            "predictors": sorted(seed),
+            "seed_candidate": candidate_key(seed),
+            "trainset": _examples_digest(train),
+            "valset": "same as trainset" if val is None else _examples_digest(val),
+            "seed": self.seed,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": str(getattr(self.candidate_selection_strategy, "name", self.candidate_selection_strategy)),
+            "component_selector": str(getattr(self.component_selector, "name", self.component_selector)),
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "skip_perfect_score": self.skip_perfect_score,
+            "perfect_score": self.perfect_score,
+            "failure_score": self.failure_score,
+        }
+
+
+def _check_metric(metric: Any) -> None:
+    if not callable(metric):
+        raise TypeError(f"metric must be callable, got {type(metric).__name__}")
+    try:
+        inspect.signature(metric).bind(None, None, None, None, None)
+    except TypeError:
+        raise TypeError(
+            "GEPA's metric must accept five arguments: metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
+        ) from None
+    except ValueError:
+        pass  # builtins without a signature: trust the caller
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
+    if examples is None or not hasattr(examples, "__len__") or len(examples) == 0:
+        raise ValueError(f"{name} must be a non-empty list of dspy.Example")
+    out = list(examples)
+    for i, ex in enumerate(out):
+        if not isinstance(ex, dspy.Example):
+            raise TypeError(f"{name}[{i}] is a {type(ex).__name__}, not a dspy.Example")
+        try:
+            ex.inputs()
+        except ValueError:
+            raise ValueError(f"{name}[{i}] has no inputs marked; call .with_inputs(...) on your examples") from None
+    return out
+
+
+def _examples_digest(examples: Sequence[dspy.Example]) -> str:
+    blob = json.dumps([to_jsonable(dict(ex.items())) for ex in examples], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,78 @@
+"""The record of a finished optimization, attached to the returned program as ``detailed_results``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .engine.search import SearchResult
+
+
+@dataclass
+class DetailedResults:
+    """Everything about a GEPA run: the pool, lineage, scores and budget accounting.
+
+    ``candidates[i]`` maps predictor names to instructions; ``parents[i]`` lists the indices it came
+    from (empty for the seed, two for a merge); ``val_subscores[i][j]`` is candidate i's score on
+    validation example j; ``per_val_instance_best_candidates[j]`` is the set of candidates with the
+    best score on example j; ``discovery_eval_counts[i]`` is the number of metric calls spent when
+    candidate i was found.
+    """
+
+    candidates: list[dict[str, str]]
+    parents: list[list[int]]
+    origins: list[str]
+    val_aggregate_scores: list[float]
+    val_subscores: list[list[float]]
+    per_val_instance_best_candidates: list[set[int]]
+    discovery_eval_counts: list[int]
+    total_metric_calls: int
+    num_full_val_evals: int
+    best_idx: int
+    best_candidate: dict[str, str]
+    seed: int
+    log_dir: str | None
+    budget: int
+    stop_reason: str
+    cache_hits: int
+    counters: dict[str, int] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    score_curve: list[tuple[int, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_search(cls, result: SearchResult, *, seed: int, log_dir: str | None, budget: int) -> "DetailedResults":
+        pool = result.pool
+        best = pool.best_index()
+        return cls(
+            candidates=[dict(c) for c in pool.candidates],
+            parents=[list(p) for p in pool.parents],
+            origins=list(pool.origins),
+            val_aggregate_scores=pool.aggregate_scores(),
+            val_subscores=[list(r) for r in pool.val_scores],
+            per_val_instance_best_candidates=pool.fronts(),
+            discovery_eval_counts=list(pool.discovery_metric_calls),
+            total_metric_calls=result.metric_calls,
+            num_full_val_evals=result.num_full_val_evals,
+            best_idx=best,
+            best_candidate=dict(pool.candidates[best]),
+            seed=seed,
+            log_dir=log_dir,
+            budget=budget,
+            stop_reason=result.stop_reason,
+            cache_hits=result.cache_hits,
+            counters=dict(result.counters),
+            history=[asdict(r) for r in result.history],
+            score_curve=list(result.curve),
+        )
+
+    def lineage(self, idx: int) -> list[int]:
+        """Candidate ``idx`` and its ancestors, following first parents back to the seed."""
+        chain = [idx]
+        while self.parents[chain[-1]]:
+            chain.append(self.parents[chain[-1]][0])
+        return chain
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["per_val_instance_best_candidates"] = [sorted(s) for s in self.per_val_instance_best_candidates]
+        return data
