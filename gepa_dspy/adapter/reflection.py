@@ -199,7 +199,7 @@ class ReflectionProposer:
                 # A retry with the same prompt would hit DSPy's cache (and a greedy LM would repeat itself).
                 kwargs = {"rollout_id": attempt, "temperature": self.retry_temperature}
             try:
-                outputs = self.lm(messages=[{"role": "user", "content": prompt}], **kwargs)
+                outputs = self.lm(prompt, **kwargs)
                 reply = _lm_text(outputs[0]) if outputs else ""
             except Exception as exc:  # noqa: BLE001 - a failed reflection call is retried, then counted
                 logger.warning("GEPA: reflection LM call failed (%s)", exc)

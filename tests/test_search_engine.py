@@ -1,0 +1,135 @@
+"""The search loop with pure-Python fakes: budget accounting, determinism, checkpoints."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gepa_dspy.engine import GEPASearch, SearchConfig
+from gepa_dspy.engine.checkpoint import CheckpointMismatchError
+from gepa_dspy.engine.search import BudgetTooSmallError, CHECKPOINT_FILE, STOP_FILE
+from gepa_dspy.engine.strategies import ParetoParentSelector, RoundRobinComponentSelector
+
+from .engine_fakes import FakeEvaluator, FakeProposer, RuleEvaluator, RuleProposer
+
+SEED = {"a": "start a", "b": "start b"}
+TRAIN = [f"t{i}" for i in range(6)]
+VAL = [f"v{i}" for i in range(5)]
+
+
+def make_search(budget: int, *, log_dir=None, seed=0, use_merge=True, val=VAL, fingerprint=None, **cfg) -> tuple[GEPASearch, FakeEvaluator, FakeProposer]:
+    evaluator, proposer = FakeEvaluator(), FakeProposer()
+    search = GEPASearch(
+        SEED, TRAIN, val, evaluator, proposer,
+        SearchConfig(max_metric_calls=budget, seed=seed, use_merge=use_merge, max_merge_invocations=5, **cfg),
+        ParetoParentSelector(), RoundRobinComponentSelector(),
+        log_dir=log_dir, fingerprint=fingerprint or {"run": "x", "seed": seed},
+    )
+    return search, evaluator, proposer
+
+
+@pytest.mark.parametrize("budget", range(1, 201))
+def test_budget_is_never_exceeded(budget):
+    search, evaluator, _ = make_search(budget)
+    if budget < len(VAL):
+        with pytest.raises(BudgetTooSmallError):
+            search.run()
+        assert evaluator.runs == []
+        return
+    result = search.run()
+    assert result.metric_calls == len(evaluator.runs) <= budget
+    # stopping early only when the next step could not be paid for (worst case 2b + |val|)
+    if result.stop_reason == "budget exhausted":
+        assert budget - result.metric_calls < 2 * 3 + len(VAL) + 3
+
+
+def test_cache_hits_are_free_and_counted():
+    search, evaluator, _ = make_search(150)
+    result = search.run()
+    assert len(set(evaluator.runs)) == len(evaluator.runs)  # nothing evaluated twice
+    assert result.cache_hits > 0
+
+
+def test_same_seed_same_search_other_seed_other_search():
+    r1, _, _ = make_search(120, seed=3)
+    r2, _, _ = make_search(120, seed=3)
+    r3, _, _ = make_search(120, seed=4)
+    a, b, c = r1.run(), r2.run(), r3.run()
+    assert a.pool.candidates == b.pool.candidates and a.pool.val_scores == b.pool.val_scores
+    assert [h.example_ids for h in a.history] == [h.example_ids for h in b.history]
+    assert [h.example_ids for h in a.history] != [h.example_ids for h in c.history]
+
+
+class AlwaysSeed:
+    """A custom ParentSelector: always the seed, so its children are siblings."""
+
+    def select(self, pool, rng):
+        return 0
+
+
+def test_merge_combines_two_siblings_module_by_module():
+    val = [f"v{i}" for i in range(8)]
+    search = GEPASearch(
+        {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], val, RuleEvaluator(), RuleProposer(),
+        SearchConfig(max_metric_calls=200, seed=0, max_merge_invocations=1, merge_subsample_size=4),
+        AlwaysSeed(), RoundRobinComponentSelector(),
+    )
+    result = search.run()
+    merges = [h for h in result.history if h.kind == "merge"]
+    assert len(merges) == 1  # max_merge_invocations
+    merge = merges[0]
+    assert merge.status == "accepted"
+    left, right = merge.parent_ids
+    merged = result.pool.candidates[merge.new_candidate_id]
+    seed = result.pool.candidates[0]
+    for name in ("a", "b"):
+        changed = [c[name] for c in (result.pool.candidates[left], result.pool.candidates[right]) if c[name] != seed[name]]
+        assert merged[name] in (changed or [seed[name]])
+    assert result.pool.parents[merge.new_candidate_id] == [left, right]
+    assert result.pool.origins[merge.new_candidate_id] == "merge"
+    # the merge subsample run cost at most the subsample size before the full evaluation
+    assert len(merge.example_ids) == 4
+
+
+def test_resume_from_log_dir_matches_uninterrupted_run(tmp_path):
+    full, _, _ = make_search(160)
+    expected = full.run()
+    # Run to a smaller budget, then resume with the full budget: journal + checkpoint carry the state over.
+    part, _, _ = make_search(160, log_dir=tmp_path)
+    part.config.max_metric_calls = 60
+    part.run()
+    resumed, evaluator, _ = make_search(160, log_dir=tmp_path)
+    got = resumed.run()
+    assert got.pool.candidates == expected.pool.candidates
+    assert got.pool.val_scores == expected.pool.val_scores
+    assert got.metric_calls == expected.metric_calls
+    assert len(evaluator.runs) == expected.metric_calls - part.metric_calls  # nothing paid twice
+
+
+def test_checkpoint_is_json_and_refuses_another_run(tmp_path):
+    search, _, _ = make_search(40, log_dir=tmp_path)
+    search.run()
+    data = json.loads(Path(tmp_path, CHECKPOINT_FILE).read_text())
+    assert data["format_version"] == 1 and data["pool"]["candidates"]
+    other, _, _ = make_search(40, log_dir=tmp_path, fingerprint={"run": "y", "seed": 0})
+    with pytest.raises(CheckpointMismatchError, match="different run"):
+        other.run()
+
+
+def test_stop_file_requests_a_graceful_stop(tmp_path):
+    (tmp_path / STOP_FILE).write_text("")
+    search, _, _ = make_search(200, log_dir=tmp_path)
+    result = search.run()
+    assert "stop requested" in result.stop_reason
+    assert len(result.pool) == 1  # only the seed evaluation ran
+
+
+def test_torn_journal_line_is_skipped(tmp_path):
+    search, _, _ = make_search(40, log_dir=tmp_path)
+    search.run()
+    journal = tmp_path / "evaluations.jsonl"
+    with open(journal, "a") as fh:
+        fh.write('{"c": "abc", "e": "v1", "o": {"sco')
+    again, _, _ = make_search(40, log_dir=tmp_path)
+    result = again.run()
+    assert result.counters.get("torn_journal_lines") == 1
