@@ -199,11 +199,12 @@ STOPWORDS_ARCHIVE = "nltk_stopwords.zip"
 _stopwords_folder: Path | None = None
 
 
-def set_stopwords_dir(ifbench_folder: str | Path) -> None:
+def set_stopwords_dir(ifbench_folder: str | Path | None) -> None:
     """Read the stopword archive from ``ifbench_folder`` from now on (``load_splits`` calls this with
-    the data directory it loaded from, so the checkers follow a custom ``data_dir``)."""
+    the data directory it loaded from, so the checkers follow a custom ``data_dir``); None restores
+    the default location."""
     global _stopwords_folder
-    _stopwords_folder = Path(ifbench_folder)
+    _stopwords_folder = Path(ifbench_folder) if ifbench_folder is not None else None
 
 
 def english_stopwords() -> frozenset[str]:
