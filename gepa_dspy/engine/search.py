@@ -60,8 +60,9 @@ class SearchConfig:
     merge_subsample_size: int = 5
     seed: int = 0
     max_consecutive_lm_failures: int = 20
-    #: Stop when this many iterations in a row spent no metric call (e.g. every proposal was a duplicate
-    #: or the reflection LM kept failing): without it such a search would never end.
+    #: Stop when this many iterations in a row tested no new candidate (the parent was already perfect,
+    #: every proposal was a duplicate, or the reflection LM kept failing): such a search has saturated or
+    #: is stuck, and once its runs are cached it would spin forever without spending budget.
     max_stalled_iterations: int = 20
 
 
@@ -216,16 +217,11 @@ class GEPASearch:
                 if reason:
                     stop_reason = reason
                     break
-                calls_before = self.metric_calls
                 if not self._step():
                     stop_reason = "budget exhausted"
                     break
-                self._stalled = 0 if self.metric_calls > calls_before else self._stalled + 1
-                if self._stalled >= self.config.max_stalled_iterations:
-                    stop_reason = f"stalled: {self._stalled} iterations in a row spent no metric call"
-                    logger.warning("GEPA: %s (see the counters for rejected or duplicate proposals)", stop_reason)
-                    self._checkpoint()
-                    break
+                tested = self.history[-1].status in ("accepted", "rejected")
+                self._stalled = 0 if tested else self._stalled + 1
         except KeyboardInterrupt:
             stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
             logger.warning("GEPA: %s", stop_reason)
@@ -272,6 +268,10 @@ class GEPASearch:
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
     def _should_stop(self) -> str | None:
+        if self._stalled >= self.config.max_stalled_iterations:
+            reason = f"stalled: {self._stalled} iterations in a row tested no new candidate"
+            logger.warning("GEPA: %s (the parent was already perfect, or proposals were duplicates or rejected; see counters)", reason)
+            return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
             return f"stop requested by {self.log_dir / STOP_FILE}"
         for condition in self.stop_conditions:

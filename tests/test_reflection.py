@@ -1,0 +1,113 @@
+"""Reflection: reply parsing, retries, reflective records matched by predictor identity."""
+
+import dspy
+import pytest
+
+from gepa_dspy import GEPA
+from gepa_dspy.adapter.reflection import META_PROMPT, extract_instruction, render_reflection_prompt, ReflectiveRecord
+
+from .scripted_lm import ScriptedLM, chat_reply, input_value, instruction_of
+from .toy_task import CleanThenShout, make_examples, metric, task_responder
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("```\nDo X.\n```", ("Do X.", "ok")),
+        ("Sure:\n```text\nDo X.\nThen Y.\n```\nHope it helps", ("Do X.\nThen Y.", "ok")),
+        ("```\nUse a block like\n```json\n{}\n```\nfor output.\n```", ("Use a block like\n```json\n{}\n```\nfor output.", "ok")),
+        ("", (None, "empty")),
+        ("   \n", (None, "empty")),
+        ("Do X without fences", (None, "no_fence")),
+        ("```\nDo X and then", (None, "truncated")),
+        ("```\n\n```", (None, "blank")),
+        ("```\n## Records of the step at work\nblah\n```", (None, "echo")),
+    ],
+)
+def test_extract_instruction(reply, expected):
+    assert extract_instruction(reply) == expected
+
+
+def test_prompt_shows_instruction_records_and_feedback():
+    prompt = render_reflection_prompt("Old instruction.", [ReflectiveRecord({"q": "2+2"}, {"answer": "5"}, "Wrong: 4")])
+    assert "Old instruction." in prompt and "- q: 2+2" in prompt and "- answer: 5" in prompt and "Feedback: Wrong: 4" in prompt
+    assert "```" in META_PROMPT
+
+
+def test_bad_reflection_replies_are_retried_counted_and_never_adopted():
+    replies = iter(["", "```\nunterminated", "```\n## What to write\n```"] * 50)
+    reflection = ScriptedLM(lambda messages: next(replies), model="reflection")
+    task = ScriptedLM(task_responder, model="task")
+    dspy.configure(lm=task)
+    examples = make_examples()
+    program = GEPA(metric, max_metric_calls=60, reflection_lm=reflection, track_stats=True, max_reflection_attempts=3).compile(
+        CleanThenShout(), trainset=examples[:6], valset=examples[6:10]
+    )
+    results = program.detailed_results
+    assert len(results.candidates) == 1  # nothing adopted
+    counters = results.counters
+    assert counters["reflection_rejected_empty"] >= 1
+    assert counters["reflection_rejected_truncated"] >= 1
+    assert counters["reflection_rejected_echo"] >= 1
+    assert counters["reflection_no_proposal"] >= 1
+    assert "stalled" in results.stop_reason or results.total_metric_calls <= 60
+
+
+class TwinPredictors(dspy.Module):
+    """Two predictors with the *same* signature: their calls must never be confused."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = dspy.Predict(dspy.Signature("text -> answer").with_instructions("Answer first."))
+        self.second = dspy.Predict(dspy.Signature("text -> answer").with_instructions("Answer second."))
+
+    def forward(self, text):
+        a = self.first(text=text + " [1]").answer
+        return self.second(text=a + " [2]")
+
+
+def test_reflective_records_match_predictors_by_identity_not_signature():
+    def task(messages):
+        return chat_reply(answer=input_value(messages, "text") + f" <{instruction_of(messages)}>")
+
+    prompts = []
+
+    def reflect(messages):
+        prompts.append(messages[-1]["content"])
+        return "```\nNew rule.\n```"
+
+    dspy.configure(lm=ScriptedLM(task))
+    examples = [dspy.Example(text=f"w{i}", answer="x").with_inputs("text") for i in range(4)]
+
+    def m(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        return dspy.Prediction(score=0.0, feedback=f"feedback for {pred_name}")
+
+    GEPA(m, max_metric_calls=30, reflection_lm=ScriptedLM(reflect), use_merge=False).compile(TwinPredictors(), trainset=examples)
+    first_prompt = prompts[0]  # round robin starts with 'first'
+    assert "Answer first." in first_prompt.split("<<<END>>>")[0]
+    assert "[1]" in first_prompt and "[2]" not in first_prompt
+    assert "feedback for first" in first_prompt
+    second_prompt = next(p for p in prompts if "Answer second." in p.split("<<<END>>>")[0])
+    assert "[2]" in second_prompt and "feedback for second" in second_prompt
+
+
+def test_format_failures_become_feedback_when_asked():
+    def task(messages):
+        if "Copy" in instruction_of(messages):
+            return "no fields at all"  # unparsable by ChatAdapter (and its JSON fallback)
+        return task_responder(messages)
+
+    prompts = []
+
+    def reflect(messages):
+        prompts.append(messages[-1]["content"])
+        return "```\nStrip punctuation, reply with the cleaned field.\n```"
+
+    dspy.configure(lm=ScriptedLM(task), adapter=dspy.ChatAdapter(use_json_adapter_fallback=False))
+    examples = make_examples()[:6]
+    program = GEPA(metric, max_metric_calls=40, reflection_lm=ScriptedLM(reflect), track_stats=True,
+                   add_format_failure_as_feedback=True, use_merge=False).compile(CleanThenShout(), trainset=examples)
+    counters = program.detailed_results.counters
+    assert counters.get("failed_runs_parse_error", 0) >= 1
+    assert prompts and "could not be parsed" in prompts[0] and "no fields at all" in prompts[0]
+    dspy.configure(adapter=None)

@@ -1,0 +1,55 @@
+"""Kill the optimizer with SIGKILL at random points; resuming with the same log_dir must end exactly
+where an uninterrupted run ends: same candidates, scores, history and metric-call count."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WORKER = Path(__file__).with_name("resume_worker.py")
+
+
+def run_worker(log_dir: str, kill_after: float | None = None) -> dict | None:
+    env = dict(os.environ, RESUME_WORKER_DELAY="0.03")
+    proc = subprocess.Popen([sys.executable, str(WORKER), log_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started"
+    if kill_after is not None:
+        time.sleep(kill_after)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return None
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path):
+    started = time.monotonic()
+    expected = run_worker("-")
+    duration = time.monotonic() - started
+    assert expected["total_metric_calls"] > 20 and len(expected["candidates"]) > 1
+    rng = random.Random(1234)
+    for trial in range(3):
+        log_dir = str(tmp_path / f"run{trial}")
+        kills = 0
+        result = None
+        while result is None:
+            # Up to three kills at random points of the run; the last resume runs to the end.
+            result = run_worker(log_dir, kill_after=rng.uniform(0.02, 0.6) * duration if kills < 3 else None)
+            kills += result is None
+        assert kills >= 1
+        assert result["candidates"] == expected["candidates"], f"trial {trial}"
+        assert result["val_subscores"] == expected["val_subscores"]
+        assert result["parents"] == expected["parents"]
+        assert result["history"] == expected["history"]
+        assert result["total_metric_calls"] == expected["total_metric_calls"]
+        assert result["num_full_val_evals"] == expected["num_full_val_evals"]
