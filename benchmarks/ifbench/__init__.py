@@ -22,7 +22,12 @@ from benchmarks.ifbench import (  # noqa: F401
     checkers_words,
 )
 from benchmarks.ifbench.data import load_public_splits, load_splits
-from benchmarks.ifbench.following import ConstraintResult, evaluate, follows, loose_variants
+from benchmarks.ifbench.following import (
+    ConstraintResult,
+    evaluate,
+    follows,
+    loose_variants,
+)
 from benchmarks.ifbench.metric import IFBenchMetric, make_metric, metric
 from benchmarks.ifbench.program import IFBenchProgram, make_program
 from benchmarks.ifbench.registry import (

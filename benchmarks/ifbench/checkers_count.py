@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 
 from benchmarks.ifbench.registry import Args, Verdict, checker, verdict
-from benchmarks.ifbench.text import counted_words, is_japanese, treebank_words, whitespace_words
+from benchmarks.ifbench.text import (
+    counted_words,
+    is_japanese,
+    treebank_words,
+    whitespace_words,
+)
 
 COORDINATING_CONJUNCTIONS = ("for", "and", "nor", "but", "or", "yet", "so")
 
@@ -106,7 +111,7 @@ def word_count_range(response: str, args: Args, prompt: str) -> Verdict:
 def words_japanese(response: str, args: Args, prompt: str) -> Verdict:
     step = args.int("N")
     words = whitespace_words(response)
-    bad = [i + 1 for i in range(step - 1, len(words), step) if not any(is_japanese(c) for c in words[i])]
-    if not words[step - 1 :: step]:
+    if len(words) < step:
         return verdict(False, f"the response has fewer than {step} words")
+    bad = [i + 1 for i in range(step - 1, len(words), step) if not any(is_japanese(c) for c in words[i])]
     return verdict(not bad, f"words {bad[:5]} are not Japanese" if bad else f"every {step}th word is Japanese")

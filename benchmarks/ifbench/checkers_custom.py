@@ -10,7 +10,13 @@ import csv
 import re
 from datetime import date
 
-from benchmarks.ifbench.lexicon_geo import AFRICAN_COUNTRY_ALIASES, AFRICAN_COUNTRIES, EUROPEAN_CAPITAL_ALIASES, EUROPEAN_CAPITALS, fold
+from benchmarks.ifbench.lexicon_geo import (
+    AFRICAN_COUNTRIES,
+    AFRICAN_COUNTRY_ALIASES,
+    EUROPEAN_CAPITAL_ALIASES,
+    EUROPEAN_CAPITALS,
+    fold,
+)
 from benchmarks.ifbench.registry import Args, Verdict, checker, verdict
 from benchmarks.ifbench.text import split_sentences
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from benchmarks.ifbench.registry import Args, Verdict, checker, verdict
-from benchmarks.ifbench.text import EMOJI_MODIFIERS, is_emoji, nonempty_lines, plain_words, split_sentences
+from benchmarks.ifbench.text import (
+    EMOJI_MODIFIERS,
+    is_emoji,
+    nonempty_lines,
+    plain_words,
+    split_sentences,
+)
 
 _SENTENCE_TRAIL = ".!?,;:\"'”’)]} \t\n"
 
@@ -56,8 +62,8 @@ def line_indent(response: str, args: Args, prompt: str) -> Verdict:
 def separator_list(response: str, args: Args, prompt: str) -> Verdict:
     sep = args.str("sep")
     items = [part for part in response.split(sep) if part.strip()]
-    found = response.count(sep)
-    return verdict(found >= 1 and len(items) >= 1, f"separator {sep!r} found {found} times")
+    ok = sep in response and len(items) >= 2
+    return verdict(ok, f"separator {sep!r} found {response.count(sep)} times, giving {len(items)} items")
 
 
 @checker("format:newline", "write each word on its own line")

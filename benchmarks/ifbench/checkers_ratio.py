@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from benchmarks.ifbench.registry import Args, Verdict, checker, verdict
-from benchmarks.ifbench.text import counted_words, english_stopwords, plain_words, split_sentences
+from benchmarks.ifbench.text import (
+    counted_words,
+    english_stopwords,
+    plain_words,
+    split_sentences,
+)
 
 #: ``ratio:overlap`` accepts the requested percentage plus or minus this many points.
 OVERLAP_TOLERANCE = 2.0

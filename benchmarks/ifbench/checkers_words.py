@@ -7,7 +7,12 @@ from collections import Counter
 
 from benchmarks.ifbench.lexicon_verbs import is_verb
 from benchmarks.ifbench.registry import Args, Verdict, checker, verdict
-from benchmarks.ifbench.text import count_syllables, plain_words, split_sentences, VOWELS
+from benchmarks.ifbench.text import (
+    VOWELS,
+    count_syllables,
+    plain_words,
+    split_sentences,
+)
 
 _CONSONANT_CLUSTER = re.compile(r"[bcdfghjklmnpqrstvwxz]{2}")
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dspy
 
-from benchmarks.common import Scale, Splits, require_files, resolve_data_dir, split_sizes
+from benchmarks.common import (
+    Scale,
+    Splits,
+    require_files,
+    resolve_data_dir,
+    split_sizes,
+)
 from benchmarks.ifbench.registry import REGISTRY
 from benchmarks.ifbench.text import set_stopwords_dir
 

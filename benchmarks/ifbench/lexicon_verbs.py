@@ -1,8 +1,9 @@
 """A small English verb lexicon for ``words:start_verb`` (no part-of-speech tagger is available offline).
 
 A word counts as a verb when it, or its stem after removing an inflection (-s, -es, -ies, -ed,
--ing), is one of the base forms below, or when it carries a verb-forming suffix (-ize, -ify). The list holds common verbs, with an
-emphasis on those that open instructions and answers (imperatives such as "Explain", "Consider", "Imagine").
+-ing), is one of the base forms below, or when it ends in a verb-forming suffix (-ize, -ify).
+The list holds common verbs, with an emphasis on those that open instructions and answers
+(imperatives such as "Explain", "Consider", "Imagine").
 """
 
 from __future__ import annotations

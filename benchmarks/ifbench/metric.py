@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import dspy
 
@@ -17,13 +18,19 @@ def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"  # the data stores counts as floats: show 2.0 as 2
+    return str(value)
+
+
 def describe_constraint(instruction_id: str, kwargs: dict[str, Any] | None) -> str:
     """The id, its checker's description and its kwargs, e.g. "count:numbers (include exactly N numbers; N=2)"."""
     description = get_checker(instruction_id).description
-    shown = {k: v for k, v in (kwargs or {}).items() if v is not None}
-    params = "; " + ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in shown.items()) if shown else ""
-    return f"{instruction_id} ({description}{params})"
+    params = ", ".join(f"{k}={_show(v)}" for k, v in (kwargs or {}).items() if v is not None)
+    return f"{instruction_id} ({description}{'; ' + params if params else ''})"
 
 
 def constraint_lines(results: Sequence[ConstraintResult], kwargs: Sequence[dict[str, Any] | None]) -> list[str]:

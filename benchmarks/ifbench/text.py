@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -107,17 +106,7 @@ def counted_words(text: str) -> list[str]:
     return [t for t in treebank_words(text) if any(c.isalnum() for c in t)]
 
 
-def is_punctuation_token(token: str) -> bool:
-    """Whether a token consists only of punctuation or symbols."""
-    return all(unicodedata.category(c)[0] in "PS" for c in token)
-
-
 # --- paragraphs and lines --------------------------------------------------------------------
-
-
-def split_paragraphs(text: str) -> list[str]:
-    """Blocks separated by one or more blank lines; stripped, non-empty."""
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 def nonempty_lines(text: str) -> list[str]:
