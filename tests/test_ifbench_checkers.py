@@ -90,6 +90,8 @@ CASES: list[Case] = [
     neg("count:conjunctions", "I came and saw the sea.", small_n=3),
     pos("count:keywords_multiple", "alpha beta beta gamma gamma gamma " + "delta " * 5 + "omega " * 7, **KEYWORDS),
     neg("count:keywords_multiple", "alpha alpha beta beta gamma gamma gamma " + "delta " * 5 + "omega " * 7, **KEYWORDS),
+    pos("count:keywords_multiple", "alpha alpha beta beta gamma gamma gamma " + "delta " * 5 + "omega " * 7,
+        prompt="Include keyword alpha twice in your response.", **KEYWORDS),  # counts stated in the prompt win
     pos("count:numbers", "I have 2 cats and 3.5 dogs.", N=2.0),
     neg("count:numbers", "Counting: 1, 2, 3.", N=2),
     pos("count:person_names", "Emma met Liam at noon.", N=2),

@@ -14,8 +14,11 @@ from benchmarks.ifbench.text import (
 
 COORDINATING_CONJUNCTIONS = ("for", "and", "nor", "but", "or", "yet", "so")
 
-#: The exact counts ``count:keywords_multiple`` asks for, keyword1..keyword5.
+#: The exact counts ``count:keywords_multiple`` asks for, keyword1..keyword5, when the prompt does
+#: not state them in a form :func:`_stated_times` reads (every IFBench prompt uses these).
 KEYWORD_TIMES = (1, 2, 3, 5, 7)
+_TIMES_WORDS = {"once": 1, "twice": 2, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10}
 
 #: The fixed list the ``count:person_names`` prompts give.
 PERSON_NAMES = ["Emma", "Liam", "Sophia", "Jackson", "Olivia", "Noah", "Ava", "Lucas", "Isabella", "Mason", "Mia", "Ethan", "Charlotte", "Alexander", "Amelia", "Benjamin", "Harper", "Leo", "Zoe", "Daniel", "Chloe", "Samuel", "Lily", "Matthew", "Grace", "Owen", "Abigail", "Gabriel", "Ella", "Jacob", "Scarlett", "Nathan", "Victoria", "Elijah", "Layla", "Nicholas", "Audrey", "David", "Hannah", "Christopher", "Penelope", "Thomas", "Nora", "Andrew", "Aria", "Joseph", "Claire", "Ryan", "Stella", "Jonathan"]
@@ -39,11 +42,21 @@ def conjunctions(response: str, args: Args, prompt: str) -> Verdict:
     return verdict(len(used) >= needed, f"needed {needed} different coordinating conjunctions, found {len(used)} ({', '.join(used) or 'none'})")
 
 
-@checker("count:keywords_multiple", "keyword1..keyword5 appear exactly 1, 2, 3, 5 and 7 times")
+def _stated_times(prompt: str, keyword: str) -> int | None:
+    """The count the prompt asks for, from "keyword X once / twice / N times" (N a word or digits)."""
+    match = re.search(r"keyword " + re.escape(keyword) + r" (once|twice|(\w+) times)", prompt, flags=re.IGNORECASE)
+    if not match:
+        return None
+    word = (match.group(2) or match.group(1)).lower()
+    return int(word) if word.isdigit() else _TIMES_WORDS.get(word)
+
+
+@checker("count:keywords_multiple", "keyword1..keyword5 appear exactly the stated numbers of times (1, 2, 3, 5, 7)")
 def keywords_multiple(response: str, args: Args, prompt: str) -> Verdict:
     wrong = []
-    for i, times in enumerate(KEYWORD_TIMES, start=1):
+    for i, default_times in enumerate(KEYWORD_TIMES, start=1):
         keyword = args.str(f"keyword{i}")
+        times = _stated_times(prompt, keyword) or default_times
         found = _word_count(response, keyword)
         if found != times:
             wrong.append(f"{keyword!r} needed {times}x, found {found}x")
