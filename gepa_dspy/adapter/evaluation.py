@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import dspy
 from dspy.utils.callback import BaseCallback
+from dspy.utils import exceptions as dspy_errors
 from dspy.utils.exceptions import AdapterParseError
 
 from ..engine.candidate import Candidate, candidate_key
@@ -30,11 +31,23 @@ Metric = Callable[..., Any]
 _LM_ERROR_MODULES = ("litellm", "openai", "httpx", "httpcore", "requests", "urllib3", "aiohttp")
 
 
+#: LM errors that no retry or later example will fix: they stop the run at once instead of being scored.
+FATAL_LM_ERRORS: tuple[type[BaseException], ...] = (
+    dspy_errors.LMConfigurationError,
+    dspy_errors.LMAuthError,
+    dspy_errors.LMBillingError,
+    dspy_errors.LMUnsupportedModelError,
+)
+
+
 def classify_exception(exc: BaseException) -> str:
-    """Failure kind of an exception raised while running the program."""
+    """Failure kind of an exception raised while running the program: ``parse_error``, ``lm_error``,
+    ``program_error``, or ``fatal`` (misconfigured LM, bad credentials: re-raised, never scored)."""
     if isinstance(exc, AdapterParseError):
         return "parse_error"
-    if isinstance(exc, (TimeoutError, ConnectionError)):
+    if isinstance(exc, FATAL_LM_ERRORS):
+        return "fatal"
+    if isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)):
         return "lm_error"
     for cls in type(exc).__mro__:
         if cls.__module__.split(".")[0] in _LM_ERROR_MODULES:
@@ -93,8 +106,8 @@ class DSPyEvaluator:
         num_threads: int | None = None,
         failure_score: float = 0.0,
         perfect_score: float = 1.0,
-        lm_retries: int = 2,
-        retry_backoff_s: float = 1.0,
+        lm_retries: int = 1,
+        retry_backoff_s: float = 2.0,
         live_cache_size: int = 512,
     ) -> None:
         self.student = student
@@ -169,6 +182,10 @@ class DSPyEvaluator:
                 except Exception as exc:  # noqa: BLE001 - every program failure becomes a scored record
                     prediction, error = None, exc
                 trace = list(dspy.settings.trace or [])
+            if error is not None and classify_exception(error) == "fatal":
+                raise error
+            # DSPy's LM already retries transient errors (num_retries, with backoff); this is one more
+            # bounded round on top, for custom LMs and for outages longer than DSPy's retry window.
             if error is not None and classify_exception(error) == "lm_error" and attempt < self.lm_retries:
                 attempt += 1
                 with self._live_lock:
