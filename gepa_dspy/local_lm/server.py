@@ -142,15 +142,19 @@ class LlamaServer:
         self.log_path = log_dir / f"llama-server-{port}.log"
         self._log_file = open(self.log_path, "wb")
         logger.info("Starting %s (log: %s)", " ".join(self.command), self.log_path)
-        self._proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            # Own session: a Ctrl-C in the terminal reaches only us, and we stop the server cleanly.
-            start_new_session=True,
-            preexec_fn=parent_death_signal_hook(),
-        )
+        try:
+            self._proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                # Own session: a Ctrl-C in the terminal reaches only us, and we stop the server cleanly.
+                start_new_session=True,
+                preexec_fn=parent_death_signal_hook(),
+            )
+        except OSError as exc:
+            self._close_log()
+            raise ServerStartError(f"Cannot run {binary}: {exc}") from exc
         atexit.register(self.stop)
 
     def _wait_until_healthy(self) -> None:
@@ -160,7 +164,7 @@ class LlamaServer:
         while True:
             code = self._proc.poll()
             if code is not None:
-                self._close_log()
+                self.stop()
                 raise ServerStartError(
                     f"llama-server exited with code {code} before becoming healthy.\n"
                     f"Command: {' '.join(self.command)}\nLast lines of {self.log_path}:\n{log_tail(self.log_path)}"
