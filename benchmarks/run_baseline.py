@@ -23,7 +23,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -145,11 +145,12 @@ def run(benchmark: str, *, scale: str = "small", split: str = "val", limit: int 
     results: list[ExampleResult] = []
     with ThreadPoolExecutor(max_workers=num_threads) as pool:
         futures = [pool.submit(evaluate_example, i, ex, program, module.metric, lm) for i, ex in enumerate(examples)]
-        for future in futures:
+        for future in as_completed(futures):
             result = future.result()
             results.append(result)
             if progress is not None:
                 progress(result)
+    results.sort(key=lambda r: r.index)
     wall = time.perf_counter() - start
     n = len(results)
     return BaselineReport(
