@@ -93,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             max_metric_calls=args.budget,
             num_threads=args.num_threads,
             seed=args.seed,
+            log_dir=args.log_dir,
         )
     finally:
         server.stop()
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--budget", type=int, default=60, help="GEPA max_metric_calls (default 60)")
     demo.add_argument("--num-threads", type=int, default=4, help="parallel LM calls (default 4)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--log-dir", default=None, help="GEPA checkpoint folder (a rerun resumes; results.json)")
     demo.set_defaults(handler=cmd_demo)
     return parser
 

@@ -226,11 +226,13 @@ def run_demo(
     num_threads: int = 4,
     skip_perfect_score: bool = True,
     seed: int = 0,
+    log_dir: str | None = None,
     log: Callable[[str], None] = print,
 ) -> DemoReport:
     """Score the starting program on the test split, optimize it with GEPA, score it again.
 
-    ``reflection_lm`` defaults to ``task_lm``. Splits default to ``demo_splits()``.
+    ``reflection_lm`` defaults to ``task_lm``. Splits default to ``demo_splits()``. With ``log_dir`` GEPA
+    checkpoints there (a rerun resumes) and writes ``results.json``.
     """
     from gepa_dspy import GEPA
 
@@ -257,6 +259,7 @@ def run_demo(
             skip_perfect_score=skip_perfect_score,
             num_threads=num_threads,
             seed=seed,
+            log_dir=log_dir,
             track_stats=True,
         )
         t0 = time.perf_counter()
@@ -279,6 +282,12 @@ def run_demo(
         reflection_calls=reflection_calls,
         timings=timings,
     )
+    results = report.detailed_results
+    if results is not None:
+        log(
+            f"GEPA: {len(results.candidates)} candidate(s), {results.total_metric_calls} metric calls, "
+            f"best val score {results.val_aggregate_scores[results.best_idx]:.3f} (seed {results.val_aggregate_scores[0]:.3f})"
+        )
     log(f"Score after optimization:  {after:.3f} on {len(testset)} test examples")
     log(f"New instruction:\n{report.instruction_after}")
     log(f"Wall time: {report.seconds:.0f} s")

