@@ -7,7 +7,8 @@ Usage::
 
 Each level runs ``--calls`` distinct ``dspy.ChainOfThought("question -> answer")`` calls (small arithmetic
 word problems, so prompts share DSPy's prefix as in real use, and answers are a few dozen tokens) with
-the DSPy cache off, after one unmeasured warm-up call. Token counts come from the server's ``usage``.
+the DSPy cache off, after one unmeasured warm-up call. Token counts come from the server's ``usage`` and include every LM request (also those of DSPy calls that
+failed to parse); ``calls_per_min`` counts successful DSPy calls only.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class LevelResult:
 
     concurrency: int
     calls: int
-    failures: int
+    failures: int  # DSPy calls that raised (e.g. unparsable output); their LM requests still count below
+    lm_requests: int
     wall_s: float
     calls_per_min: float
     prompt_tokens: int
@@ -71,14 +73,22 @@ class LevelResult:
 @dataclass(frozen=True)
 class CallRecord:
     seconds: float
+    lm_requests: int
     prompt_tokens: int
     completion_tokens: int
     ok: bool
 
 
-def _usage_of(lm: dspy.LM) -> tuple[int, int]:
-    usage = (lm.history[-1].get("usage") or {}) if lm.history else {}
-    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+def _usage_since(lm: dspy.LM, start: int) -> tuple[int, int, int]:
+    """(requests, prompt tokens, completion tokens) of the history entries from index ``start`` on.
+
+    A DSPy call can make more than one LM request (e.g. the JSON-adapter retry after a parse failure);
+    all of them count, including those of calls that finally failed.
+    """
+    entries = lm.history[start:]
+    prompt = sum(int((e.get("usage") or {}).get("prompt_tokens") or 0) for e in entries)
+    completion = sum(int((e.get("usage") or {}).get("completion_tokens") or 0) for e in entries)
+    return len(entries), prompt, completion
 
 
 class SlotSampler:
@@ -127,27 +137,30 @@ def run_level(lm: dspy.LM, questions: Sequence[str], concurrency: int, root_url:
         if not hasattr(local, "lm"):
             local.lm = lm.copy()
         started = time.perf_counter()
+        history_start = len(local.lm.history)
+        ok = True
         try:
             with dspy.context(lm=local.lm):
                 program(question=question)
         except Exception as exc:  # counted and reported, never silently dropped
-            print(f"  call failed: {type(exc).__name__}: {exc}")
-            return CallRecord(time.perf_counter() - started, 0, 0, ok=False)
-        prompt, completion = _usage_of(local.lm)
-        return CallRecord(time.perf_counter() - started, prompt, completion, ok=True)
+            print(f"  call failed: {type(exc).__name__}: {str(exc)[:200]}")
+            ok = False
+        requests, prompt, completion = _usage_since(local.lm, history_start)
+        return CallRecord(time.perf_counter() - started, requests, prompt, completion, ok=ok)
 
     started = time.perf_counter()
     with SlotSampler(root_url) as sampler, ThreadPoolExecutor(max_workers=concurrency) as pool:
         records = list(pool.map(one_call, questions))
     wall = time.perf_counter() - started
     ok = [r for r in records if r.ok]
-    prompt = sum(r.prompt_tokens for r in ok)
-    completion = sum(r.completion_tokens for r in ok)
+    prompt = sum(r.prompt_tokens for r in records)
+    completion = sum(r.completion_tokens for r in records)
     latencies = [r.seconds for r in ok] or [0.0]
     return LevelResult(
         concurrency=concurrency,
         calls=len(records),
         failures=len(records) - len(ok),
+        lm_requests=sum(r.lm_requests for r in records),
         wall_s=round(wall, 2),
         calls_per_min=round(len(ok) / wall * 60.0, 2),
         prompt_tokens=prompt,
