@@ -220,8 +220,7 @@ class GEPASearch:
                 if not self._step():
                     stop_reason = "budget exhausted"
                     break
-                tested = self.history[-1].status in ("accepted", "rejected")
-                self._stalled = 0 if tested else self._stalled + 1
+                self._stalled = 0 if self._last_step_progressed() else self._stalled + 1
         except KeyboardInterrupt:
             stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
             logger.warning("GEPA: %s", stop_reason)
@@ -267,9 +266,22 @@ class GEPASearch:
         self._record_curve()
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
+    def _last_step_progressed(self) -> bool:
+        """Whether the last step added a candidate or paid for runs.
+
+        A rejected child served wholly from the cache (the same proposal again) is not progress and must not keep
+        the loop alive forever. Read from the history, not from live counters, so a resumed run (whose journal
+        replayed part of an interrupted step) decides exactly as an uninterrupted one.
+        """
+        last = self.history[-1]
+        if last.status == "accepted":
+            return True
+        before = self.history[-2].metric_calls_after if len(self.history) > 1 else self.curve[0][0]
+        return last.metric_calls_after > before
+
     def _should_stop(self) -> str | None:
         if self._stalled >= self.config.max_stalled_iterations:
-            reason = f"stalled: {self._stalled} iterations in a row tested no new candidate"
+            reason = f"stalled: {self._stalled} iterations in a row added no candidate and paid for no run"
             logger.warning("GEPA: %s (the parent was already perfect, or proposals were duplicates or rejected; see counters)", reason)
             return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
