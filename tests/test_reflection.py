@@ -32,6 +32,8 @@ def test_prompt_shows_instruction_records_and_feedback():
     prompt = render_reflection_prompt("Old instruction.", [ReflectiveRecord({"q": "2+2"}, {"answer": "5"}, "Wrong: 4")])
     assert "Old instruction." in prompt and "- q: 2+2" in prompt and "- answer: 5" in prompt and "Feedback: Wrong: 4" in prompt
     assert "```" in META_PROMPT
+    # Coder-tuned reflection LMs answer a bare fence with code; the prompt asks for prose in a text fence.
+    assert "```text" in META_PROMPT and "plain English" in META_PROMPT
 
 
 def test_bad_reflection_replies_are_retried_counted_and_never_adopted():

@@ -51,8 +51,9 @@ Work out why the step succeeded or failed in each record. Then write a new instr
 instruction and its inputs;
 - turns what worked into explicit strategies and names the mistakes to avoid, phrased so they carry over to \
 new inputs rather than memorising these records.
-The instruction must be self-contained. Reply with the new instruction alone inside a single fenced block: \
-a line with ``` before it and a line with ``` after it."""
+The instruction must be self-contained. Write it in plain English prose addressed to the step, not as code, \
+JSON or a template: it is read by a language model, never executed. Reply with the new instruction alone \
+inside a single fenced block: a line with ```text before it and a line with ``` after it."""
 
 
 @dataclass
