@@ -26,6 +26,7 @@ from dspy.evaluate.metrics import EM, normalize_text
 from benchmarks.common import Scale, Splits, paper_split, require_files, resolve_data_dir, split_sizes
 from benchmarks.multihop import (
     FallbackCounter,
+    corpus_retriever,
     describe_gold,
     distinct,
     field_of,
@@ -42,7 +43,6 @@ from benchmarks.retrieval import (
     BM25Retriever,
     Document,
     documents_with_titles,
-    get_retriever,
     iter_jsonl,
     read_corpus,
 )
@@ -138,11 +138,8 @@ def make_program(*, data_dir: str | os.PathLike[str] | None = None, corpus_path:
     Indexes are cached on disk (``cache_dir`` overrides the cache root) and shared within the process.
     ``max_tokens`` caps each predictor's LM output.
     """
-    if retriever is None:
-        if corpus_path is None:
-            folder = resolve_data_dir(data_dir) / DATA_SUBDIR
-            (corpus_path,) = require_files(folder, [CORPUS_FILE], NAME)
-        retriever = get_retriever(corpus_path, cache_dir=cache_dir)
+    retriever = corpus_retriever(DATA_SUBDIR, CORPUS_FILE, retriever=retriever, corpus_path=corpus_path,
+                                 data_dir=data_dir, cache_dir=cache_dir)
     config: dict[str, Any] = {} if max_tokens is None else {"max_tokens": max_tokens}
     return HotpotQAProgram(retriever, k=k, **config)
 

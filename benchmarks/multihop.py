@@ -15,7 +15,10 @@ from typing import Any
 
 from dspy.evaluate.metrics import normalize_text
 
-from benchmarks.retrieval import Document
+import os
+
+from benchmarks.common import require_files, resolve_data_dir
+from benchmarks.retrieval import BM25Retriever, Document, get_retriever
 
 logger = logging.getLogger(__name__)
 
@@ -218,3 +221,16 @@ def query_feedback(gold_docs: Sequence[dict[str, Any]], gold_titles: Sequence[st
                      "entity such a paragraph is about; the missed paragraphs begin:")
         lines += [describe_gold(d, with_key_sentences=False) for d in gold_docs_by_title(gold_docs, missed)]
     return lines
+
+
+def corpus_retriever(benchmark: str, corpus_file: str, *, retriever: BM25Retriever | None = None,
+                     corpus_path: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
+                     cache_dir: str | os.PathLike[str] | None = None) -> BM25Retriever:
+    """The retriever a multi-hop program uses: ``retriever`` if given, else a cached BM25 index over
+    ``corpus_path``, else over the data directory's ``<benchmark>/<corpus_file>``."""
+    if retriever is not None:
+        return retriever
+    if corpus_path is None:
+        folder = resolve_data_dir(data_dir) / benchmark
+        (corpus_path,) = require_files(folder, [corpus_file], benchmark)
+    return get_retriever(corpus_path, cache_dir=cache_dir)
