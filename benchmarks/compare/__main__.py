@@ -1,0 +1,7 @@
+"""``python -m benchmarks.compare``."""
+
+import sys
+
+from benchmarks.compare.cli import main
+
+sys.exit(main())

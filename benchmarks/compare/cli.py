@@ -1,0 +1,191 @@
+"""Command line of the comparison harness (``python -m benchmarks.compare --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import benchmarks
+from benchmarks.common import SCALE_SIZES
+
+from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
+from .lms import LMSpec, parse_lm_string
+from .report import report
+from .runner import run_comparison, run_keys
+
+DEFAULT_OPTIMIZERS = "baseline,mipro,dspy_gepa,gepa"
+
+EPILOG = """examples:
+  python -m benchmarks.compare --benchmark ifbench --optimizers baseline,gepa --scale tiny --seeds 0 \\
+      --lm local:fast --reflection-lm local:default --out runs/ifbench_tiny
+  python -m benchmarks.compare --benchmark all --scale small --seeds 0,1 --out runs/small
+  python -m benchmarks.compare --report-only --out runs/small
+See docs/compare.md."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (validation of values happens in ``config_from_args``)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", epilog=EPILOG,
+                                description="Compare baseline, MIPROv2, dspy.GEPA and our GEPA on the GEPA paper's "
+                                            "benchmarks with matched metric-call budgets.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--benchmark", default="all", help="comma-separated benchmark names, or 'all' (default all)")
+    p.add_argument("--optimizers", default=DEFAULT_OPTIMIZERS,
+                   help=f"comma-separated subset of {','.join(OPTIMIZERS)} (default {DEFAULT_OPTIMIZERS})")
+    p.add_argument("--scale", default="small", choices=sorted(SCALES), help="tiny 8/8/16, small 20/20/40, paper")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0); each seed draws its own split")
+    p.add_argument("--split-seed", type=int, default=None, help="use this one data split for every seed")
+    p.add_argument("--out", required=True, help="output folder (runs resume from what is already there)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="metric calls for every GEPA variant (default: what MIPROv2 spent, else the scale default)")
+    for split in ("train", "val", "test"):
+        p.add_argument(f"--{split}-size", type=int, default=None, help=f"override the scale's {split} size")
+    p.add_argument("--data-dir", default=None, help="benchmark data folder (default $GEPA_DSPY_DATA or ../shared/data)")
+    p.add_argument("--num-threads", type=int, default=2, help="examples evaluated concurrently (default 2)")
+    lm = p.add_argument_group("language models")
+    lm.add_argument("--lm", default="local:default",
+                    help="task LM: local:default | local:fast | local:http://HOST:PORT | a LiteLLM model string")
+    lm.add_argument("--reflection-lm", default=None, help="reflection / proposal LM (default: same as --lm)")
+    lm.add_argument("--api-base", default=None, help="OpenAI-compatible base URL for --lm")
+    lm.add_argument("--api-key", default=None, help="API key for --lm (default: the provider's env variable)")
+    lm.add_argument("--reflection-api-base", default=None, help="base URL for --reflection-lm (default --api-base)")
+    lm.add_argument("--reflection-api-key", default=None, help="API key for --reflection-lm (default --api-key)")
+    lm.add_argument("--temperature", type=float, default=0.0, help="task LM temperature (default 0)")
+    lm.add_argument("--reflection-temperature", type=float, default=0.7, help="reflection LM temperature (default 0.7)")
+    lm.add_argument("--max-tokens", type=int, default=1024, help="task LM output cap per call (default 1024)")
+    lm.add_argument("--reflection-max-tokens", type=int, default=2048, help="reflection LM output cap (default 2048)")
+    lm.add_argument("--program-max-tokens", type=int, default=None,
+                    help="per-predictor output cap passed to make_program(max_tokens=...) where supported")
+    lm.add_argument("--lm-timeout", type=float, default=600.0, help="seconds before one LM request fails (default 600)")
+    lm.add_argument("--lm-retries", type=int, default=2, help="retries of a failed LM request (default 2)")
+    opt = p.add_argument_group("optimizers")
+    opt.add_argument("--mipro-auto", default=None, choices=["light", "medium", "heavy"],
+                     help="MIPROv2 auto mode (default: light below paper scale, heavy at paper scale)")
+    opt.add_argument("--mipro-demos", default=None,
+                     help="MIPROv2 max_bootstrapped_demos,max_labeled_demos (default 0,0 below paper scale, 4,4 at paper)")
+    opt.add_argument("--mipro-max-calls-factor", type=float, default=2.0,
+                     help="MIPROv2 fails once it exceeds this multiple of its expected metric calls (default 2)")
+    opt.add_argument("--reflection-minibatch-size", type=int, default=3, help="GEPA minibatch size (default 3)")
+    out = p.add_argument_group("output")
+    out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
+    out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
+    return p
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{what} must name at least one value")
+    if any(v < 0 for v in values):
+        raise ValueError(f"{what} must be non-negative, got {text!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} has duplicates: {text!r}")
+    return values
+
+
+def _names(text: str, known: Sequence[str], what: str, all_means: Sequence[str] | None = None) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if all_means is not None and names == ["all"]:
+        return list(all_means)
+    if not names:
+        raise ValueError(f"{what} must name at least one of {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} has duplicates: {text!r}")
+    return names
+
+
+def _sizes(args: argparse.Namespace) -> tuple[int, int, int] | None:
+    preset = SCALES[args.scale].sizes
+    overrides = (args.train_size, args.val_size, args.test_size)
+    if all(o is None for o in overrides):
+        return preset
+    base = preset or SCALE_SIZES["paper"]
+    sizes = tuple(o if o is not None else b for o, b in zip(overrides, base))
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"split sizes must be >= 1, got train/val/test = {sizes}")
+    return sizes  # type: ignore[return-value]
+
+
+def _positive(value: float | int | None, name: str) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def config_from_args(args: argparse.Namespace) -> CompareConfig:
+    """Validate parsed arguments into a ``CompareConfig``; raises ValueError with a readable message."""
+    benches = _names(args.benchmark, sorted(benchmarks.BENCHMARKS), "benchmark", all_means=list(benchmarks.BENCHMARKS))
+    optimizers = _names(args.optimizers, OPTIMIZERS, "optimizer")
+    seeds = _int_list(args.seeds, "--seeds")
+    for value, name in ((args.budget, "--budget"), (args.num_threads, "--num-threads"),
+                        (args.max_tokens, "--max-tokens"), (args.reflection_max_tokens, "--reflection-max-tokens"),
+                        (args.program_max_tokens, "--program-max-tokens"), (args.lm_timeout, "--lm-timeout"),
+                        (args.mipro_max_calls_factor, "--mipro-max-calls-factor"),
+                        (args.reflection_minibatch_size, "--reflection-minibatch-size")):
+        _positive(value, name)
+    if args.lm_retries < 0:
+        raise ValueError(f"--lm-retries must be >= 0, got {args.lm_retries}")
+    preset = SCALES[args.scale]
+    if (any(o in BUDGETED for o in optimizers) and args.budget is None and "mipro" not in optimizers
+            and preset.budget is None):
+        raise ValueError(f"--scale {args.scale} has no default budget: add mipro to --optimizers or give --budget")
+    demos = preset.mipro_demos if args.mipro_demos is None else tuple(_int_list(args.mipro_demos, "--mipro-demos"))
+    if len(demos) != 2:
+        raise ValueError(f"--mipro-demos takes two numbers (bootstrapped,labeled), got {args.mipro_demos!r}")
+    task_model = parse_lm_string(args.lm)
+    reflection_model = parse_lm_string(args.reflection_lm or args.lm)
+    task = LMSpec(task_model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
+                  max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries)
+    reflection = LMSpec(reflection_model, api_base=args.reflection_api_base or args.api_base,
+                        api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
+                        max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries)
+    return CompareConfig(
+        benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
+        sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,
+        split_seed=args.split_seed, task_lm=task, reflection_lm=reflection,
+        mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
+                            max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
+        program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
+    )
+
+
+def _print_report(out_dir: Path) -> None:
+    paths = report(out_dir)
+    if not paths:
+        print(f"[compare] no finished runs in {out_dir} yet; nothing to report", file=sys.stderr)
+        return
+    print(paths["table"].read_text(encoding="utf-8"))
+    print("[compare] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparison (or only the report); exit code 1 when any run failed."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out_dir = Path(args.out)
+    if args.report_only:
+        _print_report(out_dir)
+        return 0
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(f"[compare] {len(run_keys(config))} runs: {', '.join(config.benchmarks)} x {', '.join(config.optimizers)} "
+          f"x seeds {', '.join(map(str, config.seeds))}; scale {config.scale} {config.sizes or '(paper sizes)'}; "
+          f"task LM {config.task_lm.model}, reflection LM {config.reflection_lm.model}; out {out_dir}",
+          file=sys.stderr, flush=True)
+    summary = run_comparison(config)
+    if not args.no_report:
+        _print_report(out_dir)
+    print(f"[compare] finished {len(summary.finished)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}",
+          file=sys.stderr)
+    for key, message in summary.failed.items():
+        print(f"[compare]   failed {key}: {message}", file=sys.stderr)
+    return 1 if summary.failed else 0

