@@ -1,0 +1,283 @@
+"""The comparison harness end to end on a toy benchmark with scripted LMs (no real LM, a few seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dspy
+import pandas as pd
+import pytest
+
+import benchmarks
+from benchmarks.compare import (
+    CompareConfig,
+    load_records,
+    main,
+    plot_prompt_lengths,
+    plot_score_vs_calls,
+    report,
+    results_frame,
+    run_comparison,
+    table_markdown,
+)
+from benchmarks.compare.config import MiproSettings
+from benchmarks.compare.metering import CountingMetric, LMUsageMeter, MetricCallCapExceeded
+from benchmarks.compare.optimizers import mipro_curve, mipro_expected_calls
+from benchmarks.compare.runner import RunKey
+from gepa_dspy.testing import ScriptedLM, ScriptedOpenAIServer
+
+from . import compare_toy
+
+
+@pytest.fixture(autouse=True)
+def toy_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the toy benchmark for this test only."""
+    monkeypatch.setitem(benchmarks.BENCHMARKS, "toy", "tests.compare_toy")
+
+
+def _config(out: Path, optimizers: list[str], **overrides) -> CompareConfig:
+    settings = dict(benchmarks=["toy"], optimizers=optimizers, seeds=[0], out_dir=out, scale="tiny",
+                    sizes=(6, 6, 6), num_threads=1)
+    settings.update(overrides)
+    return CompareConfig(**settings)
+
+
+def _record(out: Path, optimizer: str, seed: int = 0) -> dict:
+    return json.loads((out / "toy" / optimizer / f"seed{seed}" / "record.json").read_text())
+
+
+def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Path) -> None:
+    optimizers = ["baseline", "mipro", "dspy_gepa", "gepa", "gepa_merge"]
+    summary = run_comparison(_config(tmp_path, optimizers), factory=compare_toy.lm_factory)
+    assert not summary.failed and len(summary.finished) == 5
+
+    baseline, mipro = _record(tmp_path, "baseline"), _record(tmp_path, "mipro")
+    assert baseline["metric_calls"] == 0 and baseline["test"]["mean"] == 0.0 and baseline["budget"] is None
+    assert mipro["metric_calls"] > 0 and mipro["optimizer_details"]["metric_call_cap"] >= mipro["metric_calls"]
+    assert mipro["metric_calls"] <= mipro["optimizer_details"]["expected_metric_calls"]
+    for name in ("dspy_gepa", "gepa", "gepa_merge"):
+        record = _record(tmp_path, name)
+        assert record["budget"] == mipro["metric_calls"] and record["budget_source"] == "mipro"
+        assert record["test"]["mean"] == 1.0 and len(record["test"]["scores"]) == 6
+        assert record["prompts"]["instructions"] == {"say": compare_toy.PROPOSAL}
+        assert record["curve"] and record["curve"][-1][1] == 1.0
+        assert record["lm_usage"]["optimization"]["reflection"]["calls"] >= 1
+        assert (tmp_path / "toy" / name / "seed0" / "program.json").exists()
+    ours = _record(tmp_path, "gepa")
+    assert ours["metric_calls"] <= ours["budget"]  # our GEPA never overspends
+    usage = ours["lm_usage"]["optimization"]["task"]
+    assert usage["calls"] == ours["metric_calls"] and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert ours["lm_usage"]["evaluation"]["task"]["calls"] == 6  # val came from the optimizer, test from the runner
+    assert ours["val"]["source"] == "optimizer" and mipro["val"]["source"] == "runner"
+    assert set(ours["versions"]) >= {"dspy", "gepa-dspy", "python"}
+    assert ours["prompts"]["tokenizer"] in ("tiktoken:cl100k_base", "whitespace")
+
+    paths = report(tmp_path)
+    assert {p.name for p in paths.values()} == {"results.csv", "table.md", "score_vs_calls.png", "prompt_lengths.png"}
+    frame = pd.read_csv(paths["csv"])
+    assert len(frame) == 5 and {"test_score", "metric_calls", "reflection_lm_calls", "instruction_tokens"} <= set(frame)
+    table = paths["table"].read_text()
+    assert "| GEPA (ours) | 100.0 | 100.0 | +100.0 |" in table and "| Baseline | 0.0 | 0.0 | – |" in table
+    assert all(p.stat().st_size > 1000 for p in paths.values() if p.suffix == ".png")
+
+
+def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["baseline", "gepa"])
+    run_comparison(config, factory=compare_toy.lm_factory)
+    before = (tmp_path / "toy" / "gepa" / "seed0" / "record.json").read_text()
+
+    def refuse(role: str) -> ScriptedLM:
+        raise AssertionError("a finished run must not build LMs")
+
+    summary = run_comparison(config, factory=refuse)
+    assert summary.skipped == [RunKey("toy", "baseline", 0), RunKey("toy", "gepa", 0)] and not summary.finished
+    assert (tmp_path / "toy" / "gepa" / "seed0" / "record.json").read_text() == before
+
+
+class Crash(BaseException):
+    """Stands in for the process being killed mid-run (not an Exception: nothing catches it)."""
+
+
+def test_crashed_run_restarts_and_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def crashing_factory(role: str) -> ScriptedLM:
+        if role == "reflection":
+            return ScriptedLM(compare_toy.reflection_responder, model="scripted-reflection")
+
+        def responder(messages, model):
+            calls["n"] += 1
+            if calls["n"] > 8:  # after the seed candidate's validation run and one minibatch
+                raise Crash()
+            return compare_toy.task_responder(messages, model)
+
+        return ScriptedLM(responder, model="scripted-task")
+
+    config = _config(tmp_path, ["gepa"], budget=40)
+    with pytest.raises(Crash):
+        run_comparison(config, factory=crashing_factory)
+    folder = tmp_path / "toy" / "gepa" / "seed0"
+    assert not (folder / "record.json").exists() and any((folder / "optimizer_log").iterdir())
+
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert summary.finished == [RunKey("toy", "gepa", 0)]
+    record = _record(tmp_path, "gepa")
+    assert record["attempt"] == 2 and record["resumed_from_checkpoint"] is True
+    assert record["test"]["mean"] == 1.0
+    assert record["metric_calls"] > record["metric_calls_counted_this_attempt"]  # earlier calls were kept
+
+
+def test_failed_run_writes_error_and_is_retried(tmp_path: Path) -> None:
+    def no_reflection_lm(role: str) -> ScriptedLM:
+        if role == "reflection":
+            raise RuntimeError("reflection LM unavailable")
+        return compare_toy.lm_factory(role)
+
+    config = _config(tmp_path, ["baseline", "gepa"], budget=20)
+    summary = run_comparison(config, factory=no_reflection_lm)
+    assert summary.finished == [RunKey("toy", "baseline", 0)]
+    assert summary.failed == {RunKey("toy", "gepa", 0): "RuntimeError: reflection LM unavailable"}
+    error = json.loads((tmp_path / "toy" / "gepa" / "seed0" / "error.json").read_text())
+    assert "reflection LM unavailable" in error["traceback"]
+
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert summary.finished == [RunKey("toy", "gepa", 0)] and summary.skipped == [RunKey("toy", "baseline", 0)]
+    assert not (tmp_path / "toy" / "gepa" / "seed0" / "error.json").exists()
+    assert _record(tmp_path, "gepa")["attempt"] == 2
+
+
+def test_unparsable_replies_score_zero_and_are_counted(tmp_path: Path) -> None:
+    def broken_factory(role: str) -> ScriptedLM:
+        return ScriptedLM(lambda messages, model: "no fields here", model="broken")
+
+    summary = run_comparison(_config(tmp_path, ["baseline"]), factory=broken_factory)
+    assert summary.finished == [RunKey("toy", "baseline", 0)]
+    record = _record(tmp_path, "baseline")
+    assert record["test"]["errors"] == 6 and record["test"]["mean"] == 0.0 and record["test"]["error_messages"]
+
+
+def test_budget_flag_and_missing_mipro_budget(tmp_path: Path) -> None:
+    run_comparison(_config(tmp_path / "a", ["gepa"], budget=15), factory=compare_toy.lm_factory)
+    record = json.loads((tmp_path / "a" / "toy" / "gepa" / "seed0" / "record.json").read_text())
+    assert record["budget"] == 15 and record["budget_source"] == "--budget" and record["metric_calls"] <= 15
+
+    run_comparison(_config(tmp_path / "b", ["gepa"]), factory=compare_toy.lm_factory)
+    record = json.loads((tmp_path / "b" / "toy" / "gepa" / "seed0" / "record.json").read_text())
+    assert record["budget"] == 40 and record["budget_source"] == "scale default (tiny)"
+
+    # MIPROv2 is requested but fails: the GEPA variants get no budget instead of a silent default.
+    def broken_reflection(role: str) -> ScriptedLM:
+        if role == "reflection":
+            return ScriptedLM(lambda messages, model: "garbage", model="broken")
+        return compare_toy.lm_factory(role)
+
+    summary = run_comparison(_config(tmp_path / "c", ["mipro", "gepa"]), factory=broken_reflection)
+    assert set(summary.failed) == {RunKey("toy", "mipro", 0), RunKey("toy", "gepa", 0)}
+    assert summary.failed[RunKey("toy", "gepa", 0)] == "no budget (mipro did not finish)"
+
+
+def test_cli_against_a_scripted_openai_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def responder(messages, model):
+        if model.endswith("reflection"):
+            return compare_toy.reflection_responder(messages, model)
+        return compare_toy.task_responder(messages, model)
+
+    out = tmp_path / "run"
+    with ScriptedOpenAIServer(responder) as server:
+        code = main(["--benchmark", "toy", "--optimizers", "baseline,gepa", "--scale", "tiny", "--seeds", "0,1",
+                     "--train-size", "4", "--val-size", "4", "--test-size", "4", "--budget", "20",
+                     "--lm", "openai/scripted-task", "--reflection-lm", "openai/scripted-reflection",
+                     "--api-base", server.url, "--api-key", "x", "--num-threads", "2", "--out", str(out)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "run 4 of 4" in captured.err and "ETA" in captured.err and "Gain vs baseline" in captured.out
+    records = load_records(out)
+    assert len(records) == 4 and {r["sizes"]["test"] for r in records} == {4}
+    assert {r["lms"]["models"]["task"] for r in records} == {"openai/scripted-task"}
+    assert all("api_key" not in r["lms"]["task"] for r in records)
+
+    (out / "table.md").unlink()
+    assert main(["--report-only", "--out", str(out)]) == 0
+    assert "± " in (out / "table.md").read_text()  # two seeds give a std
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--benchmark", "nope"], "unknown benchmark nope"),
+    (["--optimizers", "baseline,sgd"], "unknown optimizer sgd"),
+    (["--optimizers", ""], "optimizer must name at least one"),
+    (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
+    (["--seeds", "1,1"], "--seeds has duplicates"),
+    (["--budget", "0"], "--budget must be positive"),
+    (["--num-threads", "0"], "--num-threads must be positive"),
+    (["--val-size", "0"], "split sizes must be >= 1"),
+    (["--lm", "gpt4"], "neither local:<model> nor a LiteLLM"),
+    (["--lm", "local:"], "'local:' needs a model"),
+    (["--mipro-demos", "1"], "--mipro-demos takes two numbers"),
+    (["--scale", "paper", "--optimizers", "baseline,gepa"], "has no default budget"),
+])
+def test_argument_validation(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path), "--benchmark", "toy", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def test_counting_metric_separates_rollouts_from_feedback_and_caps() -> None:
+    gold = dspy.Example(word="a", answer="A").with_inputs("word")
+    counted = CountingMetric(compare_toy.metric, scalar=True, cap=2)
+    assert counted(gold, dspy.Prediction(answer="A")) == 1.0
+    counted(gold, dspy.Prediction(answer="a"), None, "say", [])
+    counted(gold, dspy.Prediction(answer="a"))
+    assert (counted.rollouts, counted.feedback_calls) == (2, 1)
+    with pytest.raises(MetricCallCapExceeded):
+        counted(gold, dspy.Prediction(answer="A"))
+
+
+def test_lm_usage_meter_counts_calls_tokens_and_copies() -> None:
+    meter = LMUsageMeter("task")
+    lm = meter.attach(ScriptedLM(compare_toy.task_responder))
+    predict = dspy.Predict(dspy.Signature("word -> answer").with_instructions("Say it in uppercase."))
+    with dspy.context(lm=lm):
+        assert predict(word="x").answer == "X"
+    with dspy.context(lm=lm.copy(temperature=0.5)):
+        predict(word="y")
+    usage = meter.snapshot()
+    assert usage.calls == 2 and usage.failed_calls == 0 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+
+
+def test_mipro_budget_arithmetic() -> None:
+    light = MiproSettings(auto="light")
+    assert mipro_expected_calls(9, n_train=6, n_val=6, settings=light) == 6 * 10 + 6 * 6
+    heavy = MiproSettings(auto="heavy", max_bootstrapped_demos=4, max_labeled_demos=4)
+    assert mipro_expected_calls(10, n_train=150, n_val=300, settings=heavy) == 35 * 10 + 300 * 4 + 18 * 150
+    curve, raw = mipro_curve({1: {"total_eval_calls_so_far": 6, "full_eval_score": 50.0},
+                              2: {"total_eval_calls_so_far": 12, "full_eval_score": 25.0},
+                              3: {"total_eval_calls_so_far": 18, "full_eval_score": 100.0}}, rollouts=30)
+    assert curve == [(18, 0.5), (24, 0.5), (30, 1.0)] and len(raw) == 3
+
+
+def test_report_functions_on_synthetic_records(tmp_path: Path) -> None:
+    assert load_records(tmp_path) == [] and report(tmp_path) == {}
+    assert table_markdown(results_frame([])).startswith("_No finished runs")
+
+    def record(bench: str, opt: str, seed: int, test: float, calls: int) -> dict:
+        return {"benchmark": bench, "optimizer": opt, "seed": seed, "scale": "small",
+                "sizes": {"train": 20, "val": 20, "test": 40}, "val": {"mean": test}, "test": {"mean": test},
+                "wall_seconds": {"total": 1.0, "optimize": 1.0}, "metric_calls": calls,
+                "curve": [[calls // 2, test / 2], [calls, test]] if calls else [],
+                "prompts": {"instruction_tokens": 10 + calls, "demo_tokens": 5 if opt == "mipro" else 0}}
+
+    records = [record(b, o, s, t + 0.1 * s, c) for b in ("hotpotqa", "pupa")
+               for o, t, c in (("baseline", 0.2, 0), ("mipro", 0.3, 100), ("gepa", 0.5, 100)) for s in (0, 1)]
+    records.append(record("hotpotqa", "dspy_gepa", 0, 0.4, 90))
+    frame = results_frame(records)
+    assert list(frame["benchmark"].unique()) == ["hotpotqa", "pupa"]
+    assert list(frame["optimizer"].unique()) == ["baseline", "mipro", "dspy_gepa", "gepa"]
+    table = table_markdown(frame)
+    assert "| GEPA (ours) | 55.0 ± 7.1 | 55.0 ± 7.1 | 55.0 | +30.0 |" in table
+    assert "| dspy.GEPA | 40.0 (n=1) | – | – | – |" in table
+    assert "over 2 seed(s)" in table
+    assert plot_score_vs_calls(records, tmp_path / "a.png").stat().st_size > 1000
+    assert plot_prompt_lengths(records, tmp_path / "b.png").stat().st_size > 1000
