@@ -69,7 +69,9 @@ from gepa_dspy.testing import (  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "orchestration.json"
-IMPLEMENTATIONS = ("ours", "dspy")
+#: ``ours_parallel`` is our GEPA with ``num_parallel_proposals`` > 1 (``--parallel-proposals K``).
+IMPLEMENTATIONS = ("ours", "ours_parallel", "dspy")
+COLUMN_NAMES = {"ours": "gepa_dspy", "ours_parallel": "gepa_dspy k={k}", "dspy": "dspy.GEPA"}
 TASK_MODEL = "task"
 REFLECTION_MODEL = "reflect"
 
@@ -264,10 +266,16 @@ class RunResult:
     best_instructions: dict[str, str]
 
 
-def make_optimizer(implementation: str, *, budget: int, num_threads: int, seed: int, reflection_lm: dspy.LM) -> Any:
-    """``gepa_dspy.GEPA`` or ``dspy.GEPA`` with identical arguments."""
-    if implementation == "ours":
+def make_optimizer(
+    implementation: str, *, budget: int, num_threads: int, seed: int, reflection_lm: dspy.LM, parallel_proposals: int = 1
+) -> Any:
+    """``gepa_dspy.GEPA`` or ``dspy.GEPA`` with identical arguments (``ours_parallel`` adds
+    ``num_parallel_proposals=parallel_proposals``)."""
+    extra: dict[str, Any] = {}
+    if implementation in ("ours", "ours_parallel"):
         from gepa_dspy import GEPA
+        if implementation == "ours_parallel":
+            extra["num_parallel_proposals"] = parallel_proposals
     elif implementation == "dspy":
         GEPA = dspy.GEPA  # noqa: N806 - the class under comparison
     else:
@@ -279,6 +287,7 @@ def make_optimizer(implementation: str, *, budget: int, num_threads: int, seed: 
         num_threads=num_threads,
         seed=seed,
         track_stats=True,
+        **extra,
     )
 
 
@@ -298,13 +307,14 @@ def run_one(
     seed: int,
     n_train: int,
     n_val: int,
+    parallel_proposals: int = 1,
 ) -> RunResult:
     """Compile ``TopicQA`` with one implementation and read the server's measurements."""
     trainset, valset = build_dataset(seed, n_train, n_val)
     task_lm = dspy.LM(f"openai/{TASK_MODEL}", api_base=server.url, api_key="scripted", cache=False)
     reflection_lm = dspy.LM(f"openai/{REFLECTION_MODEL}", api_base=server.url, api_key="scripted", cache=False)
     optimizer = make_optimizer(implementation, budget=budget, num_threads=num_threads, seed=seed,
-                               reflection_lm=reflection_lm)
+                               reflection_lm=reflection_lm, parallel_proposals=parallel_proposals)
     before = reflection.counts.as_dict()
     server.reset_stats()
     with dspy.context(lm=task_lm):
@@ -347,14 +357,15 @@ def run_one(
 # -- the benchmark ------------------------------------------------------------------------------
 
 
-def available_implementations() -> list[str]:
-    """The implementations importable here (ours exists once ``gepa_dspy.GEPA`` is committed)."""
+def available_implementations(parallel_proposals: int = 1) -> list[str]:
+    """The implementations importable here (ours exists once ``gepa_dspy.GEPA`` is committed); ``ours_parallel``
+    only when ``parallel_proposals`` > 1."""
     found = ["dspy"]
     try:
         from gepa_dspy import GEPA  # noqa: F401
     except ImportError:
         return found
-    return ["ours", *found]
+    return ["ours", *(["ours_parallel"] if parallel_proposals > 1 else []), *found]
 
 
 def run_benchmark(
@@ -367,12 +378,15 @@ def run_benchmark(
     n_train: int = 24,
     n_val: int = 16,
     progress: bool = False,
+    parallel_proposals: int = 1,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
-    """Run each implementation once against one scripted server; returns the JSON-ready report."""
-    if budget < 1 or num_threads < 1 or latency_ms < 0 or n_train < 1 or n_val < 1:
-        raise ValueError("budget, num_threads, n_train and n_val must be >= 1 and latency_ms >= 0")
-    chosen = list(implementations or available_implementations())
+    """Run each implementation once against one scripted server; returns the JSON-ready report.
+
+    ``parallel_proposals`` > 1 adds the ``ours_parallel`` run (our GEPA with ``num_parallel_proposals``)."""
+    if budget < 1 or num_threads < 1 or latency_ms < 0 or n_train < 1 or n_val < 1 or parallel_proposals < 1:
+        raise ValueError("budget, num_threads, n_train, n_val and parallel_proposals must be >= 1 and latency_ms >= 0")
+    chosen = list(implementations or available_implementations(parallel_proposals))
     for name in chosen:
         if name not in IMPLEMENTATIONS:
             raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
@@ -392,20 +406,21 @@ def run_benchmark(
             log(f"running {name} (budget {budget}, latency {latency_ms:g} ms, {num_threads} threads)...")
             with _quiet(not progress):  # the optimizers' progress bars (dspy writes them to stdout)
                 result = run_one(name, server, reflection, budget=budget, num_threads=num_threads, seed=seed,
-                                 n_train=n_train, n_val=n_val)
+                                 n_train=n_train, n_val=n_val, parallel_proposals=parallel_proposals)
             runs[name] = asdict(result)
             log(f"  {name}: {result.wall_s:.2f} s, {result.lm_calls} LM calls")
     report: dict[str, Any] = {
         "benchmark": "orchestration",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seed": seed,
-                     "n_train": n_train, "n_val": n_val, "topics": len(TOPICS)},
+                     "n_train": n_train, "n_val": n_val, "topics": len(TOPICS), "parallel_proposals": parallel_proposals},
         "environment": {"python": platform.python_version(), "dspy": dspy.__version__, "cpus": os.cpu_count(),
                         "machine": platform.machine()},
         "runs": runs,
     }
-    if "ours" in runs and "dspy" in runs:
-        report["ratios_ours_over_dspy"] = {key: _ratio(runs["ours"][key], runs["dspy"][key]) for key in RATIO_KEYS}
+    for name in ("ours", "ours_parallel"):
+        if name in runs and "dspy" in runs:
+            report[f"ratios_{name}_over_dspy"] = {key: _ratio(runs[name][key], runs["dspy"][key]) for key in RATIO_KEYS}
     return report
 
 
@@ -456,19 +471,19 @@ TABLE_ROWS = (
 def format_table(report: dict[str, Any]) -> str:
     """A side-by-side text table of the runs, with ours / dspy.GEPA ratios when both ran."""
     runs = report["runs"]
+    k = report["settings"].get("parallel_proposals", 1)
     names = [name for name in IMPLEMENTATIONS if name in runs]
-    headers = ["metric", *[("gepa_dspy" if n == "ours" else "dspy.GEPA") for n in names]]
-    with_ratio = "ratios_ours_over_dspy" in report
-    if with_ratio:
-        headers.append("ours/dspy")
+    headers = ["metric", *[COLUMN_NAMES[n].format(k=k) for n in names]]
+    ratio_names = [n for n in ("ours", "ours_parallel") if f"ratios_{n}_over_dspy" in report]
+    headers += [("ours/dspy" if n == "ours" else f"k={k}/dspy") for n in ratio_names]
     rows = []
     for label, key, fmt in TABLE_ROWS:
         row = [label]
         for name in names:
             value = runs[name].get(key)
             row.append("n/a" if value is None else fmt.format(value))
-        if with_ratio:
-            ratio = report["ratios_ours_over_dspy"].get(key)
+        for name in ratio_names:
+            ratio = report[f"ratios_{name}_over_dspy"].get(key)
             row.append("" if ratio is None else f"{ratio:.2f}x")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
@@ -494,6 +509,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--progress", action="store_true", help="show the optimizers' progress bars")
     parser.add_argument("--n-train", type=int, default=24)
     parser.add_argument("--n-val", type=int, default=16)
+    parser.add_argument("--parallel-proposals", type=int, default=1, metavar="K",
+                        help="also run our GEPA with num_parallel_proposals=K (column 'gepa_dspy k=K'); default 1: off")
     return parser.parse_args(argv)
 
 
@@ -501,12 +518,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.getLogger("dspy").setLevel(logging.WARNING)
     logging.getLogger("gepa").setLevel(logging.WARNING)
-    chosen = args.only or available_implementations()
-    if "ours" not in chosen:
+    available = available_implementations(args.parallel_proposals)
+    chosen = args.only or available
+    if args.only is None and "ours" not in chosen:
         print("note: gepa_dspy.GEPA is not importable yet; running dspy.GEPA only", file=sys.stderr)
+    if "ours_parallel" in chosen and args.parallel_proposals < 2:
+        print("error: ours_parallel needs --parallel-proposals K with K >= 2", file=sys.stderr)
+        return 2
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
-                           log=lambda message: print(message, file=sys.stderr))
+                           parallel_proposals=args.parallel_proposals, log=lambda message: print(message, file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(format_table(report))

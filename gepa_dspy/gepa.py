@@ -54,7 +54,17 @@ class GEPA(Teleprompter):
         perfect_score: the best score the metric can give. failure_score: the score of a failed run.
         add_format_failure_as_feedback: show unparsable LM outputs to the reflection LM as feedback.
         use_merge / max_merge_invocations: system-aware crossover, attempted at most this many times.
-        num_threads: examples evaluated concurrently.
+        num_threads: examples evaluated concurrently: a cap on program runs in progress at any moment, shared
+            by all proposals in flight.
+        num_parallel_proposals: proposals per round (gepa_dspy only; default 1, the paper's sequential loop).
+            With k > 1, each round draws k parents and minibatches in order from the seeded RNG, runs the k
+            parent minibatches, k reflection calls, k child minibatches and the winners' validation runs
+            concurrently (still at most ``num_threads`` program runs at once; up to k reflection calls may
+            be in flight besides), then adds the winners to the pool in draw order. This keeps more LM calls
+            in flight and shortens wall time. The one change in semantics: proposals of the same round are
+            all drawn from the pool as it was at the start of the round, so they do not see each other's
+            acceptance. Results stay deterministic for a seed, the budget is never exceeded, and ``log_dir``
+            resume is exact. See docs/orchestration.md for measured speed and quality.
         seed: seeds parent selection, minibatches and merges.
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
             Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
@@ -92,6 +102,7 @@ class GEPA(Teleprompter):
         instruction_proposer: Any = None,
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
+        num_parallel_proposals: int = 1,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -107,6 +118,7 @@ class GEPA(Teleprompter):
         _check_positive_int("num_threads", num_threads)
         _check_positive_int("max_reflection_attempts", max_reflection_attempts)
         _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
+        _check_positive_int("num_parallel_proposals", num_parallel_proposals)
         if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):
             raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {max_merge_invocations!r}")
         if not perfect_score > failure_score:
@@ -149,6 +161,7 @@ class GEPA(Teleprompter):
         self.track_stats = track_stats
         self.max_reflection_attempts = max_reflection_attempts
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
+        self.num_parallel_proposals = num_parallel_proposals
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -199,6 +212,7 @@ class GEPA(Teleprompter):
             max_merge_invocations=self.max_merge_invocations,
             seed=self.seed,
             max_consecutive_lm_failures=self.max_consecutive_lm_failures,
+            num_parallel_proposals=self.num_parallel_proposals,
         )
         search = GEPASearch(
             seed, train_ids, val_ids, evaluator, proposer, config,
@@ -237,7 +251,7 @@ class GEPA(Teleprompter):
 
     def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
         """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""
-        return {
+        fingerprint: dict[str, Any] = {
             "predictors": sorted(seed),
             "seed_candidate": candidate_key(seed),
             "trainset": _examples_digest(train),
@@ -252,6 +266,10 @@ class GEPA(Teleprompter):
             "perfect_score": self.perfect_score,
             "failure_score": self.failure_score,
         }
+        if self.num_parallel_proposals != 1:
+            # Another k draws other rounds; left out at the default so older checkpoints stay loadable.
+            fingerprint["num_parallel_proposals"] = self.num_parallel_proposals
+        return fingerprint
 
 
 def _check_metric(metric: Any) -> None:

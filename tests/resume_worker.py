@@ -15,6 +15,7 @@ from tests.scripted_lm import ScriptedLM  # noqa: E402
 from tests.toy_task import CleanThenShout, make_examples, metric, reflection_responder, task_responder  # noqa: E402
 
 DELAY_S = float(os.environ.get("RESUME_WORKER_DELAY", "0.01"))
+PARALLEL_PROPOSALS = int(os.environ.get("RESUME_WORKER_PARALLEL_PROPOSALS", "1"))
 
 
 def slow(responder):
@@ -31,7 +32,7 @@ def main(log_dir: str | None) -> None:
     # A reflection LM that needs two tries to write each instruction: more state to get right.
     optimizer = GEPA(
         metric, max_metric_calls=150, reflection_lm=ScriptedLM(slow(reflection_responder), model="reflection"),
-        track_stats=True, num_threads=2, log_dir=log_dir, seed=3,
+        track_stats=True, num_threads=2, log_dir=log_dir, seed=3, num_parallel_proposals=PARALLEL_PROPOSALS,
     )
     print("started", flush=True)
     program = optimizer.compile(CleanThenShout(), trainset=examples[:10], valset=examples[10:])

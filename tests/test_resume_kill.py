@@ -15,8 +15,8 @@ import pytest
 WORKER = Path(__file__).with_name("resume_worker.py")
 
 
-def run_worker(log_dir: str, kill_after: float | None = None) -> dict | None:
-    env = dict(os.environ, RESUME_WORKER_DELAY="0.03")
+def run_worker(log_dir: str, kill_after: float | None = None, parallel_proposals: int = 1) -> dict | None:
+    env = dict(os.environ, RESUME_WORKER_DELAY="0.03", RESUME_WORKER_PARALLEL_PROPOSALS=str(parallel_proposals))
     proc = subprocess.Popen([sys.executable, str(WORKER), log_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "started"
@@ -32,9 +32,10 @@ def run_worker(log_dir: str, kill_after: float | None = None) -> dict | None:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path):
+@pytest.mark.parametrize("parallel_proposals", [1, 3], ids=["sequential", "parallel3"])
+def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path, parallel_proposals):
     started = time.monotonic()
-    expected = run_worker("-")
+    expected = run_worker("-", parallel_proposals=parallel_proposals)
     duration = time.monotonic() - started
     assert expected["total_metric_calls"] > 20 and len(expected["candidates"]) > 1
     rng = random.Random(1234)
@@ -44,7 +45,8 @@ def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path):
         result = None
         while result is None:
             # Up to three kills at random points of the run; the last resume runs to the end.
-            result = run_worker(log_dir, kill_after=rng.uniform(0.02, 0.6) * duration if kills < 3 else None)
+            result = run_worker(log_dir, kill_after=rng.uniform(0.02, 0.6) * duration if kills < 3 else None,
+                                parallel_proposals=parallel_proposals)
             kills += result is None
         assert kills >= 1
         assert result["candidates"] == expected["candidates"], f"trial {trial}"

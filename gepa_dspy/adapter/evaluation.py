@@ -27,6 +27,9 @@ logger = logging.getLogger("gepa_dspy")
 
 Metric = Callable[..., Any]
 
+#: Programs (one per candidate) kept built between evaluations.
+_PROGRAM_CACHE_SIZE = 16
+
 #: Module prefixes of exceptions that mean "the LM (or the network to it) failed", not the program.
 _LM_ERROR_MODULES = ("litellm", "openai", "httpx", "httpcore", "requests", "urllib3", "aiohttp")
 
@@ -121,8 +124,10 @@ class DSPyEvaluator:
         self._live: OrderedDict[tuple[str, str], LiveRun] = OrderedDict()
         self._live_size = live_cache_size
         self._live_lock = threading.Lock()
-        self._programs: dict[str, dspy.Module] = {}
+        self._programs: OrderedDict[str, dspy.Module] = OrderedDict()
         self._programs_lock = threading.Lock()
+        #: Caps program runs in progress at ``num_threads`` across concurrent ``evaluate`` calls (parallel proposals).
+        self._run_slots = threading.BoundedSemaphore(self.num_threads)
         self.lm_retry_count = 0
 
     # ------------------------------------------------------------- programs
@@ -133,7 +138,12 @@ class DSPyEvaluator:
             program = self._programs.get(key)
             if program is None:
                 program = build_program(self.student, candidate)
-                self._programs = {key: program}  # keep only the latest: programs are cheap to rebuild
+                self._programs[key] = program
+                # A few recent programs are kept: concurrent proposals evaluate several candidates at once.
+                while len(self._programs) > _PROGRAM_CACHE_SIZE:
+                    self._programs.popitem(last=False)
+            else:
+                self._programs.move_to_end(key)
             return program
 
     def live_run(self, cand_key: str, example_id: str) -> LiveRun | None:
@@ -147,7 +157,8 @@ class DSPyEvaluator:
         names_by_id = {id(p): n for n, p in named_predictors(program)}
 
         def task(example_id: str) -> None:
-            outcome = self._run_one(program, names_by_id, cand_key, example_id)
+            with self._run_slots:
+                outcome = self._run_one(program, names_by_id, cand_key, example_id)
             sink(example_id, outcome)
 
         if self.num_threads == 1 or len(example_ids) == 1:

@@ -2,16 +2,23 @@
 
 The loop owns the search state (pool, sampler, RNG, merge bookkeeping, counters) and asks an
 ``Evaluator`` to run candidates and a ``Proposer`` to write instructions. With a ``log_dir`` the
-state is checkpointed atomically at the start of every iteration and every paid run is journaled as
-it completes, so a killed run resumes exactly where it was, paying for nothing twice.
+state is checkpointed atomically at the start of every round and every paid run and proposal is
+journaled as it completes, so a killed run resumes exactly where it was, paying for nothing twice.
+
+A round holds one proposal by default (the paper's loop). With ``num_parallel_proposals = k`` it holds
+k proposals drawn in order from the seeded RNG and sampler, run concurrently and accepted in order, so
+more LM work is in flight; the search stays deterministic because every decision in a round depends
+only on the pool at its start (see ``GEPASearch._round``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,7 +27,7 @@ from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
 from .journal import JsonlJournal
-from .merge import find_merge, stratified_subsample
+from .merge import MergePlan, find_merge, stratified_subsample
 from .pool import CandidatePool
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
@@ -44,7 +51,11 @@ class LMUnavailableError(RuntimeError):
 
 
 class _AbortEvaluation(Exception):
-    """Raised inside a sink to stop an evaluation early."""
+    """Raised inside a sink (or before an LM call) to stop a proposal early because another one failed."""
+
+
+class _PeerRunFailed(RuntimeError):
+    """A run this proposal waited for was being paid for by another proposal, which failed."""
 
 
 @dataclass
@@ -64,6 +75,14 @@ class SearchConfig:
     #: every proposal was a duplicate, or the reflection LM kept failing): such a search has saturated or
     #: is stuck, and once its runs are cached it would spin forever without spending budget.
     max_stalled_iterations: int = 20
+    #: Proposals per round (1 = the paper's sequential loop). With k > 1, k parents and minibatches are drawn
+    #: in order, the k proposals run concurrently and are accepted in that order; proposals of one round do
+    #: not see each other's acceptance. The evaluator's own concurrency limit still applies to all of them.
+    num_parallel_proposals: int = 1
+
+    def __post_init__(self) -> None:
+        if self.num_parallel_proposals < 1:
+            raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
 
 
 @dataclass
@@ -87,6 +106,22 @@ class SearchResult:
     @property
     def best_candidate(self) -> Candidate:
         return self.pool.candidates[self.best_index]
+
+
+@dataclass
+class _Slot:
+    """One proposal of a round (a reflection, or a merge when ``merge`` is set), filled in by its worker."""
+
+    record: IterationRecord
+    merge: MergePlan | None = None
+    positions: list[int] = field(default_factory=list)
+    child: Candidate | None = None
+    val_scores: list[float] | None = None
+    status: str = ""
+    note: str = ""
+
+    def set(self, status: str, note: str) -> None:
+        self.status, self.note = status, note
 
 
 @dataclass
@@ -150,6 +185,11 @@ class GEPASearch:
         self._consecutive_lm_failures = 0
         self._stalled = 0
         self._failure_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        #: Runs being paid for right now, so concurrent proposals never pay twice for one (candidate, example).
+        self._pending: dict[tuple[str, str], threading.Event] = {}
+        self._pending_lock = threading.Lock()
+        self._abort = threading.Event()
 
     # ----------------------------------------------------------------- budget
     @property
@@ -167,24 +207,57 @@ class GEPASearch:
 
     # ------------------------------------------------------------- evaluation
     def _evaluate(self, candidate: Candidate, example_ids: Sequence[str]) -> list[Outcome]:
-        """Outcomes for ``example_ids`` in order: cached ones for free, the rest paid for and cached."""
+        """Outcomes for ``example_ids`` in order: cached ones for free, the rest paid for and cached.
+
+        A run that another proposal is paying for right now is waited for, not paid again.
+        """
+        self._check_abort()
         key = candidate_key(candidate)
-        missing = [e for e in dict.fromkeys(example_ids) if self.cache.get(key, e) is None]
+        mine: list[str] = []
+        theirs: list[threading.Event] = []
+        with self._pending_lock:
+            for e in dict.fromkeys(example_ids):
+                if self.cache.get(key, e) is not None:
+                    continue
+                event = self._pending.get((key, e))
+                if event is None:
+                    mine.append(e)
+                else:
+                    theirs.append(event)
+            if len(mine) > self.remaining - len(self._pending):
+                raise RuntimeError(
+                    f"internal error: {len(mine)} runs requested with {self.remaining - len(self._pending)} left in the budget"
+                )
+            for e in mine:
+                self._pending[(key, e)] = threading.Event()
+        if mine:
+            try:
+                self.evaluator.evaluate(candidate, mine, lambda e, o: self._store(key, e, o))
+            finally:
+                with self._pending_lock:
+                    for e in mine:
+                        event = self._pending.pop((key, e), None)
+                        if event is not None:
+                            event.set()
+        for event in theirs:
+            event.wait()
         for e in example_ids:
-            if e not in missing:
+            if e not in mine:
                 self.cache.lookup(key, e)
-        if len(missing) > self.remaining:
-            raise RuntimeError(f"internal error: {len(missing)} runs requested with {self.remaining} left in the budget")
-        if missing:
-            self.evaluator.evaluate(candidate, missing, lambda e, o: self._store(key, e, o))
         outcomes = [self.cache.get(key, e) for e in example_ids]
         lost = [e for e, o in zip(example_ids, outcomes) if o is None]
         if lost:
+            if theirs:
+                raise _PeerRunFailed(f"runs on example(s) {lost} were being paid for by another proposal, which failed")
             raise RuntimeError(f"the evaluator returned without results for example(s) {lost}")
         return outcomes  # type: ignore[return-value]
 
     def _store(self, cand_key: str, example_id: str, outcome: Outcome) -> None:
         self.cache.put(cand_key, example_id, outcome)
+        with self._pending_lock:
+            event = self._pending.pop((cand_key, example_id), None)
+        if event is not None:
+            event.set()
         with self._failure_lock:
             if outcome.failure == "lm_error":
                 self._consecutive_lm_failures += 1
@@ -195,6 +268,7 @@ class GEPASearch:
                     f"{self._consecutive_lm_failures} consecutive runs failed with LM errors; last error: "
                     f"{outcome.feedback[:500]}. The search state is saved; fix the LM and call compile again to resume."
                 )
+        self._check_abort()
 
     def _full_val_eval(self, candidate: Candidate) -> list[float]:
         outcomes = self._evaluate(candidate, self.val_ids)
@@ -207,6 +281,7 @@ class GEPASearch:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore()
+        self._abort.clear()
         stop_reason = "budget exhausted"
         try:
             if not resumed:
@@ -217,10 +292,9 @@ class GEPASearch:
                 if reason:
                     stop_reason = reason
                     break
-                if not self._step():
+                if not self._round():
                     stop_reason = "budget exhausted"
                     break
-                self._stalled = 0 if self._last_step_progressed() else self._stalled + 1
         except KeyboardInterrupt:
             stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
             logger.warning("GEPA: %s", stop_reason)
@@ -266,19 +340,6 @@ class GEPASearch:
         self._record_curve()
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
-    def _last_step_progressed(self) -> bool:
-        """Whether the last step added a candidate or paid for runs.
-
-        A rejected child served wholly from the cache (the same proposal again) is not progress and must not keep
-        the loop alive forever. Read from the history, not from live counters, so a resumed run (whose journal
-        replayed part of an interrupted step) decides exactly as an uninterrupted one.
-        """
-        last = self.history[-1]
-        if last.status == "accepted":
-            return True
-        before = self.history[-2].metric_calls_after if len(self.history) > 1 else self.curve[0][0]
-        return last.metric_calls_after > before
-
     def _should_stop(self) -> str | None:
         if self._stalled >= self.config.max_stalled_iterations:
             reason = f"stalled: {self._stalled} iterations in a row added no candidate and paid for no run"
@@ -292,69 +353,208 @@ class GEPASearch:
                 return reason
         return None
 
-    def _step(self) -> bool:
-        """One iteration. Returns False when the budget cannot pay for the next step."""
+    # ------------------------------------------------------------------ rounds
+    def _round(self) -> bool:
+        """One round of up to ``num_parallel_proposals`` proposals. Returns False when the budget cannot pay for one.
+
+        A round has three phases. *Plan* (this thread, in slot order): draw every slot's parent and minibatch
+        (or merge) from the seeded RNG and sampler, reserving each slot's worst-case cost. *Run* (one worker
+        per slot, concurrently when there are several): parent runs, reflection, child runs and, if the child
+        wins its minibatch, its full validation run; the order-sensitive decisions (component round-robin)
+        are taken in slot order. *Commit* (this thread, in slot order): accepted children join the pool.
+        With one slot this is exactly the paper's sequential loop. Everything a slot decides depends only on
+        the pool at the start of the round, so the outcome does not depend on thread timing.
+        """
+        # Progress (for the stall check) is a new candidate or a paid run. It is read from the history, not from
+        # live counters, so a resumed run (whose journal replayed part of an interrupted round) decides exactly
+        # as an uninterrupted one; a round served wholly from the cache must not keep the loop alive forever.
+        before = self.history[-1].metric_calls_after if self.history else self.curve[0][0]
+        slots = self._plan_round()
+        if not slots:
+            return False
+        self._run_slots(slots)
+        self._commit(slots)
+        progressed = any(slot.status == "accepted" for slot in slots) or self.metric_calls > before
+        self._stalled = 0 if progressed else self._stalled + len(slots)
+        return True
+
+    def _plan_round(self) -> list[_Slot]:
+        """Draw the round's slots in order, as many as the budget can pay for in the worst case."""
+        slots: list[_Slot] = []
+        left = self.remaining
+        while len(slots) < self.config.num_parallel_proposals:
+            saved = (self.rng.getstate(), self.sampler.state_dict(), set(self.merge.tried))
+            slot, cost, why = self._plan_slot()
+            if cost > left:
+                if slots:
+                    # Undo this slot's draws: the next round draws it again, against the budget then left.
+                    self.rng.setstate(saved[0])
+                    self.sampler.load_state_dict(saved[1])
+                    self.merge.tried = saved[2]
+                else:
+                    logger.info("GEPA: stopping: %s could need %d metric calls, %d left", why, cost, left)
+                break
+            left -= cost
+            self.iteration += 1
+            slot.record.iteration = self.iteration
+            if slot.merge is not None:
+                self.merge.due -= 1
+                self.merge.attempts += 1
+                self.merge.tried.add((slot.merge.left, slot.merge.right, slot.merge.ancestor))
+            slots.append(slot)
+        return slots
+
+    def _plan_slot(self) -> tuple[_Slot, int, str]:
+        """The next slot (a merge when one is due and possible, else a reflection) and its worst-case cost."""
         merge_ready = self.config.use_merge and self.merge.due > 0 and self.merge.attempts < self.config.max_merge_invocations
         if merge_ready:
-            outcome = self._try_merge()
-            if outcome is not None:
-                return outcome
-        return self._reflect()
-
-    # -------------------------------------------------------------- reflection
-    def _reflect(self) -> bool:
+            plan = find_merge(self.pool, self.rng, self.merge.tried)
+            if plan is not None:
+                left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
+                positions = stratified_subsample(left_scores, right_scores, self.config.merge_subsample_size, self.rng)
+                subsample = [self.val_ids[j] for j in positions]
+                record = IterationRecord(iteration=0, kind="merge", status="", parent_ids=[plan.left, plan.right], example_ids=subsample)
+                record.components = [n for n in self.pool.component_names if plan.merged[n] != self.pool.candidates[plan.ancestor][n]]
+                slot = _Slot(record=record, merge=plan, positions=positions, child=dict(plan.merged))
+                return slot, self._misses(plan.merged, self.val_ids), "a merge"
         parent_id = self.parent_selector.select(self.pool, self.rng)
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
         worst_case = self._misses(parent, batch) + len(batch) + len(overlap_val)
-        if worst_case > self.remaining:
-            logger.info("GEPA: stopping: the next proposal could need %d metric calls, %d left", worst_case, self.remaining)
-            return False
-        self.iteration += 1
-        record = IterationRecord(iteration=self.iteration, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
+        record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
+        return _Slot(record=record), worst_case, "the next proposal"
+
+    def _run_slots(self, slots: list[_Slot]) -> None:
+        """Run the slots: inline when there is one, else one worker thread each; re-raise the first failure."""
+        if len(slots) == 1:
+            self._run_slot(slots[0], None, None)
+            return
+        turns = [threading.Event() for _ in slots]
+        executor = ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="gepa-proposal")
+        futures = []
+        try:
+            for i, slot in enumerate(slots):
+                # Each worker runs in a copy of the caller's context, so context-local settings follow it.
+                context = contextvars.copy_context()
+                futures.append(executor.submit(context.run, self._run_slot, slot, turns[i - 1] if i else None, turns[i]))
+            try:
+                wait(futures)
+            except KeyboardInterrupt:
+                self._abort.set()
+                wait(futures)
+                raise
+        finally:
+            executor.shutdown(wait=True)
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            # Prefer the root cause over the knock-on failures of the other slots.
+            errors.sort(key=lambda e: isinstance(e, (_AbortEvaluation, _PeerRunFailed)))
+            raise errors[0]  # type: ignore[misc]
+
+    def _run_slot(self, slot: _Slot, turn_before: threading.Event | None, my_turn: threading.Event | None) -> None:
+        """A slot's work. Failures abort the other slots of the round (they finish what is in flight)."""
+        try:
+            if slot.merge is not None:
+                self._run_merge(slot)
+            else:
+                self._run_reflection(slot, turn_before, my_turn)
+        except BaseException:
+            self._abort.set()
+            raise
+        finally:
+            if my_turn is not None:
+                my_turn.set()
+
+    def _run_reflection(self, slot: _Slot, turn_before: threading.Event | None, my_turn: threading.Event | None) -> None:
+        record = slot.record
+        parent_id = record.parent_ids[0]
+        batch = record.example_ids
+        parent = self.pool.candidates[parent_id]
         parent_runs = self._evaluate(parent, batch)
         record.parent_scores = [o.score for o in parent_runs]
 
-        if self.config.skip_perfect_score and all(s >= self.config.perfect_score for s in record.parent_scores):
-            self._finish(record, "skipped_perfect", "parent is already perfect on this minibatch")
-            return True
-
-        components = self.component_selector.select(self.pool, parent_id)
+        # The skip test and the component choice (round-robin pointers) are taken in slot order.
+        if turn_before is not None:
+            turn_before.wait()
+        self._check_abort()
+        try:
+            if self.config.skip_perfect_score and all(s >= self.config.perfect_score for s in record.parent_scores):
+                slot.set("skipped_perfect", "parent is already perfect on this minibatch")
+                return
+            components = self.component_selector.select(self.pool, parent_id)
+        finally:
+            if my_turn is not None:
+                my_turn.set()
         record.components = list(components)
         child = dict(parent)
         for component in components:
-            text = self._propose(parent, component, list(zip(batch, parent_runs)))
+            text = self._propose(record.iteration, parent, component, list(zip(batch, parent_runs)))
             if text is not None:
                 child[component] = text
         if child == parent:
-            self._finish(record, "no_proposal", "no acceptable instruction was proposed")
-            return True
+            slot.set("no_proposal", "no acceptable instruction was proposed")
+            return
         existing = self.pool.index_of(child)
         if existing is not None:
-            self._finish(record, "duplicate", f"the proposal equals candidate #{existing}")
-            return True
+            slot.set("duplicate", f"the proposal equals candidate #{existing}")
+            return
 
         child_runs = self._evaluate(child, batch)
         record.child_scores = [o.score for o in child_runs]
         if not self.acceptance.accept(record.parent_scores, record.child_scores):
-            self._finish(record, "rejected", "child did not beat its parent on the minibatch")
-            return True
+            slot.set("rejected", "child did not beat its parent on the minibatch")
+            return
+        slot.child = child
+        slot.val_scores = [o.score for o in self._evaluate(child, self.val_ids)]
+        slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
-        scores = self._full_val_eval(child)
-        record.new_candidate_id = self.pool.add(child, [parent_id], "reflection", scores, self.metric_calls)
-        self._record_curve()
-        if self.config.use_merge and self.merge.attempts + self.merge.due < self.config.max_merge_invocations:
-            self.merge.due += 1
-        self._finish(record, "accepted", f"val mean {sum(scores) / len(scores):.4f}")
-        return True
+    def _run_merge(self, slot: _Slot) -> None:
+        record, plan = slot.record, slot.merge
+        assert plan is not None
+        runs = self._evaluate(plan.merged, record.example_ids)
+        record.child_scores = [o.score for o in runs]
+        left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
+        left_sum = sum(left_scores[j] for j in slot.positions)
+        right_sum = sum(right_scores[j] for j in slot.positions)
+        record.parent_scores = [left_sum, right_sum]
+        what = f"merge of #{plan.left} and #{plan.right} (ancestor #{plan.ancestor})"
+        if sum(record.child_scores) < max(left_sum, right_sum):
+            slot.set("rejected", f"{what} lost on the subsample")
+            return
+        slot.val_scores = [o.score for o in self._evaluate(plan.merged, self.val_ids)]
+        slot.set("accepted", f"{what}; val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
-    def _propose(self, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
+    def _commit(self, slots: list[_Slot]) -> None:
+        """Add the accepted children to the pool and record every slot, in slot order."""
+        for slot in slots:
+            record = slot.record
+            if slot.status == "accepted":
+                assert slot.child is not None and slot.val_scores is not None
+                existing = self.pool.index_of(slot.child)
+                if existing is not None:
+                    # Only possible with parallel proposals: an earlier slot of this round found the same child.
+                    slot.set("duplicate", f"the proposal equals candidate #{existing}, accepted earlier in this round")
+                else:
+                    self.num_full_val_evals += 1
+                    origin = "merge" if slot.merge is not None else "reflection"
+                    record.new_candidate_id = self.pool.add(slot.child, list(record.parent_ids), origin, slot.val_scores, self.metric_calls)
+                    self._record_curve()
+                    if slot.merge is None and self.config.use_merge and self.merge.attempts + self.merge.due < self.config.max_merge_invocations:
+                        self.merge.due += 1
+            self._finish(record, slot.status, slot.note)
+
+    def _check_abort(self) -> None:
+        if self._abort.is_set():
+            raise _AbortEvaluation("another proposal of this round failed")
+
+    def _propose(self, iteration: int, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
         """A proposal for one component, reusing a journaled one from before a restart if there is one."""
-        key = f"{self.iteration}:{candidate_key(parent)}:{component}"
+        key = f"{iteration}:{candidate_key(parent)}:{component}"
         if key in self._proposals:
             self._count("proposals_replayed")
             return self._proposals[key]
+        self._check_abort()
         result = self.proposer.propose(parent, component, runs)
         for reason in result.rejections:
             self._count(f"reflection_rejected_{reason}")
@@ -363,38 +563,6 @@ class GEPASearch:
             self._proposal_journal.append({"k": key, "text": result.text})
         self._proposals[key] = result.text
         return result.text
-
-    # ------------------------------------------------------------------ merge
-    def _try_merge(self) -> bool | None:
-        """Attempt one merge. None when no valid pair exists (the caller reflects instead)."""
-        plan = find_merge(self.pool, self.rng, self.merge.tried)
-        if plan is None:
-            return None
-        left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
-        positions = stratified_subsample(left_scores, right_scores, self.config.merge_subsample_size, self.rng)
-        subsample = [self.val_ids[j] for j in positions]
-        if self._misses(plan.merged, self.val_ids) > self.remaining:
-            logger.info("GEPA: stopping: a merge could need %d metric calls, %d left", len(self.val_ids), self.remaining)
-            return False
-        self.iteration += 1
-        self.merge.due -= 1
-        self.merge.attempts += 1
-        self.merge.tried.add((plan.left, plan.right, plan.ancestor))
-        record = IterationRecord(iteration=self.iteration, kind="merge", status="", parent_ids=[plan.left, plan.right], example_ids=subsample)
-        record.components = [n for n in self.pool.component_names if plan.merged[n] != self.pool.candidates[plan.ancestor][n]]
-        runs = self._evaluate(plan.merged, subsample)
-        record.child_scores = [o.score for o in runs]
-        left_sum = sum(left_scores[j] for j in positions)
-        right_sum = sum(right_scores[j] for j in positions)
-        record.parent_scores = [left_sum, right_sum]
-        if sum(record.child_scores) < max(left_sum, right_sum):
-            self._finish(record, "rejected", f"merge of #{plan.left} and #{plan.right} (ancestor #{plan.ancestor}) lost on the subsample")
-            return True
-        scores = self._full_val_eval(plan.merged)
-        record.new_candidate_id = self.pool.add(plan.merged, [plan.left, plan.right], "merge", scores, self.metric_calls)
-        self._record_curve()
-        self._finish(record, "accepted", f"merge of #{plan.left} and #{plan.right} (ancestor #{plan.ancestor}); val mean {sum(scores) / len(scores):.4f}")
-        return True
 
     # ------------------------------------------------------------ bookkeeping
     def _finish(self, record: IterationRecord, status: str, note: str) -> None:
@@ -412,7 +580,8 @@ class GEPASearch:
         )
 
     def _count(self, name: str, by: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + by
+        with self._count_lock:
+            self.counters[name] = self.counters.get(name, 0) + by
 
     def _all_counters(self) -> dict[str, int]:
         counters = dict(self.counters)

@@ -1,0 +1,183 @@
+"""``num_parallel_proposals`` > 1: budget, determinism under random thread timing, no run paid twice, resume."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Sequence
+
+import pytest
+
+from gepa_dspy.engine import Candidate, GEPASearch, Outcome, SearchConfig
+from gepa_dspy.engine.protocols import OutcomeSink
+from gepa_dspy.engine.search import BudgetTooSmallError
+from gepa_dspy.engine.strategies import AllComponentSelector, ParetoParentSelector, RoundRobinComponentSelector
+
+from .engine_fakes import FakeEvaluator, FakeProposer, RuleEvaluator, RuleProposer, pseudo_score
+
+SEED = {"a": "start a", "b": "start b"}
+TRAIN = [f"t{i}" for i in range(6)]
+VAL = [f"v{i}" for i in range(5)]
+
+
+class JitteryEvaluator(FakeEvaluator):
+    """Runs examples on worker threads with random delays, so completion order varies from run to run."""
+
+    def __init__(self, jitter_s: float = 0.002, seed: int | None = None) -> None:
+        super().__init__()
+        self.jitter_s = jitter_s
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
+        errors: list[BaseException] = []
+
+        def one(e: str) -> None:
+            try:
+                run(e)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, as the Evaluator protocol asks
+                errors.append(exc)
+
+        def run(e: str) -> None:
+            with self.lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                delay = self.rng.random() * self.jitter_s
+                self.runs.append((repr(sorted(candidate.items())), e))
+            time.sleep(delay)
+            with self.lock:
+                self.in_flight -= 1
+            sink(e, Outcome(score=pseudo_score(candidate, e), feedback=f"feedback on {e}"))
+
+        threads = [threading.Thread(target=one, args=(e,)) for e in example_ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+
+class SlowProposer(FakeProposer):
+    def __init__(self, jitter_s: float = 0.002, seed: int | None = None) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+        self.jitter_s = jitter_s
+
+    def propose(self, candidate, component, runs):
+        time.sleep(self.rng.random() * self.jitter_s)
+        return super().propose(candidate, component, runs)
+
+
+def make(budget: int, k: int, *, evaluator=None, proposer=None, seed: int = 0, log_dir=None, component_selector=None, **cfg):
+    evaluator = evaluator or FakeEvaluator()
+    proposer = proposer or FakeProposer()
+    search = GEPASearch(
+        SEED, TRAIN, VAL, evaluator, proposer,
+        SearchConfig(max_metric_calls=budget, seed=seed, max_merge_invocations=5, num_parallel_proposals=k, **cfg),
+        ParetoParentSelector(), component_selector or RoundRobinComponentSelector(),
+        log_dir=log_dir, fingerprint={"run": "parallel", "seed": seed, "k": k},
+    )
+    return search, evaluator, proposer
+
+
+def summary(result) -> tuple:
+    return (
+        result.pool.candidates, result.pool.val_scores, result.pool.parents, result.metric_calls,
+        [(h.iteration, h.kind, h.status, h.parent_ids, h.example_ids, h.components, h.parent_scores, h.child_scores,
+          h.new_candidate_id, h.metric_calls_after) for h in result.history],
+        result.stop_reason, result.num_full_val_evals,
+    )
+
+
+def test_config_refuses_zero_parallel_proposals():
+    with pytest.raises(ValueError, match="num_parallel_proposals"):
+        SearchConfig(max_metric_calls=10, num_parallel_proposals=0)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("budget", [5, 6, 17, 23, 40, 61, 90, 128, 200])
+def test_budget_is_never_exceeded_and_nothing_is_paid_twice(budget, k):
+    search, evaluator, _ = make(budget, k, evaluator=JitteryEvaluator(0.0005))
+    result = search.run()
+    assert result.metric_calls == len(evaluator.runs) <= budget
+    assert len(set(evaluator.runs)) == len(evaluator.runs)
+    if result.stop_reason == "budget exhausted":
+        assert budget - result.metric_calls < 2 * 3 + len(VAL) + 3
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_same_seed_same_search_whatever_the_thread_timing(k):
+    results = [make(160, k, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s))[0].run() for s in range(3)]
+    assert summary(results[0]) == summary(results[1]) == summary(results[2])
+    assert len(results[0].pool) > 2
+
+
+def test_rounds_run_proposals_concurrently():
+    search, evaluator, _ = make(160, 4, evaluator=JitteryEvaluator(0.003))
+    search.run()
+    assert evaluator.max_in_flight > 3  # one proposal's minibatch has 3 examples
+
+
+def test_one_parallel_proposal_is_the_sequential_search():
+    sequential, _, _ = make(150, 1)
+    explicit, _, _ = make(150, 1, evaluator=JitteryEvaluator(0.0005))
+    assert summary(sequential.run()) == summary(explicit.run())
+
+
+def test_merges_and_all_component_proposals_in_parallel_rounds():
+    val = [f"v{i}" for i in range(8)]
+    evaluator = RuleEvaluator()
+    search = GEPASearch(
+        {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], val, evaluator, RuleProposer(),
+        SearchConfig(max_metric_calls=300, seed=1, max_merge_invocations=3, merge_subsample_size=4, num_parallel_proposals=3),
+        ParetoParentSelector(), AllComponentSelector(),
+    )
+    result = search.run()
+    assert result.metric_calls == len(set(evaluator.runs)) <= 300
+    assert max(result.pool.aggregate_scores()) == 1.0
+    assert [h.iteration for h in result.history] == list(range(1, len(result.history) + 1))
+    for record in result.history:
+        if record.status == "accepted":
+            assert result.pool.parents[record.new_candidate_id] == record.parent_ids
+
+
+def test_resume_matches_uninterrupted_parallel_run(tmp_path):
+    expected = make(160, 3)[0].run()
+    part, _, _ = make(160, 3, log_dir=tmp_path)
+    part.config.max_metric_calls = 70
+    part.run()
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path)
+    got = resumed.run()
+    assert summary(got)[:4] == summary(expected)[:4]
+    assert len(evaluator.runs) == expected.metric_calls - part.metric_calls
+
+
+class FailingEvaluator(JitteryEvaluator):
+    """Raises on one (candidate, example) pair, as a fatal LM error would."""
+
+    def __init__(self, fail_after: int) -> None:
+        super().__init__(0.001, seed=0)
+        self.fail_after = fail_after
+
+    def evaluate(self, candidate, example_ids, sink):
+        if len(self.runs) >= self.fail_after:
+            raise PermissionError("bad api key (injected)")
+        super().evaluate(candidate, example_ids, sink)
+
+
+def test_a_failing_proposal_stops_the_round_with_its_own_error():
+    search, evaluator, _ = make(200, 4, evaluator=FailingEvaluator(fail_after=30))
+    with pytest.raises(PermissionError, match="bad api key"):
+        search.run()
+    assert search.metric_calls == len(evaluator.runs)
+
+
+def test_budget_too_small_for_the_seed_is_refused():
+    search, evaluator, _ = make(4, 3)
+    with pytest.raises(BudgetTooSmallError):
+        search.run()
+    assert evaluator.runs == []
