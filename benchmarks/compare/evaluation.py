@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -33,16 +34,24 @@ class SplitScores:
 
 
 def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
-                     lm: dspy.BaseLM, num_threads: int = 1) -> SplitScores:
+                     lm: dspy.BaseLM, num_threads: int = 1, label: str | None = None) -> SplitScores:
     """Run ``program`` and ``metric`` on every example with ``lm`` as the configured LM.
 
     The same function scores every optimizer's result, so test scores differ only by the program.
-    A failing example scores 0 and is counted in ``errors``; it never stops the evaluation.
+    A failing example scores 0 and is counted in ``errors``; it never stops the evaluation. With
+    ``label``, progress is printed to stderr about every quarter of the examples.
     """
     start = time.perf_counter()
+    results = []
+    every = max(1, len(examples) // 4)
     with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
-        results = list(pool.map(lambda item: evaluate_example(item[0], item[1], program, metric, lm),
-                                enumerate(examples)))
+        futures = [pool.submit(evaluate_example, i, ex, program, metric, lm) for i, ex in enumerate(examples)]
+        for done, future in enumerate(as_completed(futures), start=1):
+            results.append(future.result())
+            if label and (done % every == 0 or done == len(examples)):
+                print(f"[compare]   {label}: {done}/{len(examples)} examples, {time.perf_counter() - start:.0f} s",
+                      file=sys.stderr, flush=True)
+    results.sort(key=lambda r: r.index)
     errors = [r.error for r in results if r.error]
     return SplitScores(scores=[r.score for r in results], errors=len(errors),
                        seconds=time.perf_counter() - start, error_messages=errors)

@@ -194,9 +194,10 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     t_opt = time.perf_counter()
     optimization_usage = _usage_dict(lms)
     lms.reset_usage()
-    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads)
+    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads,
+                                          label=f"{key} val")
     t_val = time.perf_counter()
-    test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads)
+    test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads, label=f"{key} test")
     t_test = time.perf_counter()
     outcome.program.save(str(folder / PROGRAM))
     record = {
