@@ -157,6 +157,15 @@ def test_unparsable_replies_score_zero_and_are_counted(tmp_path: Path) -> None:
     assert record["test"]["errors"] == 6 and record["test"]["mean"] == 0.0 and record["test"]["error_messages"]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mipro_metric_cap_stops_a_runaway_run(tmp_path: Path, threads: int) -> None:
+    config = _config(tmp_path, ["mipro"], num_threads=threads, mipro=MiproSettings(max_calls_factor=0.5))
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    message = summary.failed[RunKey("toy", "mipro", 0)]
+    assert message.startswith("RuntimeError: MIPROv2 stopped: metric call cap of 48 reached")
+    assert not (tmp_path / "toy" / "mipro" / "seed0" / "record.json").exists()
+
+
 def test_budget_flag_and_missing_mipro_budget(tmp_path: Path) -> None:
     run_comparison(_config(tmp_path / "a", ["gepa"], budget=15), factory=compare_toy.lm_factory)
     record = json.loads((tmp_path / "a" / "toy" / "gepa" / "seed0" / "record.json").read_text())

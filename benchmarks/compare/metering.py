@@ -10,8 +10,13 @@ import dspy
 from dspy.utils.callback import BaseCallback
 
 
-class MetricCallCapExceeded(RuntimeError):
-    """Raised by a ``CountingMetric`` once its hard cap on metric calls is used up (a runaway guard)."""
+class MetricCallCapExceeded(BaseException):
+    """Raised by a ``CountingMetric`` once its hard cap on metric calls is used up (a runaway guard).
+
+    A ``BaseException`` on purpose, like ``KeyboardInterrupt``: DSPy's evaluator and bootstrapper turn any
+    ``Exception`` from a metric into a zero score and carry on, which would let a runaway optimizer keep
+    running programs unmetered. This one aborts the optimizer; the harness turns it into a failed run.
+    """
 
 
 def score_of(value: Any) -> float:

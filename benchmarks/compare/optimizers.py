@@ -20,7 +20,7 @@ import dspy
 from .config import MiproSettings
 from .evaluation import SplitScores
 from .lms import RunLMs
-from .metering import CountingMetric
+from .metering import CountingMetric, MetricCallCapExceeded
 
 
 @dataclass
@@ -188,15 +188,23 @@ def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
     if job.log_dir.exists():
         shutil.rmtree(job.log_dir)
     job.log_dir.mkdir(parents=True)
+    # An evaluation stops only when every example fails: one unparsable reply from a small LM must score 0,
+    # not end the run; past the cap, at most one valset's worth of examples runs before MIPROv2 stops.
+    max_errors = max(10, len(job.val))
     optimizer = dspy.MIPROv2(metric=counted, prompt_model=job.lms.reflection, task_model=job.lms.task,
                              auto=settings.auto, max_bootstrapped_demos=settings.max_bootstrapped_demos,
                              max_labeled_demos=settings.max_labeled_demos, num_threads=job.num_threads,
-                             seed=job.seed, verbose=False, track_stats=True, log_dir=str(job.log_dir))
+                             max_errors=max_errors, seed=job.seed, verbose=False, track_stats=True,
+                             log_dir=str(job.log_dir))
     trials = mipro_trials(optimizer, job.program, settings)
     expected = mipro_expected_calls(trials, len(job.train), len(job.val), settings)
     counted.cap = max(1, int(math.ceil(expected * settings.max_calls_factor)))
-    with dspy.context(lm=job.lms.task):
-        program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val), seed=job.seed)
+    try:
+        with dspy.context(lm=job.lms.task):
+            program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val), seed=job.seed)
+    except MetricCallCapExceeded as exc:
+        raise RuntimeError(f"MIPROv2 stopped: {exc} ({settings.max_calls_factor} x the expected {expected}); "
+                           f"raise --mipro-max-calls-factor if this run is legitimately larger") from None
     best_val = getattr(program, "score", None)
     curve, full_evals = mipro_curve(getattr(program, "trial_logs", {}) or {}, counted.rollouts)
     return OptimizeOutcome(
@@ -204,7 +212,7 @@ def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
         feedback_metric_calls=counted.feedback_calls, curve=curve,
         details={"auto": settings.auto, "trials": trials, "max_bootstrapped_demos": settings.max_bootstrapped_demos,
                  "max_labeled_demos": settings.max_labeled_demos, "expected_metric_calls": expected,
-                 "metric_call_cap": counted.cap, "best_val_score_percent": best_val, "full_eval_trials": full_evals},
+                 "metric_call_cap": counted.cap, "max_errors": max_errors, "best_val_score_percent": best_val, "full_eval_trials": full_evals},
     )
 
 
