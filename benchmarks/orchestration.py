@@ -69,9 +69,14 @@ from gepa_dspy.testing import (  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "orchestration.json"
-#: ``ours_parallel`` is our GEPA with ``num_parallel_proposals`` > 1 (``--parallel-proposals K``).
-IMPLEMENTATIONS = ("ours", "ours_parallel", "dspy")
-COLUMN_NAMES = {"ours": "gepa_dspy", "ours_parallel": "gepa_dspy k={k}", "dspy": "dspy.GEPA"}
+#: ``ours_parallel`` / ``ours_speculative``: our GEPA with ``num_parallel_proposals=K`` (``--parallel-proposals K``)
+#: and ``parallel_proposal_mode="independent"`` / ``"speculative"``.
+IMPLEMENTATIONS = ("ours", "ours_parallel", "ours_speculative", "dspy")
+PARALLEL_IMPLEMENTATIONS = {"ours_parallel": "independent", "ours_speculative": "speculative"}
+OURS = ("ours", *PARALLEL_IMPLEMENTATIONS)
+COLUMN_NAMES = {"ours": "gepa_dspy", "ours_parallel": "k={k} independent", "ours_speculative": "k={k} speculative",
+                "dspy": "dspy.GEPA"}
+RATIO_HEADERS = {"ours": "ours/dspy", "ours_parallel": "indep/dspy", "ours_speculative": "spec/dspy"}
 TASK_MODEL = "task"
 REFLECTION_MODEL = "reflect"
 
@@ -267,15 +272,16 @@ class RunResult:
 
 
 def make_optimizer(
-    implementation: str, *, budget: int, num_threads: int, seed: int, reflection_lm: dspy.LM, parallel_proposals: int = 1
+    implementation: str, *, budget: int, num_threads: int, seed: int, reflection_lm: dspy.LM, parallel_proposals: int = 1,
 ) -> Any:
-    """``gepa_dspy.GEPA`` or ``dspy.GEPA`` with identical arguments (``ours_parallel`` adds
-    ``num_parallel_proposals=parallel_proposals``)."""
+    """``gepa_dspy.GEPA`` or ``dspy.GEPA`` with identical arguments (the parallel variants of ours add
+    ``num_parallel_proposals=parallel_proposals`` and their ``parallel_proposal_mode``)."""
     extra: dict[str, Any] = {}
-    if implementation in ("ours", "ours_parallel"):
+    if implementation in OURS:
         from gepa_dspy import GEPA
-        if implementation == "ours_parallel":
+        if implementation in PARALLEL_IMPLEMENTATIONS:
             extra["num_parallel_proposals"] = parallel_proposals
+            extra["parallel_proposal_mode"] = PARALLEL_IMPLEMENTATIONS[implementation]
     elif implementation == "dspy":
         GEPA = dspy.GEPA  # noqa: N806 - the class under comparison
     else:
@@ -358,14 +364,14 @@ def run_one(
 
 
 def available_implementations(parallel_proposals: int = 1) -> list[str]:
-    """The implementations importable here (ours exists once ``gepa_dspy.GEPA`` is committed); ``ours_parallel``
-    only when ``parallel_proposals`` > 1."""
+    """The implementations importable here (ours exists once ``gepa_dspy.GEPA`` is committed); the parallel
+    variants of ours only when ``parallel_proposals`` > 1."""
     found = ["dspy"]
     try:
         from gepa_dspy import GEPA  # noqa: F401
     except ImportError:
         return found
-    return ["ours", *(["ours_parallel"] if parallel_proposals > 1 else []), *found]
+    return ["ours", *(PARALLEL_IMPLEMENTATIONS if parallel_proposals > 1 else []), *found]
 
 
 def run_benchmark(
@@ -383,7 +389,8 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run each implementation once against one scripted server; returns the JSON-ready report.
 
-    ``parallel_proposals`` > 1 adds the ``ours_parallel`` run (our GEPA with ``num_parallel_proposals``)."""
+    ``parallel_proposals`` > 1 adds the runs ``ours_parallel`` and ``ours_speculative`` (our GEPA with
+    ``num_parallel_proposals=parallel_proposals`` in each ``parallel_proposal_mode``)."""
     if budget < 1 or num_threads < 1 or latency_ms < 0 or n_train < 1 or n_val < 1 or parallel_proposals < 1:
         raise ValueError("budget, num_threads, n_train, n_val and parallel_proposals must be >= 1 and latency_ms >= 0")
     chosen = list(implementations or available_implementations(parallel_proposals))
@@ -418,7 +425,7 @@ def run_benchmark(
                         "machine": platform.machine()},
         "runs": runs,
     }
-    for name in ("ours", "ours_parallel"):
+    for name in OURS:
         if name in runs and "dspy" in runs:
             report[f"ratios_{name}_over_dspy"] = {key: _ratio(runs[name][key], runs["dspy"][key]) for key in RATIO_KEYS}
     return report
@@ -474,8 +481,8 @@ def format_table(report: dict[str, Any]) -> str:
     k = report["settings"].get("parallel_proposals", 1)
     names = [name for name in IMPLEMENTATIONS if name in runs]
     headers = ["metric", *[COLUMN_NAMES[n].format(k=k) for n in names]]
-    ratio_names = [n for n in ("ours", "ours_parallel") if f"ratios_{n}_over_dspy" in report]
-    headers += [("ours/dspy" if n == "ours" else f"k={k}/dspy") for n in ratio_names]
+    ratio_names = [n for n in OURS if f"ratios_{n}_over_dspy" in report]
+    headers += [RATIO_HEADERS[n] for n in ratio_names]
     rows = []
     for label, key, fmt in TABLE_ROWS:
         row = [label]
@@ -510,7 +517,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-train", type=int, default=24)
     parser.add_argument("--n-val", type=int, default=16)
     parser.add_argument("--parallel-proposals", type=int, default=1, metavar="K",
-                        help="also run our GEPA with num_parallel_proposals=K (column 'gepa_dspy k=K'); default 1: off")
+                        help="also run our GEPA with num_parallel_proposals=K in both parallel_proposal_modes "
+                             "(ours_parallel: independent, ours_speculative: speculative); default 1: off")
     return parser.parse_args(argv)
 
 
@@ -522,8 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = args.only or available
     if args.only is None and "ours" not in chosen:
         print("note: gepa_dspy.GEPA is not importable yet; running dspy.GEPA only", file=sys.stderr)
-    if "ours_parallel" in chosen and args.parallel_proposals < 2:
-        print("error: ours_parallel needs --parallel-proposals K with K >= 2", file=sys.stderr)
+    if set(chosen) & set(PARALLEL_IMPLEMENTATIONS) and args.parallel_proposals < 2:
+        print("error: ours_parallel and ours_speculative need --parallel-proposals K with K >= 2", file=sys.stderr)
         return 2
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,

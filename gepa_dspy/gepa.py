@@ -19,7 +19,7 @@ from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
 from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
-from .engine.search import GEPASearch, SearchConfig, SearchResult
+from .engine.search import PARALLEL_MODES, GEPASearch, SearchConfig, SearchResult
 from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
 from .results import DetailedResults
 
@@ -65,6 +65,12 @@ class GEPA(Teleprompter):
             all drawn from the pool as it was at the start of the round, so they do not see each other's
             acceptance. Results stay deterministic for a seed, the budget is never exceeded, and ``log_dir``
             resume is exact. See docs/orchestration.md for measured speed and quality.
+        parallel_proposal_mode: how the proposals of a round relate when ``num_parallel_proposals`` > 1.
+            ``"independent"`` (as above): every winner of the round joins the pool. ``"speculative"``: the
+            search takes exactly the sequential loop's decisions; proposal j of a round is drawn assuming
+            proposals 1..j-1 lose, and when one wins, the later ones are discarded and drawn again from the
+            new pool. Their runs were paid for, so part of the budget goes to discarded work (counted in
+            ``detailed_results.counters["speculative_proposals_discarded"]``).
         seed: seeds parent selection, minibatches and merges.
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
             Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
@@ -103,6 +109,7 @@ class GEPA(Teleprompter):
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
         num_parallel_proposals: int = 1,
+        parallel_proposal_mode: Literal["independent", "speculative"] = "independent",
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -119,6 +126,8 @@ class GEPA(Teleprompter):
         _check_positive_int("max_reflection_attempts", max_reflection_attempts)
         _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
         _check_positive_int("num_parallel_proposals", num_parallel_proposals)
+        if parallel_proposal_mode not in PARALLEL_MODES:
+            raise ValueError(f"parallel_proposal_mode must be one of {PARALLEL_MODES}, got {parallel_proposal_mode!r}")
         if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):
             raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {max_merge_invocations!r}")
         if not perfect_score > failure_score:
@@ -162,6 +171,7 @@ class GEPA(Teleprompter):
         self.max_reflection_attempts = max_reflection_attempts
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
         self.num_parallel_proposals = num_parallel_proposals
+        self.parallel_proposal_mode = parallel_proposal_mode
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -213,6 +223,7 @@ class GEPA(Teleprompter):
             seed=self.seed,
             max_consecutive_lm_failures=self.max_consecutive_lm_failures,
             num_parallel_proposals=self.num_parallel_proposals,
+            parallel_mode=self.parallel_proposal_mode,
         )
         search = GEPASearch(
             seed, train_ids, val_ids, evaluator, proposer, config,
@@ -269,6 +280,7 @@ class GEPA(Teleprompter):
         if self.num_parallel_proposals != 1:
             # Another k draws other rounds; left out at the default so older checkpoints stay loadable.
             fingerprint["num_parallel_proposals"] = self.num_parallel_proposals
+            fingerprint["parallel_proposal_mode"] = self.parallel_proposal_mode
         return fingerprint
 
 

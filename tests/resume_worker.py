@@ -16,6 +16,7 @@ from tests.toy_task import CleanThenShout, make_examples, metric, reflection_res
 
 DELAY_S = float(os.environ.get("RESUME_WORKER_DELAY", "0.01"))
 PARALLEL_PROPOSALS = int(os.environ.get("RESUME_WORKER_PARALLEL_PROPOSALS", "1"))
+PARALLEL_MODE = os.environ.get("RESUME_WORKER_PARALLEL_MODE", "independent")
 
 
 def slow(responder):
@@ -33,6 +34,7 @@ def main(log_dir: str | None) -> None:
     optimizer = GEPA(
         metric, max_metric_calls=150, reflection_lm=ScriptedLM(slow(reflection_responder), model="reflection"),
         track_stats=True, num_threads=2, log_dir=log_dir, seed=3, num_parallel_proposals=PARALLEL_PROPOSALS,
+        parallel_proposal_mode=PARALLEL_MODE,
     )
     print("started", flush=True)
     program = optimizer.compile(CleanThenShout(), trainset=examples[:10], valset=examples[10:])

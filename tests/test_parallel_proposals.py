@@ -15,6 +15,7 @@ from gepa_dspy.engine.search import BudgetTooSmallError
 from gepa_dspy.engine.strategies import AllComponentSelector, ParetoParentSelector, RoundRobinComponentSelector
 
 from .engine_fakes import FakeEvaluator, FakeProposer, RuleEvaluator, RuleProposer, pseudo_score
+from .test_search_engine import AlwaysSeed
 
 SEED = {"a": "start a", "b": "start b"}
 TRAIN = [f"t{i}" for i in range(6)]
@@ -181,3 +182,72 @@ def test_budget_too_small_for_the_seed_is_refused():
     with pytest.raises(BudgetTooSmallError):
         search.run()
     assert evaluator.runs == []
+
+
+def decisions(result) -> list[tuple]:
+    return [(h.iteration, h.kind, h.status, h.parent_ids, h.example_ids, h.components, h.parent_scores, h.child_scores,
+             h.new_candidate_id) for h in result.history]
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("seed", [0, 5])
+def test_speculative_rounds_take_the_sequential_decisions(k, seed):
+    sequential = make(400, 1, seed=seed)[0].run()
+    search, evaluator, _ = make(200, k, seed=seed, evaluator=JitteryEvaluator(0.001), parallel_mode="speculative")
+    speculative = search.run()
+    got = decisions(speculative)
+    assert len(got) > 5 and got == decisions(sequential)[: len(got)]
+    assert speculative.pool.candidates == sequential.pool.candidates[: len(speculative.pool)]
+    assert speculative.metric_calls == len(evaluator.runs) <= 200
+    assert len(set(evaluator.runs)) == len(evaluator.runs)
+    assert speculative.counters.get("speculative_proposals_discarded", 0) > 0
+
+
+def test_speculative_rounds_with_merges_match_the_sequential_loop():
+    def run(k: int, budget: int):
+        val = [f"v{i}" for i in range(8)]
+        search = GEPASearch(
+            {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], val, RuleEvaluator(), RuleProposer(),
+            SearchConfig(max_metric_calls=budget, seed=2, max_merge_invocations=3, merge_subsample_size=4,
+                         num_parallel_proposals=k, parallel_mode="speculative"),
+            AlwaysSeed(), RoundRobinComponentSelector(),  # siblings, so merges happen
+        )
+        return search.run()
+
+    sequential, speculative = run(1, 600), run(3, 300)
+    # Both stop on the stall check, which a speculative run takes per round: compare the common part.
+    n = min(len(sequential.history), len(speculative.history))
+    assert n > 20 and decisions(speculative)[:n] == decisions(sequential)[:n]
+    assert any(h.kind == "merge" for h in sequential.history[:n])
+
+
+@pytest.mark.parametrize("budget", [5, 17, 23, 40, 61, 90, 128])
+def test_speculative_budget_is_never_exceeded(budget):
+    search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_mode="speculative")
+    result = search.run()
+    assert result.metric_calls == len(evaluator.runs) <= budget
+    assert len(set(evaluator.runs)) == len(evaluator.runs)
+
+
+def test_speculative_same_seed_same_search_whatever_the_thread_timing():
+    results = [
+        make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_mode="speculative")[0].run()
+        for s in range(3)
+    ]
+    assert summary(results[0]) == summary(results[1]) == summary(results[2])
+
+
+def test_speculative_resume_matches_uninterrupted_run(tmp_path):
+    expected = make(160, 3, parallel_mode="speculative")[0].run()
+    part, _, _ = make(160, 3, log_dir=tmp_path, parallel_mode="speculative")
+    part.config.max_metric_calls = 70
+    part.run()
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode="speculative")
+    got = resumed.run()
+    assert summary(got)[:4] == summary(expected)[:4]
+    assert len(evaluator.runs) == expected.metric_calls - part.metric_calls
+
+
+def test_unknown_parallel_mode_is_refused():
+    with pytest.raises(ValueError, match="parallel_mode"):
+        SearchConfig(max_metric_calls=10, parallel_mode="eager")

@@ -15,8 +15,9 @@ import pytest
 WORKER = Path(__file__).with_name("resume_worker.py")
 
 
-def run_worker(log_dir: str, kill_after: float | None = None, parallel_proposals: int = 1) -> dict | None:
-    env = dict(os.environ, RESUME_WORKER_DELAY="0.03", RESUME_WORKER_PARALLEL_PROPOSALS=str(parallel_proposals))
+def run_worker(log_dir: str, kill_after: float | None = None, parallel: tuple[int, str] = (1, "independent")) -> dict | None:
+    env = dict(os.environ, RESUME_WORKER_DELAY="0.03", RESUME_WORKER_PARALLEL_PROPOSALS=str(parallel[0]),
+               RESUME_WORKER_PARALLEL_MODE=parallel[1])
     proc = subprocess.Popen([sys.executable, str(WORKER), log_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "started"
@@ -32,10 +33,11 @@ def run_worker(log_dir: str, kill_after: float | None = None, parallel_proposals
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("parallel_proposals", [1, 3], ids=["sequential", "parallel3"])
-def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path, parallel_proposals):
+@pytest.mark.parametrize("parallel", [(1, "independent"), (3, "independent"), (3, "speculative")],
+                         ids=["sequential", "parallel3", "speculative3"])
+def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path, parallel):
     started = time.monotonic()
-    expected = run_worker("-", parallel_proposals=parallel_proposals)
+    expected = run_worker("-", parallel=parallel)
     duration = time.monotonic() - started
     assert expected["total_metric_calls"] > 20 and len(expected["candidates"]) > 1
     rng = random.Random(1234)
@@ -46,7 +48,7 @@ def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path, pa
         while result is None:
             # Up to three kills at random points of the run; the last resume runs to the end.
             result = run_worker(log_dir, kill_after=rng.uniform(0.02, 0.6) * duration if kills < 3 else None,
-                                parallel_proposals=parallel_proposals)
+                                parallel=parallel)
             kills += result is None
         assert kills >= 1
         assert result["candidates"] == expected["candidates"], f"trial {trial}"

@@ -40,6 +40,7 @@ CHECKPOINT_FILE = "gepa_state.json"
 EVAL_JOURNAL_FILE = "evaluations.jsonl"
 PROPOSAL_JOURNAL_FILE = "proposals.jsonl"
 STOP_FILE = "stop"
+PARALLEL_MODES = ("independent", "speculative")
 
 
 class BudgetTooSmallError(ValueError):
@@ -79,10 +80,18 @@ class SearchConfig:
     #: in order, the k proposals run concurrently and are accepted in that order; proposals of one round do
     #: not see each other's acceptance. The evaluator's own concurrency limit still applies to all of them.
     num_parallel_proposals: int = 1
+    #: How the proposals of a round relate (only with ``num_parallel_proposals`` > 1):
+    #: ``"independent"``: all are drawn from the pool at the start of the round and all winners join it;
+    #: ``"speculative"``: proposal j assumes proposals 1..j-1 are rejected. The round keeps the proposals up to
+    #: the first accepted one and discards the rest (their draws are undone, their paid runs stay paid and
+    #: cached), so the search takes exactly the sequential loop's decisions, at the price of discarded runs.
+    parallel_mode: str = "independent"
 
     def __post_init__(self) -> None:
         if self.num_parallel_proposals < 1:
             raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
+        if self.parallel_mode not in PARALLEL_MODES:
+            raise ValueError(f"parallel_mode must be one of {PARALLEL_MODES}, got {self.parallel_mode!r}")
 
 
 @dataclass
@@ -119,6 +128,15 @@ class _Slot:
     val_scores: list[float] | None = None
     status: str = ""
     note: str = ""
+    #: The draw state just before this slot was drawn, and the component pointers just before it chose its
+    #: components: what a speculative round restores when it discards this slot.
+    draw_state: dict[str, Any] = field(default_factory=dict)
+    pointers_before: list[int] | None = None
+    #: Set once the slot has chosen its components (or will not), and once it knows whether its child won
+    #: its minibatch (``wants_val``); later slots wait on these to keep order-sensitive steps in slot order.
+    chosen: threading.Event = field(default_factory=threading.Event)
+    resolved: threading.Event = field(default_factory=threading.Event)
+    wants_val: bool = False
 
     def set(self, status: str, note: str) -> None:
         self.status, self.note = status, note
@@ -373,7 +391,7 @@ class GEPASearch:
         if not slots:
             return False
         self._run_slots(slots)
-        self._commit(slots)
+        slots = self._commit(slots)
         progressed = any(slot.status == "accepted" for slot in slots) or self.metric_calls > before
         self._stalled = 0 if progressed else self._stalled + len(slots)
         return True
@@ -382,19 +400,27 @@ class GEPASearch:
         """Draw the round's slots in order, as many as the budget can pay for in the worst case."""
         slots: list[_Slot] = []
         left = self.remaining
+        speculative = self.config.parallel_mode == "speculative"
+        minibatch_total, val_max = 0, 0
         while len(slots) < self.config.num_parallel_proposals:
-            saved = (self.rng.getstate(), self.sampler.state_dict(), set(self.merge.tried))
-            slot, cost, why = self._plan_slot()
+            saved = self._draw_state()
+            slot, (minibatch_cost, val_cost), why = self._plan_slot()
+            if speculative:
+                # At most one slot of a speculative round goes on to a full validation run.
+                cost = minibatch_total + minibatch_cost + max(val_max, val_cost) - (minibatch_total + val_max)
+            else:
+                cost = minibatch_cost + val_cost
             if cost > left:
                 if slots:
                     # Undo this slot's draws: the next round draws it again, against the budget then left.
-                    self.rng.setstate(saved[0])
-                    self.sampler.load_state_dict(saved[1])
-                    self.merge.tried = saved[2]
+                    self._restore_draw_state(saved)
                 else:
                     logger.info("GEPA: stopping: %s could need %d metric calls, %d left", why, cost, left)
                 break
             left -= cost
+            minibatch_total += minibatch_cost
+            val_max = max(val_max, val_cost)
+            slot.draw_state = saved
             self.iteration += 1
             slot.record.iteration = self.iteration
             if slot.merge is not None:
@@ -404,8 +430,22 @@ class GEPASearch:
             slots.append(slot)
         return slots
 
-    def _plan_slot(self) -> tuple[_Slot, int, str]:
-        """The next slot (a merge when one is due and possible, else a reflection) and its worst-case cost."""
+    def _draw_state(self) -> dict[str, Any]:
+        return {
+            "rng": self.rng.getstate(), "sampler": self.sampler.state_dict(), "iteration": self.iteration,
+            "merge": (self.merge.due, self.merge.attempts, set(self.merge.tried)),
+        }
+
+    def _restore_draw_state(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.iteration = state["iteration"]
+        due, attempts, tried = state["merge"]
+        self.merge = _MergeState(due=due, attempts=attempts, tried=set(tried))
+
+    def _plan_slot(self) -> tuple[_Slot, tuple[int, int], str]:
+        """The next slot (a merge when one is due and possible, else a reflection) and its worst-case cost,
+        split into (minibatch runs, full validation runs)."""
         merge_ready = self.config.use_merge and self.merge.due > 0 and self.merge.attempts < self.config.max_merge_invocations
         if merge_ready:
             plan = find_merge(self.pool, self.rng, self.merge.tried)
@@ -416,28 +456,28 @@ class GEPASearch:
                 record = IterationRecord(iteration=0, kind="merge", status="", parent_ids=[plan.left, plan.right], example_ids=subsample)
                 record.components = [n for n in self.pool.component_names if plan.merged[n] != self.pool.candidates[plan.ancestor][n]]
                 slot = _Slot(record=record, merge=plan, positions=positions, child=dict(plan.merged))
-                return slot, self._misses(plan.merged, self.val_ids), "a merge"
+                on_subsample = self._misses(plan.merged, subsample)
+                return slot, (on_subsample, self._misses(plan.merged, self.val_ids) - on_subsample), "a merge"
         parent_id = self.parent_selector.select(self.pool, self.rng)
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
-        worst_case = self._misses(parent, batch) + len(batch) + len(overlap_val)
+        worst_case = (self._misses(parent, batch) + len(batch), len(overlap_val))
         record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
         return _Slot(record=record), worst_case, "the next proposal"
 
     def _run_slots(self, slots: list[_Slot]) -> None:
         """Run the slots: inline when there is one, else one worker thread each; re-raise the first failure."""
         if len(slots) == 1:
-            self._run_slot(slots[0], None, None)
+            self._run_slot(slots[0], [])
             return
-        turns = [threading.Event() for _ in slots]
         executor = ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="gepa-proposal")
         futures = []
         try:
             for i, slot in enumerate(slots):
                 # Each worker runs in a copy of the caller's context, so context-local settings follow it.
                 context = contextvars.copy_context()
-                futures.append(executor.submit(context.run, self._run_slot, slot, turns[i - 1] if i else None, turns[i]))
+                futures.append(executor.submit(context.run, self._run_slot, slot, slots[:i]))
             try:
                 wait(futures)
             except KeyboardInterrupt:
@@ -452,21 +492,39 @@ class GEPASearch:
             errors.sort(key=lambda e: isinstance(e, (_AbortEvaluation, _PeerRunFailed)))
             raise errors[0]  # type: ignore[misc]
 
-    def _run_slot(self, slot: _Slot, turn_before: threading.Event | None, my_turn: threading.Event | None) -> None:
+    def _run_slot(self, slot: _Slot, earlier: list[_Slot]) -> None:
         """A slot's work. Failures abort the other slots of the round (they finish what is in flight)."""
         try:
             if slot.merge is not None:
-                self._run_merge(slot)
+                self._run_merge(slot, earlier)
             else:
-                self._run_reflection(slot, turn_before, my_turn)
+                self._run_reflection(slot, earlier)
         except BaseException:
             self._abort.set()
             raise
         finally:
-            if my_turn is not None:
-                my_turn.set()
+            slot.chosen.set()
+            slot.resolved.set()
 
-    def _run_reflection(self, slot: _Slot, turn_before: threading.Event | None, my_turn: threading.Event | None) -> None:
+    def _full_val_due(self, slot: _Slot, earlier: list[_Slot]) -> bool:
+        """Whether the slot whose child won its minibatch runs the full validation now.
+
+        In a speculative round it waits until every earlier slot knows its own minibatch verdict, and is
+        discarded (no validation run) when one of them won: it was drawn assuming they would all lose.
+        """
+        slot.wants_val = True
+        slot.resolved.set()
+        if self.config.parallel_mode != "speculative":
+            return True
+        for other in earlier:
+            other.resolved.wait()
+        self._check_abort()
+        if any(other.wants_val for other in earlier):
+            slot.set("discarded", "an earlier proposal of this speculative round was accepted")
+            return False
+        return True
+
+    def _run_reflection(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record = slot.record
         parent_id = record.parent_ids[0]
         batch = record.example_ids
@@ -475,17 +533,17 @@ class GEPASearch:
         record.parent_scores = [o.score for o in parent_runs]
 
         # The skip test and the component choice (round-robin pointers) are taken in slot order.
-        if turn_before is not None:
-            turn_before.wait()
+        if earlier:
+            earlier[-1].chosen.wait()
         self._check_abort()
         try:
             if self.config.skip_perfect_score and all(s >= self.config.perfect_score for s in record.parent_scores):
                 slot.set("skipped_perfect", "parent is already perfect on this minibatch")
                 return
+            slot.pointers_before = list(self.pool.next_component)
             components = self.component_selector.select(self.pool, parent_id)
         finally:
-            if my_turn is not None:
-                my_turn.set()
+            slot.chosen.set()
         record.components = list(components)
         child = dict(parent)
         for component in components:
@@ -506,10 +564,12 @@ class GEPASearch:
             slot.set("rejected", "child did not beat its parent on the minibatch")
             return
         slot.child = child
+        if not self._full_val_due(slot, earlier):
+            return
         slot.val_scores = [o.score for o in self._evaluate(child, self.val_ids)]
         slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
-    def _run_merge(self, slot: _Slot) -> None:
+    def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record, plan = slot.record, slot.merge
         assert plan is not None
         runs = self._evaluate(plan.merged, record.example_ids)
@@ -519,14 +579,32 @@ class GEPASearch:
         right_sum = sum(right_scores[j] for j in slot.positions)
         record.parent_scores = [left_sum, right_sum]
         what = f"merge of #{plan.left} and #{plan.right} (ancestor #{plan.ancestor})"
+        slot.chosen.set()
         if sum(record.child_scores) < max(left_sum, right_sum):
             slot.set("rejected", f"{what} lost on the subsample")
+            return
+        if not self._full_val_due(slot, earlier):
             return
         slot.val_scores = [o.score for o in self._evaluate(plan.merged, self.val_ids)]
         slot.set("accepted", f"{what}; val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
-    def _commit(self, slots: list[_Slot]) -> None:
-        """Add the accepted children to the pool and record every slot, in slot order."""
+    def _commit(self, slots: list[_Slot]) -> list[_Slot]:
+        """Add the accepted children to the pool and record every slot, in slot order.
+
+        A speculative round keeps its slots up to the first accepted one; the rest are undone (draws, iteration
+        numbers, component pointers) as if never drawn, and the next round draws them again from the new pool.
+        Returns the slots kept.
+        """
+        if self.config.parallel_mode == "speculative":
+            first = next((i for i, slot in enumerate(slots) if slot.status == "accepted"), None)
+            if first is not None and first + 1 < len(slots):
+                dropped = slots[first + 1:]
+                slots = slots[:first + 1]
+                self._restore_draw_state(dropped[0].draw_state)
+                pointers = next((d.pointers_before for d in dropped if d.pointers_before is not None), None)
+                if pointers is not None:
+                    self.pool.next_component = pointers
+                self._count("speculative_proposals_discarded", len(dropped))
         for slot in slots:
             record = slot.record
             if slot.status == "accepted":
@@ -543,6 +621,7 @@ class GEPASearch:
                     if slot.merge is None and self.config.use_merge and self.merge.attempts + self.merge.due < self.config.max_merge_invocations:
                         self.merge.due += 1
             self._finish(record, slot.status, slot.note)
+        return slots
 
     def _check_abort(self) -> None:
         if self._abort.is_set():

@@ -1,0 +1,60 @@
+"""``GEPA(num_parallel_proposals=k, parallel_proposal_mode=...)`` end to end on the scripted toy task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dspy
+import pytest
+
+from benchmarks import orchestration as bench
+from gepa_dspy import GEPA
+from gepa_dspy.engine.checkpoint import CheckpointMismatchError
+
+from .toy_task import CleanThenShout, make_examples, make_lms, metric
+
+
+def compile_toy(budget: int = 120, **kwargs):
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()
+    optimizer = GEPA(metric, max_metric_calls=budget, reflection_lm=reflection, track_stats=True, num_threads=4, **kwargs)
+    return optimizer.compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+
+
+@pytest.mark.parametrize("mode", ["independent", "speculative"])
+def test_parallel_proposals_find_the_best_program_within_budget(mode):
+    results = compile_toy(num_parallel_proposals=3, parallel_proposal_mode=mode)
+    assert results.total_metric_calls <= 120
+    assert results.val_aggregate_scores[results.best_idx] == 1.0
+    again = compile_toy(num_parallel_proposals=3, parallel_proposal_mode=mode)
+    assert again.candidates == results.candidates and again.history == results.history
+
+
+def test_bad_parallel_arguments_are_refused():
+    with pytest.raises(ValueError, match="num_parallel_proposals"):
+        GEPA(metric, max_metric_calls=10, num_parallel_proposals=0)
+    with pytest.raises(ValueError, match="parallel_proposal_mode"):
+        GEPA(metric, max_metric_calls=10, num_parallel_proposals=2, parallel_proposal_mode="eager")
+
+
+def test_a_checkpoint_from_another_parallel_setting_is_refused(tmp_path):
+    compile_toy(budget=40, log_dir=str(tmp_path))
+    with pytest.raises(CheckpointMismatchError, match="num_parallel_proposals"):
+        compile_toy(budget=40, log_dir=str(tmp_path), num_parallel_proposals=2)
+
+
+def test_benchmark_runs_the_parallel_mode(tmp_path: Path):
+    out = tmp_path / "orchestration.json"
+    code = bench.main(["--budget", "30", "--latency-ms", "0", "--num-threads", "2", "--n-train", "6", "--n-val", "4",
+                       "--parallel-proposals", "3", "--out", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["parallel_proposals"] == 3
+    assert list(report["runs"]) == ["ours", "ours_parallel", "ours_speculative", "dspy"]
+    for name in ("ours", "ours_parallel", "ours_speculative"):
+        assert report["runs"][name]["metric_calls"] <= 30
+        assert f"ratios_{name}_over_dspy" in report
+    table = bench.format_table(report)
+    assert "k=3 independent" in table and "k=3 speculative" in table and "spec/dspy" in table
