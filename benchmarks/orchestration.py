@@ -503,6 +503,62 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def quality_sweep(
+    seeds: Sequence[int],
+    *,
+    implementations: Sequence[str],
+    budget: int = 300,
+    latency_ms: float = 0.0,
+    num_threads: int = 8,
+    n_train: int = 24,
+    n_val: int = 16,
+    parallel_proposals: int = 1,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """Best validation score at equal budget over several seeds, per implementation.
+
+    Every reply of the scripted server depends only on the prompt, so scores and metric calls do not
+    depend on the latency: a sweep at ``latency_ms=0`` gives the figures a 200 ms run would give.
+    """
+    per_seed: dict[str, list[dict[str, Any]]] = {name: [] for name in implementations}
+    for seed in seeds:
+        report = run_benchmark(budget=budget, latency_ms=latency_ms, num_threads=num_threads, seed=seed,
+                               implementations=implementations, n_train=n_train, n_val=n_val,
+                               parallel_proposals=parallel_proposals)
+        for name in implementations:
+            run = report["runs"][name]
+            per_seed[name].append({"seed": seed, "best_val_score": run["best_val_score"],
+                                   "metric_calls": run["metric_calls"], "num_candidates": run["num_candidates"]})
+        log(f"seed {seed}: " + ", ".join(f"{n} {report['runs'][n]['best_val_score']:.3f}" for n in implementations))
+    summary = {}
+    for name, rows in per_seed.items():
+        scores = [r["best_val_score"] for r in rows]
+        calls = [r["metric_calls"] for r in rows]
+        summary[name] = {"mean_best_val_score": sum(scores) / len(scores), "min_best_val_score": min(scores),
+                         "max_best_val_score": max(scores), "mean_metric_calls": sum(calls) / len(calls),
+                         "max_metric_calls": max(calls), "per_seed": rows}
+    return {
+        "benchmark": "orchestration-quality",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seeds": list(seeds),
+                     "n_train": n_train, "n_val": n_val, "parallel_proposals": parallel_proposals},
+        "summary": summary,
+    }
+
+
+def format_quality_table(report: dict[str, Any]) -> str:
+    """Mean / min / max best validation score and metric calls per implementation."""
+    k = report["settings"]["parallel_proposals"]
+    lines = [f"{'implementation':<20} {'mean best val':>13} {'min':>6} {'max':>6} {'mean calls':>10} {'max calls':>9}"]
+    for name, row in report["summary"].items():
+        lines.append(f"{COLUMN_NAMES[name].format(k=k):<20} {row['mean_best_val_score']:>13.3f} {row['min_best_val_score']:>6.3f} "
+                     f"{row['max_best_val_score']:>6.3f} {row['mean_metric_calls']:>10.1f} {row['max_metric_calls']:>9d}")
+    s = report["settings"]
+    lines.append(f"budget {s['budget']}, seeds {s['seeds'][0]}..{s['seeds'][-1]} ({len(s['seeds'])}), "
+                 f"num_threads {s['num_threads']}, train {s['n_train']} / val {s['n_val']}")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -519,6 +575,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parallel-proposals", type=int, default=1, metavar="K",
                         help="also run our GEPA with num_parallel_proposals=K in both parallel_proposal_modes "
                              "(ours_parallel: independent, ours_speculative: speculative); default 1: off")
+    parser.add_argument("--quality-seeds", type=int, default=0, metavar="N",
+                        help="instead of timing one run, report the best val score over seeds 0..N-1 "
+                             "(decisions do not depend on latency: use --latency-ms 0)")
     return parser.parse_args(argv)
 
 
@@ -533,6 +592,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(chosen) & set(PARALLEL_IMPLEMENTATIONS) and args.parallel_proposals < 2:
         print("error: ours_parallel and ours_speculative need --parallel-proposals K with K >= 2", file=sys.stderr)
         return 2
+    if args.quality_seeds > 0:
+        quality = quality_sweep(range(args.quality_seeds), implementations=chosen, budget=args.budget,
+                                latency_ms=args.latency_ms, num_threads=args.num_threads, n_train=args.n_train,
+                                n_val=args.n_val, parallel_proposals=args.parallel_proposals,
+                                log=lambda message: print(message, file=sys.stderr))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(quality, indent=2) + "\n")
+        print(format_quality_table(quality))
+        print(f"wrote {args.out}")
+        return 0
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
                            parallel_proposals=args.parallel_proposals, log=lambda message: print(message, file=sys.stderr))

@@ -58,3 +58,17 @@ def test_benchmark_runs_the_parallel_mode(tmp_path: Path):
         assert f"ratios_{name}_over_dspy" in report
     table = bench.format_table(report)
     assert "k=3 independent" in table and "k=3 speculative" in table and "spec/dspy" in table
+
+
+def test_quality_sweep_reports_every_seed(tmp_path: Path):
+    out = tmp_path / "quality.json"
+    code = bench.main(["--quality-seeds", "2", "--budget", "24", "--latency-ms", "0", "--num-threads", "2", "--n-train", "6",
+                       "--n-val", "4", "--parallel-proposals", "2", "--only", "ours", "--only", "ours_speculative",
+                       "--out", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["summary"]) == {"ours", "ours_speculative"}
+    for row in report["summary"].values():
+        assert [r["seed"] for r in row["per_seed"]] == [0, 1]
+        assert row["max_metric_calls"] <= 24
+        assert row["min_best_val_score"] <= row["mean_best_val_score"] <= row["max_best_val_score"]
