@@ -251,3 +251,23 @@ def test_speculative_resume_matches_uninterrupted_run(tmp_path):
 def test_unknown_parallel_mode_is_refused():
     with pytest.raises(ValueError, match="parallel_mode"):
         SearchConfig(max_metric_calls=10, parallel_mode="eager")
+
+
+@pytest.mark.parametrize("mode", ["independent", "speculative"])
+def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode):
+    import _thread
+
+    expected = make(160, 3, parallel_mode=mode)[0].run()
+    search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=JitteryEvaluator(0.02, seed=1), parallel_mode=mode)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        interrupted = search.run()
+    finally:
+        timer.cancel()
+    assert "interrupted" in interrupted.stop_reason
+    assert interrupted.metric_calls < expected.metric_calls
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
+    got = resumed.run()
+    assert summary(got)[:4] == summary(expected)[:4]
+    assert len(evaluator.runs) == expected.metric_calls - interrupted.metric_calls
