@@ -44,13 +44,18 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
     start = time.perf_counter()
     results = []
     every = max(1, len(examples) // 4)
-    with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, num_threads))
+    try:
         futures = [pool.submit(evaluate_example, i, ex, program, metric, lm) for i, ex in enumerate(examples)]
         for done, future in enumerate(as_completed(futures), start=1):
             results.append(future.result())
             if label and (done % every == 0 or done == len(examples)):
                 print(f"[compare]   {label}: {done}/{len(examples)} examples, {time.perf_counter() - start:.0f} s",
                       file=sys.stderr, flush=True)
+    except BaseException:  # Ctrl-C: drop the queued examples instead of running them all first
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     results.sort(key=lambda r: r.index)
     errors = [r.error for r in results if r.error]
     return SplitScores(scores=[r.score for r in results], errors=len(errors),
