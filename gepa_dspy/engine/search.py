@@ -381,7 +381,8 @@ class GEPASearch:
         wins its minibatch, its full validation run; the order-sensitive decisions (component round-robin)
         are taken in slot order. *Commit* (this thread, in slot order): accepted children join the pool.
         With one slot this is exactly the paper's sequential loop. Everything a slot decides depends only on
-        the pool at the start of the round, so the outcome does not depend on thread timing.
+        the pool at the start of the round (and, in a speculative round, on the earlier slots' verdicts), so
+        the outcome does not depend on thread timing.
         """
         # Progress (for the stall check) is a new candidate or a paid run. It is read from the history, not from
         # live counters, so a resumed run (whose journal replayed part of an interrupted round) decides exactly
@@ -401,13 +402,13 @@ class GEPASearch:
         slots: list[_Slot] = []
         left = self.remaining
         speculative = self.config.parallel_mode == "speculative"
-        minibatch_total, val_max = 0, 0
+        val_max = 0
         while len(slots) < self.config.num_parallel_proposals:
             saved = self._draw_state()
             slot, (minibatch_cost, val_cost), why = self._plan_slot()
             if speculative:
                 # At most one slot of a speculative round goes on to a full validation run.
-                cost = minibatch_total + minibatch_cost + max(val_max, val_cost) - (minibatch_total + val_max)
+                cost = minibatch_cost + max(val_max, val_cost) - val_max
             else:
                 cost = minibatch_cost + val_cost
             if cost > left:
@@ -418,7 +419,6 @@ class GEPASearch:
                     logger.info("GEPA: stopping: %s could need %d metric calls, %d left", why, cost, left)
                 break
             left -= cost
-            minibatch_total += minibatch_cost
             val_max = max(val_max, val_cost)
             slot.draw_state = saved
             self.iteration += 1
