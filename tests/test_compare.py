@@ -219,6 +219,7 @@ def test_cli_against_a_scripted_openai_server(tmp_path: Path, capsys: pytest.Cap
     (["--seeds", "1,1"], "--seeds has duplicates"),
     (["--budget", "0"], "--budget must be positive"),
     (["--num-threads", "0"], "--num-threads must be positive"),
+    (["--local-threads", "0"], "--local-threads must be positive"),
     (["--val-size", "0"], "split sizes must be >= 1"),
     (["--lm", "gpt4"], "neither local:<model> nor a LiteLLM"),
     (["--lm", "local:"], "'local:' needs a model"),

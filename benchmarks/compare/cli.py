@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="per-predictor output cap passed to make_program(max_tokens=...) where supported")
     lm.add_argument("--lm-timeout", type=float, default=600.0, help="seconds before one LM request fails (default 600)")
     lm.add_argument("--lm-retries", type=int, default=2, help="retries of a failed LM request (default 2)")
+    lm.add_argument("--local-threads", type=int, default=None,
+                    help="CPU threads of each llama.cpp server started for local:default/local:fast (default: all "
+                         "cores). Use 1 when other servers share the cores: oversubscribed llama.cpp threads spin")
     opt = p.add_argument_group("optimizers")
     opt.add_argument("--mipro-auto", default=None, choices=["light", "medium", "heavy"],
                      help="MIPROv2 auto mode (default: light below paper scale, heavy at paper scale)")
@@ -128,7 +131,8 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         (args.max_tokens, "--max-tokens"), (args.reflection_max_tokens, "--reflection-max-tokens"),
                         (args.program_max_tokens, "--program-max-tokens"), (args.lm_timeout, "--lm-timeout"),
                         (args.mipro_max_calls_factor, "--mipro-max-calls-factor"),
-                        (args.reflection_minibatch_size, "--reflection-minibatch-size")):
+                        (args.reflection_minibatch_size, "--reflection-minibatch-size"),
+                        (args.local_threads, "--local-threads")):
         _positive(value, name)
     if args.lm_retries < 0:
         raise ValueError(f"--lm-retries must be >= 0, got {args.lm_retries}")
@@ -142,10 +146,12 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     task_model = parse_lm_string(args.lm)
     reflection_model = parse_lm_string(args.reflection_lm or args.lm)
     task = LMSpec(task_model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
-                  max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries)
+                  max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
+                  local_threads=args.local_threads)
     reflection = LMSpec(reflection_model, api_base=args.reflection_api_base or args.api_base,
                         api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
-                        max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries)
+                        max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
+                        local_threads=args.local_threads)
     return CompareConfig(
         benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
         sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,

@@ -38,6 +38,7 @@ class LMSpec:
     max_tokens: int = 1024
     timeout_s: float | None = 600.0
     num_retries: int = 2
+    local_threads: int | None = None
 
     @property
     def is_local(self) -> bool:
@@ -59,7 +60,7 @@ class LMSpec:
             target = self.model[len(LOCAL_PREFIX):]
             if target.startswith(("http://", "https://")):
                 return local_lm(url=target, **self.lm_kwargs())
-            return local_lm(target or "default", **self.lm_kwargs())
+            return local_lm(target, threads=self.local_threads, **self.lm_kwargs())
         kwargs = self.lm_kwargs()
         if self.api_base:
             kwargs["api_base"] = self.api_base
@@ -70,7 +71,8 @@ class LMSpec:
     def describe(self) -> dict[str, Any]:
         """What the record stores about this LM (never the API key)."""
         return {"model": self.model, "api_base": self.api_base, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "num_retries": self.num_retries}
+                "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "num_retries": self.num_retries,
+                "local_threads": self.local_threads}
 
 
 def parse_lm_string(value: str) -> str:
