@@ -385,6 +385,7 @@ def run_benchmark(
     n_val: int = 16,
     progress: bool = False,
     parallel_proposals: int = 1,
+    noise_modulus: int = NOISE_MODULUS,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Run each implementation once against one scripted server; returns the JSON-ready report.
@@ -397,7 +398,7 @@ def run_benchmark(
     for name in chosen:
         if name not in IMPLEMENTATIONS:
             raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
-    reflection = ReflectionResponder()
+    reflection = ReflectionResponder(noise_modulus)
 
     def responder(messages: list[dict[str, Any]], model: str) -> str:
         if model == REFLECTION_MODEL:
@@ -420,7 +421,8 @@ def run_benchmark(
         "benchmark": "orchestration",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seed": seed,
-                     "n_train": n_train, "n_val": n_val, "topics": len(TOPICS), "parallel_proposals": parallel_proposals},
+                     "n_train": n_train, "n_val": n_val, "topics": len(TOPICS), "parallel_proposals": parallel_proposals,
+                     "noise_modulus": noise_modulus},
         "environment": {"python": platform.python_version(), "dspy": dspy.__version__, "cpus": os.cpu_count(),
                         "machine": platform.machine()},
         "runs": runs,
@@ -513,6 +515,7 @@ def quality_sweep(
     n_train: int = 24,
     n_val: int = 16,
     parallel_proposals: int = 1,
+    noise_modulus: int = NOISE_MODULUS,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Best validation score at equal budget over several seeds, per implementation.
@@ -524,7 +527,7 @@ def quality_sweep(
     for seed in seeds:
         report = run_benchmark(budget=budget, latency_ms=latency_ms, num_threads=num_threads, seed=seed,
                                implementations=implementations, n_train=n_train, n_val=n_val,
-                               parallel_proposals=parallel_proposals)
+                               parallel_proposals=parallel_proposals, noise_modulus=noise_modulus)
         for name in implementations:
             run = report["runs"][name]
             per_seed[name].append({"seed": seed, "best_val_score": run["best_val_score"],
@@ -541,7 +544,8 @@ def quality_sweep(
         "benchmark": "orchestration-quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seeds": list(seeds),
-                     "n_train": n_train, "n_val": n_val, "parallel_proposals": parallel_proposals},
+                     "n_train": n_train, "n_val": n_val, "parallel_proposals": parallel_proposals,
+                     "noise_modulus": noise_modulus},
         "summary": summary,
     }
 
@@ -575,6 +579,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parallel-proposals", type=int, default=1, metavar="K",
                         help="also run our GEPA with num_parallel_proposals=K in both parallel_proposal_modes "
                              "(ours_parallel: independent, ours_speculative: speculative); default 1: off")
+    parser.add_argument("--noise-modulus", type=int, default=NOISE_MODULUS, metavar="M",
+                        help="one reflection prompt in M (by hash) proposes a useless decoy; smaller M means more "
+                             "rejected proposals (0: none)")
     parser.add_argument("--quality-seeds", type=int, default=0, metavar="N",
                         help="instead of timing one run, report the best val score over seeds 0..N-1 "
                              "(decisions do not depend on latency: use --latency-ms 0)")
@@ -596,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality = quality_sweep(range(args.quality_seeds), implementations=chosen, budget=args.budget,
                                 latency_ms=args.latency_ms, num_threads=args.num_threads, n_train=args.n_train,
                                 n_val=args.n_val, parallel_proposals=args.parallel_proposals,
-                                log=lambda message: print(message, file=sys.stderr))
+                                noise_modulus=args.noise_modulus, log=lambda message: print(message, file=sys.stderr))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(quality, indent=2) + "\n")
         print(format_quality_table(quality))
@@ -604,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
-                           parallel_proposals=args.parallel_proposals, log=lambda message: print(message, file=sys.stderr))
+                           parallel_proposals=args.parallel_proposals, noise_modulus=args.noise_modulus, log=lambda message: print(message, file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(format_table(report))
