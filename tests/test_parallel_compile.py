@@ -72,3 +72,23 @@ def test_quality_sweep_reports_every_seed(tmp_path: Path):
         assert [r["seed"] for r in row["per_seed"]] == [0, 1]
         assert row["max_metric_calls"] <= 24
         assert row["min_best_val_score"] <= row["mean_best_val_score"] <= row["max_best_val_score"]
+
+
+@pytest.mark.parametrize("mode", ["independent", "speculative"])
+def test_parallel_proposals_under_injected_lm_faults_keep_the_budget(mode, monkeypatch):
+    from .scripted_lm import ScriptedLM
+    from .test_faults import flaky
+    from .toy_task import reflection_responder, task_responder
+
+    monkeypatch.setattr("gepa_dspy.adapter.evaluation.time.sleep", lambda s: None)
+    runs = []
+    for _ in range(2):
+        dspy.configure(lm=ScriptedLM(flaky(task_responder, 0.15, seed=1, garbage_rate=0.1)))
+        examples = make_examples()
+        optimizer = GEPA(metric, max_metric_calls=100, reflection_lm=ScriptedLM(flaky(reflection_responder, 0.15, seed=2)),
+                         track_stats=True, num_threads=3, num_parallel_proposals=3, parallel_proposal_mode=mode)
+        results = optimizer.compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+        assert results.total_metric_calls <= 100
+        assert results.counters.get("failed_runs_parse_error", 0) + results.counters.get("failed_runs_lm_error", 0) > 0
+        runs.append(results)
+    assert runs[0].val_aggregate_scores[runs[0].best_idx] >= runs[0].val_aggregate_scores[0]
