@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -171,6 +172,16 @@ def _print_report(out_dir: Path) -> None:
     print("[compare] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
 
 
+def _show_optimizer_progress() -> None:
+    """Let our GEPA's INFO lines (seed score, accepted candidates, stop reason) reach stderr."""
+    logger = logging.getLogger("gepa_dspy")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison (or only the report); exit code 1 when any run failed."""
     parser = build_parser()
@@ -187,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"x seeds {', '.join(map(str, config.seeds))}; scale {config.scale} {config.sizes or '(paper sizes)'}; "
           f"task LM {config.task_lm.model}, reflection LM {config.reflection_lm.model}; out {out_dir}",
           file=sys.stderr, flush=True)
+    _show_optimizer_progress()
     summary = run_comparison(config)
     if not args.no_report:
         _print_report(out_dir)
