@@ -97,11 +97,6 @@ def run_keys(config: CompareConfig) -> list[RunKey]:
     return [RunKey(b, o, s) for b in config.benchmarks for s in config.seeds for o in ordered]
 
 
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    params = inspect.signature(func).parameters
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -> tuple[dspy.Module, Callable[..., Any]]:
     """A fresh program and the metric for ``module``, wired to this run's LMs.
 
