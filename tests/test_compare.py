@@ -23,7 +23,7 @@ from benchmarks.compare import (
 )
 from benchmarks.compare.config import MiproSettings
 from benchmarks.compare.metering import CountingMetric, LMUsageMeter, MetricCallCapExceeded
-from benchmarks.compare.optimizers import mipro_curve, mipro_expected_calls
+from benchmarks.compare.optimizers import mipro_curve, mipro_expected_calls, mipro_metric_calls
 from benchmarks.compare.runner import RunKey
 from gepa_dspy.testing import ScriptedLM, ScriptedOpenAIServer
 
@@ -56,6 +56,7 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
     assert baseline["metric_calls"] == 0 and baseline["test"]["mean"] == 0.0 and baseline["budget"] is None
     assert mipro["metric_calls"] > 0 and mipro["optimizer_details"]["metric_call_cap"] >= mipro["metric_calls"]
     assert mipro["metric_calls"] <= mipro["optimizer_details"]["expected_metric_calls"]
+    assert mipro["metric_calls"] == mipro["metric_calls_counted_this_attempt"]  # no straggler re-runs here
     for name in ("dspy_gepa", "gepa", "gepa_merge"):
         record = _record(tmp_path, name)
         assert record["budget"] == mipro["metric_calls"] and record["budget_source"] == "mipro"
@@ -266,6 +267,13 @@ def test_mipro_budget_arithmetic() -> None:
                               2: {"total_eval_calls_so_far": 12, "full_eval_score": 25.0},
                               3: {"total_eval_calls_so_far": 18, "full_eval_score": 100.0}}, rollouts=30)
     assert curve == [(18, 0.5), (24, 0.5), (30, 1.0)] and len(raw) == 3
+    counted = CountingMetric(compare_toy.metric)
+    gold = dspy.Example(word="a", answer="A").with_inputs("word")
+    for trace in ([("step",)], [("step",)], None, None, None, None, None):
+        counted(gold, dspy.Prediction(answer="A"), trace)
+    logs = {1: {"total_eval_calls_so_far": 2}, 2: {"total_eval_calls_so_far": 4}}
+    assert mipro_metric_calls(logs, counted) == 2 + 4  # the fifth evaluation call was a straggler re-run
+    assert mipro_metric_calls({}, counted) == 7
 
 
 def test_report_functions_on_synthetic_records(tmp_path: Path) -> None:

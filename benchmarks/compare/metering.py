@@ -33,7 +33,8 @@ class CountingMetric:
     """Wraps a benchmark metric and counts its calls, thread-safely.
 
     ``rollouts`` counts calls without ``pred_name`` (one program run judged once: the unit every
-    optimizer's budget is measured in); ``feedback_calls`` counts calls with ``pred_name`` (GEPA asking
+    optimizer's budget is measured in; ``traced_rollouts`` of them came with a trace, as bootstrapping's
+    do); ``feedback_calls`` counts calls with ``pred_name`` (GEPA asking
     the metric for one predictor's feedback on an already paid-for run). With ``scalar=True`` the
     wrapper returns the float score (for optimizers such as MIPROv2 that test a metric's truth value).
     With ``cap`` set, the call after the cap-th rollout raises ``MetricCallCapExceeded``.
@@ -44,6 +45,7 @@ class CountingMetric:
         self.scalar = scalar
         self.cap = cap
         self.rollouts = 0
+        self.traced_rollouts = 0
         self.feedback_calls = 0
         self._lock = threading.Lock()
 
@@ -54,6 +56,7 @@ class CountingMetric:
                 if self.cap is not None and self.rollouts >= self.cap:
                     raise MetricCallCapExceeded(f"metric call cap of {self.cap} reached")
                 self.rollouts += 1
+                self.traced_rollouts += trace is not None
             else:
                 self.feedback_calls += 1
         if pred_name is None and pred_trace is None:

@@ -176,6 +176,19 @@ def mipro_curve(trial_logs: dict[Any, Any], rollouts: int) -> tuple[list[tuple[i
     return _running_best([(offset + calls, score / 100.0) for calls, score in full]), full
 
 
+def mipro_metric_calls(trial_logs: dict[Any, Any], counted: CountingMetric) -> int:
+    """MIPROv2's rollouts: bootstrapping calls (the metric gets a trace) plus MIPROv2's own evaluation count.
+
+    Not the wrapper's total: DSPy's parallel evaluator re-runs examples slower than 120 s, and those
+    re-runs are not budget MIPROv2 meant to spend. Without trial logs the wrapper's total is used.
+    """
+    evaluations = [int(t["total_eval_calls_so_far"]) for t in trial_logs.values()
+                   if isinstance(t, dict) and "total_eval_calls_so_far" in t]
+    if not evaluations:
+        return counted.rollouts
+    return min(counted.rollouts, counted.traced_rollouts + max(evaluations))
+
+
 def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
     """``dspy.MIPROv2`` with ``auto`` and demo counts from the settings; the proposer uses the reflection LM.
 
@@ -206,9 +219,11 @@ def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
         raise RuntimeError(f"MIPROv2 stopped: {exc} ({settings.max_calls_factor} x the expected {expected}); "
                            f"raise --mipro-max-calls-factor if this run is legitimately larger") from None
     best_val = getattr(program, "score", None)
-    curve, full_evals = mipro_curve(getattr(program, "trial_logs", {}) or {}, counted.rollouts)
+    trial_logs = getattr(program, "trial_logs", {}) or {}
+    spent = mipro_metric_calls(trial_logs, counted)
+    curve, full_evals = mipro_curve(trial_logs, spent)
     return OptimizeOutcome(
-        program=program, metric_calls=counted.rollouts, counted_metric_calls=counted.rollouts,
+        program=program, metric_calls=spent, counted_metric_calls=counted.rollouts,
         feedback_metric_calls=counted.feedback_calls, curve=curve,
         details={"auto": settings.auto, "trials": trials, "max_bootstrapped_demos": settings.max_bootstrapped_demos,
                  "max_labeled_demos": settings.max_labeled_demos, "expected_metric_calls": expected,
