@@ -6,7 +6,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence, TypeVar
+from typing import Any, Literal, Sequence, TypeVar
 
 import dspy
 
@@ -87,3 +87,13 @@ def paper_split(pool: Sequence[T], seed: int, sizes: tuple[int, int, int]) -> tu
         idx = sorted(rng.sample(range(len(block)), min(size, len(block))))
         out.append([block[j] for j in idx])
     return out[0], out[1], out[2]
+
+
+def score_of(value: Any) -> float:
+    """The numeric score of a metric result: a number, or an object with a numeric ``.score``."""
+    score = getattr(value, "score", value)
+    if isinstance(score, bool):
+        return float(score)
+    if not isinstance(score, (int, float)):
+        raise TypeError(f"metric returned {value!r}; expected a number or an object with a numeric .score")
+    return float(score)

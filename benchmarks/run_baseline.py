@@ -32,6 +32,7 @@ import dspy  # noqa: E402
 from dspy.utils.callback import BaseCallback  # noqa: E402
 
 import benchmarks  # noqa: E402
+from benchmarks.common import score_of  # noqa: E402
 
 DEFAULT_LM = "openai/local"
 DEFAULT_API_BASE = "http://127.0.0.1:8089/v1"
@@ -86,15 +87,6 @@ class BaselineReport:
     results: list[ExampleResult] = field(default_factory=list)
 
 
-def _score_of(value: Any) -> float:
-    score = getattr(value, "score", value)
-    if isinstance(score, bool):
-        return float(score)
-    if not isinstance(score, (int, float)):
-        raise TypeError(f"metric returned {value!r}; expected a number or an object with a numeric .score")
-    return float(score)
-
-
 def evaluate_example(index: int, example: dspy.Example, program: dspy.Module, metric: Callable[..., Any],
                      lm: dspy.BaseLM) -> ExampleResult:
     """Run the program and the metric on one example (errors score 0 and are recorded, not raised)."""
@@ -106,7 +98,7 @@ def evaluate_example(index: int, example: dspy.Example, program: dspy.Module, me
                 pred = program(**example.inputs())
             with dspy.context(callbacks=[metric_calls]):
                 outcome = metric(example, pred)
-        score = _score_of(outcome)
+        score = score_of(outcome)
         feedback = str(getattr(outcome, "feedback", "") or "")
         error = None
     except Exception as exc:  # one bad example must not end the run; it is counted and reported

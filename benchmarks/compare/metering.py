@@ -9,6 +9,8 @@ from typing import Any, Callable
 import dspy
 from dspy.utils.callback import BaseCallback
 
+from benchmarks.common import score_of
+
 
 class MetricCallCapExceeded(BaseException):
     """Raised by a ``CountingMetric`` once its hard cap on metric calls is used up (a runaway guard).
@@ -17,16 +19,6 @@ class MetricCallCapExceeded(BaseException):
     ``Exception`` from a metric into a zero score and carry on, which would let a runaway optimizer keep
     running programs unmetered. This one aborts the optimizer; the harness turns it into a failed run.
     """
-
-
-def score_of(value: Any) -> float:
-    """The numeric score of a metric result: a number, or an object with a numeric ``.score``."""
-    score = getattr(value, "score", value)
-    if isinstance(score, bool):
-        return float(score)
-    if not isinstance(score, (int, float)):
-        raise TypeError(f"metric returned {value!r}; expected a number or an object with a numeric .score")
-    return float(score)
 
 
 class CountingMetric:

@@ -215,6 +215,10 @@ def plot_score_vs_calls(records: Sequence[dict[str, Any]], path: str | Path) -> 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle("Lines: best val score so far; markers: test score of the final program", fontsize=9)
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -249,12 +253,7 @@ def plot_prompt_lengths(records: Sequence[dict[str, Any]], path: str | Path) -> 
     ax.set_title("Optimized prompt length (solid: instructions, hatched: demos)", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def report(out_dir: str | Path) -> dict[str, Path]:
