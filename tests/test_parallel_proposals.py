@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 from typing import Sequence
@@ -253,18 +255,34 @@ def test_unknown_parallel_mode_is_refused():
         SearchConfig(max_metric_calls=10, parallel_mode="eager")
 
 
+class InterruptingEvaluator(JitteryEvaluator):
+    """Sends this process a real SIGINT (as Ctrl-C does) once ``after`` runs have started.
+
+    A real signal, not ``_thread.interrupt_main``: only a signal wakes the main thread while it blocks waiting
+    for a round's workers, and triggering on a run count (not a timer) keeps the test independent of load.
+    """
+
+    def __init__(self, after: int, jitter_s: float, seed: int) -> None:
+        super().__init__(jitter_s, seed)
+        self.after = after
+        self.sent = False
+
+    def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
+        with self.lock:
+            fire = not self.sent and len(self.runs) >= self.after
+            self.sent = self.sent or fire
+        if fire:
+            os.kill(os.getpid(), signal.SIGINT)
+        super().evaluate(candidate, example_ids, sink)
+
+
 @pytest.mark.parametrize("mode", ["independent", "speculative"])
 def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode):
-    import _thread
-
     expected = make(160, 3, parallel_mode=mode)[0].run()
-    search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=JitteryEvaluator(0.02, seed=1), parallel_mode=mode)
-    timer = threading.Timer(0.3, _thread.interrupt_main)
-    timer.start()
-    try:
-        interrupted = search.run()
-    finally:
-        timer.cancel()
+    evaluator = InterruptingEvaluator(after=40, jitter_s=0.02, seed=1)
+    search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=evaluator, parallel_mode=mode)
+    interrupted = search.run()
+    assert evaluator.sent
     assert "interrupted" in interrupted.stop_reason
     assert interrupted.metric_calls < expected.metric_calls
     resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
