@@ -172,11 +172,23 @@ def _print_report(out_dir: Path) -> None:
     print("[compare] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
 
 
+class _CurrentStderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at emit time, so a handler added while stderr was redirected
+    (a test capturing output, a notebook) never writes to a closed stream later."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging must never raise; report it the standard way
+            self.handleError(record)
+
+
 def _show_optimizer_progress() -> None:
     """Let our GEPA's INFO lines (seed score, accepted candidates, stop reason) reach stderr."""
     logger = logging.getLogger("gepa_dspy")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
