@@ -66,8 +66,10 @@ with start_server("fast") as server:
     reflection_lm = server.lm(temperature=0.7, cache=False, max_tokens=1024)
     train, val, test = demo_splits()
     valset, minibatch = val[:4], 3
-    # Seed evaluation + parent and child minibatches + the child's validation run: one GEPA iteration.
-    budget = len(valset) + 2 * minibatch + len(valset)
+    # Seed evaluation + room for two proposals' minibatches + one validation run. The 0.5B model is a weak
+    # reflection LM (some replies lack a closing fence and are rejected), so it gets more attempts and a
+    # second iteration if the first one proposes nothing.
+    budget = len(valset) + 2 * (2 * minibatch) + len(valset)
     report = run_demo(
         task_lm,
         reflection_lm,
@@ -78,6 +80,7 @@ with start_server("fast") as server:
         testset=test[:4],
         num_threads=2,
         skip_perfect_score=False,
+        max_reflection_attempts=8,
     )
     results = report.detailed_results
     reflections = [r for r in results.history if r["kind"] == "reflection"]

@@ -227,6 +227,7 @@ def run_demo(
     skip_perfect_score: bool = True,
     seed: int = 0,
     log_dir: str | None = None,
+    max_reflection_attempts: int = 3,
     log: Callable[[str], None] = print,
 ) -> DemoReport:
     """Score the starting program on the test split, optimize it with GEPA, score it again.
@@ -260,6 +261,7 @@ def run_demo(
             num_threads=num_threads,
             seed=seed,
             log_dir=log_dir,
+            max_reflection_attempts=max_reflection_attempts,
             track_stats=True,
         )
         t0 = time.perf_counter()
