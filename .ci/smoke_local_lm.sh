@@ -67,7 +67,8 @@ with start_server("fast") as server:
     train, val, test = demo_splits()
     valset, minibatch = val[:4], 3
     # Seed evaluation + room for two proposals' minibatches + one validation run. The 0.5B model is a weak
-    # reflection LM (some replies lack a closing fence and are rejected), so it gets more attempts and a
+    # reflection LM (it often repeats the old instruction, or leaves its fence open or empty; such replies are
+    # rejected), so it gets more attempts and a
     # second iteration if the first one proposes nothing.
     budget = len(valset) + 2 * (2 * minibatch) + len(valset)
     report = run_demo(
