@@ -14,7 +14,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from .adapter.feedback import MetricReturnError, ScoreWithFeedback  # noqa: E402
 from .adapter.program import ProgramStructureError  # noqa: E402
 from .engine.checkpoint import CheckpointMismatchError  # noqa: E402
-from .engine.search import BudgetTooSmallError, LMUnavailableError  # noqa: E402
+from .engine.paid_runs import LMUnavailableError  # noqa: E402
+from .engine.search import BudgetTooSmallError  # noqa: E402
 from .gepa import GEPA  # noqa: E402
 from .results import DetailedResults  # noqa: E402
 

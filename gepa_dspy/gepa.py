@@ -19,7 +19,9 @@ from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
 from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
-from .engine.search import PARALLEL_MODES, GEPASearch, SearchConfig, SearchResult
+from .engine.config import PARALLEL_MODES, SearchConfig
+from .engine.result import SearchResult
+from .engine.search import GEPASearch
 from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
 from .results import DetailedResults
 

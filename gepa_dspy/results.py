@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .engine.search import SearchResult
+from .engine.result import SearchResult
 
 
 @dataclass

@@ -4,7 +4,10 @@ from .candidate import Candidate, candidate_key
 from .pool import CandidatePool
 from .protocols import Evaluator, ProposalResult, Proposer, StopCondition
 from .records import IterationRecord, Outcome
-from .search import GEPASearch, SearchConfig, SearchResult
+from .config import SearchConfig
+from .paid_runs import LMUnavailableError
+from .result import SearchResult
+from .search import BudgetTooSmallError, GEPASearch
 from .strategies import (
     AcceptanceCriterion,
     AllComponentSelector,
@@ -18,7 +21,7 @@ from .strategies import (
 
 __all__ = [
     "Candidate", "candidate_key", "CandidatePool", "Evaluator", "ProposalResult", "Proposer", "StopCondition",
-    "IterationRecord", "Outcome", "GEPASearch", "SearchConfig", "SearchResult", "AcceptanceCriterion",
+    "IterationRecord", "Outcome", "GEPASearch", "BudgetTooSmallError", "LMUnavailableError", "SearchConfig", "SearchResult", "AcceptanceCriterion",
     "AllComponentSelector", "ComponentSelector", "CurrentBestParentSelector", "ParentSelector",
     "ParetoParentSelector", "RoundRobinComponentSelector", "StrictImprovement",
 ]

@@ -26,11 +26,14 @@ from typing import Any, Sequence
 from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
+from .config import SearchConfig
 from .journal import JsonlJournal
 from .merge import MergePlan, find_merge, stratified_subsample
+from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
 from .pool import CandidatePool
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
+from .result import SearchResult
 from .sampler import EpochMinibatchSampler, rng_state_from_json, rng_state_to_json
 from .strategies import AcceptanceCriterion, ComponentSelector, ParentSelector, StrictImprovement
 
@@ -40,81 +43,10 @@ CHECKPOINT_FILE = "gepa_state.json"
 EVAL_JOURNAL_FILE = "evaluations.jsonl"
 PROPOSAL_JOURNAL_FILE = "proposals.jsonl"
 STOP_FILE = "stop"
-PARALLEL_MODES = ("independent", "speculative")
 
 
 class BudgetTooSmallError(ValueError):
     """The metric-call budget cannot even pay for evaluating the seed program."""
-
-
-class LMUnavailableError(RuntimeError):
-    """Too many consecutive runs failed with LM errors: the LM looks down. State is saved; fix and resume."""
-
-
-class _AbortEvaluation(Exception):
-    """Raised inside a sink (or before an LM call) to stop a proposal early because another one failed."""
-
-
-class _PeerRunFailed(RuntimeError):
-    """A run this proposal waited for was being paid for by another proposal, which failed."""
-
-
-@dataclass
-class SearchConfig:
-    """Settings of one search. ``max_metric_calls`` counts paid program runs (cache hits are free)."""
-
-    max_metric_calls: int
-    minibatch_size: int = 3
-    perfect_score: float = 1.0
-    skip_perfect_score: bool = True
-    use_merge: bool = True
-    max_merge_invocations: int = 5
-    merge_subsample_size: int = 5
-    seed: int = 0
-    max_consecutive_lm_failures: int = 20
-    #: Stop when this many iterations in a row tested no new candidate (the parent was already perfect,
-    #: every proposal was a duplicate, or the reflection LM kept failing): such a search has saturated or
-    #: is stuck, and once its runs are cached it would spin forever without spending budget.
-    max_stalled_iterations: int = 20
-    #: Proposals per round (1 = the paper's sequential loop). With k > 1, k parents and minibatches are drawn
-    #: in order, the k proposals run concurrently and are accepted in that order; proposals of one round do
-    #: not see each other's acceptance. The evaluator's own concurrency limit still applies to all of them.
-    num_parallel_proposals: int = 1
-    #: How the proposals of a round relate (only with ``num_parallel_proposals`` > 1):
-    #: ``"independent"``: all are drawn from the pool at the start of the round and all winners join it;
-    #: ``"speculative"``: proposal j assumes proposals 1..j-1 are rejected. The round keeps the proposals up to
-    #: the first accepted one and discards the rest (their draws are undone, their paid runs stay paid and
-    #: cached), so the search takes exactly the sequential loop's decisions, at the price of discarded runs.
-    parallel_mode: str = "independent"
-
-    def __post_init__(self) -> None:
-        if self.num_parallel_proposals < 1:
-            raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
-        if self.parallel_mode not in PARALLEL_MODES:
-            raise ValueError(f"parallel_mode must be one of {PARALLEL_MODES}, got {self.parallel_mode!r}")
-
-
-@dataclass
-class SearchResult:
-    """Everything the search produced."""
-
-    pool: CandidatePool
-    history: list[IterationRecord]
-    metric_calls: int
-    cache_hits: int
-    num_full_val_evals: int
-    stop_reason: str
-    counters: dict[str, int]
-    curve: list[tuple[int, float]]
-    val_ids: list[str]
-
-    @property
-    def best_index(self) -> int:
-        return self.pool.best_index()
-
-    @property
-    def best_candidate(self) -> Candidate:
-        return self.pool.candidates[self.best_index]
 
 
 @dataclass
@@ -200,96 +132,22 @@ class GEPASearch:
         self._proposal_journal = JsonlJournal(self.log_dir / PROPOSAL_JOURNAL_FILE) if self.log_dir else None
         self._proposals: dict[str, str | None] = {}
         self.cache = EvaluationCache(self._eval_journal)
-        self._consecutive_lm_failures = 0
+        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls, config.max_consecutive_lm_failures)
         self._stalled = 0
-        self._failure_lock = threading.Lock()
         self._count_lock = threading.Lock()
-        #: Runs being paid for right now, so concurrent proposals never pay twice for one (candidate, example).
-        self._pending: dict[tuple[str, str], threading.Event] = {}
-        self._pending_lock = threading.Lock()
-        self._abort = threading.Event()
 
     # ----------------------------------------------------------------- budget
     @property
     def metric_calls(self) -> int:
         """Paid runs so far: every cache entry was paid exactly once."""
-        return len(self.cache)
+        return self.runs.metric_calls
 
     @property
     def remaining(self) -> int:
-        return self.config.max_metric_calls - self.metric_calls
-
-    def _misses(self, candidate: Candidate, example_ids: Sequence[str]) -> int:
-        key = candidate_key(candidate)
-        return sum(1 for e in example_ids if self.cache.get(key, e) is None)
-
-    # ------------------------------------------------------------- evaluation
-    def _evaluate(self, candidate: Candidate, example_ids: Sequence[str]) -> list[Outcome]:
-        """Outcomes for ``example_ids`` in order: cached ones for free, the rest paid for and cached.
-
-        A run that another proposal is paying for right now is waited for, not paid again.
-        """
-        self._check_abort()
-        key = candidate_key(candidate)
-        mine: list[str] = []
-        theirs: list[threading.Event] = []
-        with self._pending_lock:
-            for e in dict.fromkeys(example_ids):
-                if self.cache.get(key, e) is not None:
-                    continue
-                event = self._pending.get((key, e))
-                if event is None:
-                    mine.append(e)
-                else:
-                    theirs.append(event)
-            if len(mine) > self.remaining - len(self._pending):
-                raise RuntimeError(
-                    f"internal error: {len(mine)} runs requested with {self.remaining - len(self._pending)} left in the budget"
-                )
-            for e in mine:
-                self._pending[(key, e)] = threading.Event()
-        if mine:
-            try:
-                self.evaluator.evaluate(candidate, mine, lambda e, o: self._store(key, e, o))
-            finally:
-                with self._pending_lock:
-                    for e in mine:
-                        event = self._pending.pop((key, e), None)
-                        if event is not None:
-                            event.set()
-        for event in theirs:
-            event.wait()
-        for e in example_ids:
-            if e not in mine:
-                self.cache.lookup(key, e)
-        outcomes = [self.cache.get(key, e) for e in example_ids]
-        lost = [e for e, o in zip(example_ids, outcomes) if o is None]
-        if lost:
-            if theirs:
-                raise _PeerRunFailed(f"runs on example(s) {lost} were being paid for by another proposal, which failed")
-            raise RuntimeError(f"the evaluator returned without results for example(s) {lost}")
-        return outcomes  # type: ignore[return-value]
-
-    def _store(self, cand_key: str, example_id: str, outcome: Outcome) -> None:
-        self.cache.put(cand_key, example_id, outcome)
-        with self._pending_lock:
-            event = self._pending.pop((cand_key, example_id), None)
-        if event is not None:
-            event.set()
-        with self._failure_lock:
-            if outcome.failure == "lm_error":
-                self._consecutive_lm_failures += 1
-            else:
-                self._consecutive_lm_failures = 0
-            if self._consecutive_lm_failures >= self.config.max_consecutive_lm_failures:
-                raise LMUnavailableError(
-                    f"{self._consecutive_lm_failures} consecutive runs failed with LM errors; last error: "
-                    f"{outcome.feedback[:500]}. The search state is saved; fix the LM and call compile again to resume."
-                )
-        self._check_abort()
+        return self.runs.remaining
 
     def _full_val_eval(self, candidate: Candidate) -> list[float]:
-        outcomes = self._evaluate(candidate, self.val_ids)
+        outcomes = self.runs.evaluate(candidate, self.val_ids)
         self.num_full_val_evals += 1
         return [o.score for o in outcomes]
 
@@ -299,7 +157,7 @@ class GEPASearch:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore()
-        self._abort.clear()
+        self.runs.abort.clear()
         stop_reason = "budget exhausted"
         try:
             if not resumed:
@@ -340,7 +198,7 @@ class GEPASearch:
         )
 
     def _initialise(self) -> None:
-        seed_cost = self._misses(self.seed_candidate, self.val_ids)
+        seed_cost = self.runs.misses(self.seed_candidate, self.val_ids)
         if seed_cost > self.remaining:
             raise BudgetTooSmallError(
                 f"a budget of {self.config.max_metric_calls} metric calls cannot pay for evaluating the seed program "
@@ -456,13 +314,13 @@ class GEPASearch:
                 record = IterationRecord(iteration=0, kind="merge", status="", parent_ids=[plan.left, plan.right], example_ids=subsample)
                 record.components = [n for n in self.pool.component_names if plan.merged[n] != self.pool.candidates[plan.ancestor][n]]
                 slot = _Slot(record=record, merge=plan, positions=positions, child=dict(plan.merged))
-                on_subsample = self._misses(plan.merged, subsample)
-                return slot, (on_subsample, self._misses(plan.merged, self.val_ids) - on_subsample), "a merge"
+                on_subsample = self.runs.misses(plan.merged, subsample)
+                return slot, (on_subsample, self.runs.misses(plan.merged, self.val_ids) - on_subsample), "a merge"
         parent_id = self.parent_selector.select(self.pool, self.rng)
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
-        worst_case = (self._misses(parent, batch) + len(batch), len(overlap_val))
+        worst_case = (self.runs.misses(parent, batch) + len(batch), len(overlap_val))
         record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
         return _Slot(record=record), worst_case, "the next proposal"
 
@@ -481,7 +339,7 @@ class GEPASearch:
             try:
                 wait(futures)
             except KeyboardInterrupt:
-                self._abort.set()
+                self.runs.abort.set()
                 wait(futures)
                 raise
         finally:
@@ -489,7 +347,7 @@ class GEPASearch:
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             # Prefer the root cause over the knock-on failures of the other slots.
-            errors.sort(key=lambda e: isinstance(e, (_AbortEvaluation, _PeerRunFailed)))
+            errors.sort(key=lambda e: isinstance(e, (AbortEvaluation, PeerRunFailed)))
             raise errors[0]  # type: ignore[misc]
 
     def _run_slot(self, slot: _Slot, earlier: list[_Slot]) -> None:
@@ -500,7 +358,7 @@ class GEPASearch:
             else:
                 self._run_reflection(slot, earlier)
         except BaseException:
-            self._abort.set()
+            self.runs.abort.set()
             raise
         finally:
             slot.chosen.set()
@@ -518,7 +376,7 @@ class GEPASearch:
             return True
         for other in earlier:
             other.resolved.wait()
-        self._check_abort()
+        self.runs.check_abort()
         if any(other.wants_val for other in earlier):
             slot.set("discarded", "an earlier proposal of this speculative round was accepted")
             return False
@@ -529,13 +387,13 @@ class GEPASearch:
         parent_id = record.parent_ids[0]
         batch = record.example_ids
         parent = self.pool.candidates[parent_id]
-        parent_runs = self._evaluate(parent, batch)
+        parent_runs = self.runs.evaluate(parent, batch)
         record.parent_scores = [o.score for o in parent_runs]
 
         # The skip test and the component choice (round-robin pointers) are taken in slot order.
         if earlier:
             earlier[-1].chosen.wait()
-        self._check_abort()
+        self.runs.check_abort()
         try:
             if self.config.skip_perfect_score and all(s >= self.config.perfect_score for s in record.parent_scores):
                 slot.set("skipped_perfect", "parent is already perfect on this minibatch")
@@ -558,7 +416,7 @@ class GEPASearch:
             slot.set("duplicate", f"the proposal equals candidate #{existing}")
             return
 
-        child_runs = self._evaluate(child, batch)
+        child_runs = self.runs.evaluate(child, batch)
         record.child_scores = [o.score for o in child_runs]
         if not self.acceptance.accept(record.parent_scores, record.child_scores):
             slot.set("rejected", "child did not beat its parent on the minibatch")
@@ -566,13 +424,13 @@ class GEPASearch:
         slot.child = child
         if not self._full_val_due(slot, earlier):
             return
-        slot.val_scores = [o.score for o in self._evaluate(child, self.val_ids)]
+        slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
         slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record, plan = slot.record, slot.merge
         assert plan is not None
-        runs = self._evaluate(plan.merged, record.example_ids)
+        runs = self.runs.evaluate(plan.merged, record.example_ids)
         record.child_scores = [o.score for o in runs]
         left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
         left_sum = sum(left_scores[j] for j in slot.positions)
@@ -585,7 +443,7 @@ class GEPASearch:
             return
         if not self._full_val_due(slot, earlier):
             return
-        slot.val_scores = [o.score for o in self._evaluate(plan.merged, self.val_ids)]
+        slot.val_scores = [o.score for o in self.runs.evaluate(plan.merged, self.val_ids)]
         slot.set("accepted", f"{what}; val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _commit(self, slots: list[_Slot]) -> list[_Slot]:
@@ -623,17 +481,13 @@ class GEPASearch:
             self._finish(record, slot.status, slot.note)
         return slots
 
-    def _check_abort(self) -> None:
-        if self._abort.is_set():
-            raise _AbortEvaluation("another proposal of this round failed")
-
     def _propose(self, iteration: int, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
         """A proposal for one component, reusing a journaled one from before a restart if there is one."""
         key = f"{iteration}:{candidate_key(parent)}:{component}"
         if key in self._proposals:
             self._count("proposals_replayed")
             return self._proposals[key]
-        self._check_abort()
+        self.runs.check_abort()
         result = self.proposer.propose(parent, component, runs)
         for reason in result.rejections:
             self._count(f"reflection_rejected_{reason}")

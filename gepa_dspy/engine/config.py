@@ -1,0 +1,42 @@
+"""The settings of one search (``SearchConfig``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARALLEL_MODES = ("independent", "speculative")
+
+
+@dataclass
+class SearchConfig:
+    """Settings of one search. ``max_metric_calls`` counts paid program runs (cache hits are free)."""
+
+    max_metric_calls: int
+    minibatch_size: int = 3
+    perfect_score: float = 1.0
+    skip_perfect_score: bool = True
+    use_merge: bool = True
+    max_merge_invocations: int = 5
+    merge_subsample_size: int = 5
+    seed: int = 0
+    max_consecutive_lm_failures: int = 20
+    #: Stop when this many iterations in a row tested no new candidate (the parent was already perfect,
+    #: every proposal was a duplicate, or the reflection LM kept failing): such a search has saturated or
+    #: is stuck, and once its runs are cached it would spin forever without spending budget.
+    max_stalled_iterations: int = 20
+    #: Proposals per round (1 = the paper's sequential loop). With k > 1, k parents and minibatches are drawn
+    #: in order, the k proposals run concurrently and are accepted in that order; proposals of one round do
+    #: not see each other's acceptance. The evaluator's own concurrency limit still applies to all of them.
+    num_parallel_proposals: int = 1
+    #: How the proposals of a round relate (only with ``num_parallel_proposals`` > 1):
+    #: ``"independent"``: all are drawn from the pool at the start of the round and all winners join it;
+    #: ``"speculative"``: proposal j assumes proposals 1..j-1 are rejected. The round keeps the proposals up to
+    #: the first accepted one and discards the rest (their draws are undone, their paid runs stay paid and
+    #: cached), so the search takes exactly the sequential loop's decisions, at the price of discarded runs.
+    parallel_mode: str = "independent"
+
+    def __post_init__(self) -> None:
+        if self.num_parallel_proposals < 1:
+            raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
+        if self.parallel_mode not in PARALLEL_MODES:
+            raise ValueError(f"parallel_mode must be one of {PARALLEL_MODES}, got {self.parallel_mode!r}")
