@@ -25,6 +25,7 @@ from benchmarks.compare.config import MiproSettings
 from benchmarks.compare.metering import CountingMetric, LMUsageMeter, MetricCallCapExceeded
 from benchmarks.compare.optimizers import mipro_curve, mipro_expected_calls, mipro_metric_calls
 from benchmarks.compare.runner import RunKey
+from benchmarks.compare.stragglers import straggler_timeout
 from gepa_dspy.testing import ScriptedLM, ScriptedOpenAIServer
 
 from . import compare_toy
@@ -226,6 +227,7 @@ def test_cli_against_a_scripted_openai_server(tmp_path: Path, capsys: pytest.Cap
     (["--lm", "local:"], "'local:' needs a model"),
     (["--mipro-demos", "1"], "--mipro-demos takes two numbers"),
     (["--scale", "paper", "--optimizers", "baseline,gepa"], "has no default budget"),
+    (["--dspy-straggler-timeout", "-1"], "--dspy-straggler-timeout must be >= 0"),
 ])
 def test_argument_validation(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -299,3 +301,23 @@ def test_report_functions_on_synthetic_records(tmp_path: Path) -> None:
     assert "over 2 seed(s)" in table
     assert plot_score_vs_calls(records, tmp_path / "a.png").stat().st_size > 1000
     assert plot_prompt_lengths(records, tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_straggler_timeout_sets_dspy_parallel_executor_default_only_inside_the_block() -> None:
+    from dspy.utils.parallelizer import ParallelExecutor
+
+    assert ParallelExecutor(num_threads=1).timeout == 120
+    with straggler_timeout(0):
+        assert ParallelExecutor(num_threads=1).timeout == 0
+        assert ParallelExecutor(num_threads=1, timeout=5).timeout == 5  # an explicit value is kept
+        assert ParallelExecutor(1, None, False, None, False, 7).timeout == 7
+    assert ParallelExecutor(num_threads=1).timeout == 120
+    with straggler_timeout(None):
+        assert ParallelExecutor(num_threads=1).timeout == 120
+    with pytest.raises(ValueError, match=">= 0"):
+        with straggler_timeout(-1):
+            pass
+    with pytest.raises(RuntimeError):
+        with straggler_timeout(900):
+            raise RuntimeError("the block failed")
+    assert ParallelExecutor(num_threads=1).timeout == 120  # restored after an exception too

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--mipro-max-calls-factor", type=float, default=2.0,
                      help="MIPROv2 fails once it exceeds this multiple of its expected metric calls (default 2)")
     opt.add_argument("--reflection-minibatch-size", type=int, default=3, help="GEPA minibatch size (default 3)")
+    opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
+                     help="seconds after which DSPy's parallel evaluator (inside MIPROv2 and dspy.GEPA) runs a second "
+                          "copy of a slow example (DSPy's default 120); 0 turns that off, which a slow local LM needs")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
@@ -135,6 +138,8 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         (args.reflection_minibatch_size, "--reflection-minibatch-size"),
                         (args.local_threads, "--local-threads")):
         _positive(value, name)
+    if args.dspy_straggler_timeout is not None and args.dspy_straggler_timeout < 0:
+        raise ValueError(f"--dspy-straggler-timeout must be >= 0, got {args.dspy_straggler_timeout}")
     if args.lm_retries < 0:
         raise ValueError(f"--lm-retries must be >= 0, got {args.lm_retries}")
     preset = SCALES[args.scale]
@@ -160,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
+        dspy_straggler_timeout=args.dspy_straggler_timeout,
     )
 
 

@@ -32,6 +32,7 @@ from .evaluation import evaluate_program
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
+from .stragglers import straggler_timeout
 
 RECORD = "record.json"
 ERROR = "error.json"
@@ -185,7 +186,8 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
                       mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size)
-    outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
+    with straggler_timeout(config.dspy_straggler_timeout):
+        outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
     t_opt = time.perf_counter()
     optimization_usage = _usage_dict(lms)
     lms.reset_usage()
