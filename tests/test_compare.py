@@ -22,6 +22,7 @@ from benchmarks.compare import (
     table_markdown,
 )
 from benchmarks.compare.config import MiproSettings
+from benchmarks.compare.export import export_runs
 from benchmarks.compare.metering import CountingMetric, LMUsageMeter, MetricCallCapExceeded
 from benchmarks.compare.optimizers import mipro_curve, mipro_expected_calls, mipro_metric_calls
 from benchmarks.compare.runner import RunKey
@@ -82,6 +83,14 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
     table = paths["table"].read_text()
     assert "| GEPA (ours) | 100.0 | 100.0 | +100.0 |" in table and "| Baseline | 0.0 | 0.0 | – |" in table
     assert all(p.stat().st_size > 1000 for p in paths.values() if p.suffix == ".png")
+
+    exported = tmp_path.parent / f"{tmp_path.name}-export"
+    assert main(["--out", str(tmp_path), "--export", str(exported)]) == 0
+    assert (exported / "toy" / "gepa" / "seed0" / "record.json").read_text() == (tmp_path / "toy" / "gepa" / "seed0" / "record.json").read_text()
+    assert (exported / "toy" / "gepa" / "seed0" / "program.json").exists()
+    assert not (exported / "toy" / "gepa" / "seed0" / "optimizer_log").exists()  # checkpoints stay behind
+    assert (tmp_path / "toy" / "gepa" / "seed0" / "optimizer_log").exists()
+    assert (exported / "table.md").read_text() == table
 
 
 def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
@@ -321,3 +330,11 @@ def test_straggler_timeout_sets_dspy_parallel_executor_default_only_inside_the_b
         with straggler_timeout(900):
             raise RuntimeError("the block failed")
     assert ParallelExecutor(num_threads=1).timeout == 120  # restored after an exception too
+
+
+def test_export_refuses_an_empty_runs_folder_and_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--export", str(tmp_path / "dest")])
+    assert "no finished run" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="is the runs folder itself"):
+        export_runs(tmp_path, tmp_path)

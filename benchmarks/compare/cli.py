@@ -12,8 +12,9 @@ import benchmarks
 from benchmarks.common import SCALE_SIZES
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
+from .export import export_runs
 from .lms import LMSpec, parse_lm_string
-from .report import report
+from .report import TABLE_MD, report
 from .runner import run_comparison, run_keys
 
 DEFAULT_OPTIMIZERS = "baseline,mipro,dspy_gepa,gepa"
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
+    out.add_argument("--export", default=None, metavar="DIR",
+                     help="only copy the finished runs' record.json, program.json and attempts.json from --out to DIR "
+                          "and write the report there (small files to commit; no optimizer checkpoints)")
     return p
 
 
@@ -207,6 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.out)
     if args.report_only:
         _print_report(out_dir)
+        return 0
+    if args.export:
+        try:
+            written = export_runs(out_dir, args.export)
+        except (FileNotFoundError, ValueError) as exc:
+            parser.error(str(exc))
+        print((Path(args.export) / TABLE_MD).read_text(encoding="utf-8"))
+        print(f"[compare] exported {len(written)} finished run(s) from {out_dir} to {args.export}", file=sys.stderr)
         return 0
     try:
         config = config_from_args(args)

@@ -1,0 +1,44 @@
+"""Copy the small, committable part of a runs folder: each finished run's record and program, and the report.
+
+A comparison's ``--out`` folder also holds the optimizers' checkpoints and journals (``optimizer_log/``),
+which can be large and are only needed to resume. ``export_runs`` copies, for every run with a
+``record.json``, the files listed in ``EXPORTED_FILES``, then writes the report next to them, so the
+destination can be committed (for example under ``benchmarks/results/compare/``) and read by
+``notebooks/reproduce.ipynb``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .report import report
+from .runner import ATTEMPTS, PROGRAM, RECORD
+
+#: Files copied from each finished run folder (the ones that exist).
+EXPORTED_FILES = (RECORD, PROGRAM, ATTEMPTS)
+
+
+def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
+    """Copy every finished run's small files from ``out_dir`` to ``dest`` (same layout) and report there.
+
+    Unfinished runs are left out; files already in ``dest`` are overwritten. Returns the run folders
+    written. Raises ``FileNotFoundError`` when ``out_dir`` has no finished run.
+    """
+    source, target = Path(out_dir), Path(dest)
+    if source.resolve() == target.resolve():
+        raise ValueError(f"export destination {target} is the runs folder itself")
+    records = sorted(source.glob(f"*/*/seed*/{RECORD}"))
+    if not records:
+        raise FileNotFoundError(f"no finished run (no */*/seed*/{RECORD}) in {source}")
+    written: list[Path] = []
+    for record in records:
+        run = record.parent
+        folder = target / run.relative_to(source)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in EXPORTED_FILES:
+            if (run / name).exists():
+                shutil.copy2(run / name, folder / name)
+        written.append(folder)
+    report(target)
+    return written
