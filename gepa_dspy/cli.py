@@ -22,7 +22,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all usable CPUs)")
-    parser.add_argument("--ctx-size", type=int, default=16384, help="total context, shared by the parallel slots")
+    parser.add_argument("--ctx-size", type=int, default=32768, help="total context, shared by the parallel slots (default 32768: 8192 per slot)")
     parser.add_argument("--parallel", type=int, default=4, help="parallel request slots (-np)")
     parser.add_argument("--cache-ram", type=int, default=512, help="prompt-cache RAM limit in MiB")
     parser.add_argument("--startup-timeout", type=float, default=180.0)

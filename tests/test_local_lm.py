@@ -291,7 +291,7 @@ def test_command_line_has_issue_flags(fake_gguf: Path) -> None:
     argv = build_command(Path("/bin/llama-server"), fake_gguf, "127.0.0.1", 8089, options)
     assert argv == [
         "/bin/llama-server", "-m", str(fake_gguf), "--host", "127.0.0.1", "--port", "8089", "-t", "2",
-        "-c", "16384", "-np", "4", "--no-webui", "--cache-ram", "512", "--temp", "0",
+        "-c", "32768", "-np", "4", "--no-webui", "--cache-ram", "512", "--temp", "0",
     ]
     with pytest.raises(ValueError):
         ServerOptions(parallel=0)

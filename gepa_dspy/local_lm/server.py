@@ -35,14 +35,14 @@ def usable_cpu_count() -> int:
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """llama-server settings. ``ctx_size`` is shared by the ``parallel`` slots (16384 / 4 = 4096 tokens each).
+    """llama-server settings. ``ctx_size`` is shared by the ``parallel`` slots (32768 / 4 = 8192 tokens each).
 
     ``cache_ram_mib`` bounds the server's prompt cache (without it the cache can grow to 8 GiB).
     ``threads=None`` uses every CPU this process may run on. ``extra_args`` are appended verbatim.
     """
 
     threads: int | None = None
-    ctx_size: int = 16384
+    ctx_size: int = 32768
     parallel: int = 4
     cache_ram_mib: int = 512
     extra_args: tuple[str, ...] = field(default_factory=tuple)
