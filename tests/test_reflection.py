@@ -22,6 +22,8 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```\nDo X and then", (None, "truncated")),
         ("```\n\n```", (None, "blank")),
         ("```\n## Records of the step at work\nblah\n```", (None, "echo")),
+        ("```text\n### Record 1\nInputs:\n- prompt: Create an itinerary\n```", (None, "echo")),
+        ("```text\nSee the record 1 above: keep answers short.\n```", ("See the record 1 above: keep answers short.", "ok")),
     ],
 )
 def test_extract_instruction(reply, expected):

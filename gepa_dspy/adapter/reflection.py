@@ -29,6 +29,8 @@ MAX_CALLS_PER_EXAMPLE = 2
 
 # Lines of the meta-prompt that a real instruction would never contain; a reply holding them echoes the prompt.
 _ECHO_MARKERS = ("## Records of the step at work", "## What to write", "<<<CURRENT INSTRUCTION>>>")
+# A record's header line as ``render_record`` writes it: small reflection LMs copy whole records back.
+_ECHOED_RECORD = re.compile(r"^#+ Record \d+[ \t]*$", re.MULTILINE)
 
 META_PROMPT = """\
 You are tuning one step of a multi-step language-model program. The step is driven by an instruction; \
@@ -106,7 +108,7 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
     text = reply[fences[0].end() : fences[-1].start()].strip("\n").strip()
     if not text:
         return None, "blank"
-    if any(marker in text for marker in _ECHO_MARKERS):
+    if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
         return None, "echo"
     return text, "ok"
 
