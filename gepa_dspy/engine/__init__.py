@@ -1,11 +1,11 @@
 """The DSPy-free search engine: candidates, Pareto bookkeeping, strategies, budget, checkpoints and the loop."""
 
 from .candidate import Candidate, candidate_key
+from .config import SearchConfig
+from .paid_runs import LMUnavailableError
 from .pool import CandidatePool
 from .protocols import Evaluator, ProposalResult, Proposer, StopCondition
 from .records import IterationRecord, Outcome
-from .config import SearchConfig
-from .paid_runs import LMUnavailableError
 from .result import SearchResult
 from .search import BudgetTooSmallError, GEPASearch
 from .strategies import (
@@ -21,7 +21,8 @@ from .strategies import (
 
 __all__ = [
     "Candidate", "candidate_key", "CandidatePool", "Evaluator", "ProposalResult", "Proposer", "StopCondition",
-    "IterationRecord", "Outcome", "GEPASearch", "BudgetTooSmallError", "LMUnavailableError", "SearchConfig", "SearchResult", "AcceptanceCriterion",
+    "IterationRecord", "Outcome", "GEPASearch", "BudgetTooSmallError", "LMUnavailableError", "SearchConfig",
+    "SearchResult", "AcceptanceCriterion",
     "AllComponentSelector", "ComponentSelector", "CurrentBestParentSelector", "ParentSelector",
     "ParetoParentSelector", "RoundRobinComponentSelector", "StrictImprovement",
 ]
