@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -158,6 +159,39 @@ def test_failed_run_writes_error_and_is_retried(tmp_path: Path) -> None:
     assert _record(tmp_path, "gepa")["attempt"] == 2
 
 
+def test_attempts_start_a_failing_run_again_in_the_same_invocation(tmp_path: Path) -> None:
+    built = {"reflection": 0}
+
+    def flaky_reflection_lm(role: str) -> ScriptedLM:
+        if role == "reflection":
+            built["reflection"] += 1
+            if built["reflection"] == 1:
+                raise RuntimeError("first attempt: reflection LM unavailable")
+        return compare_toy.lm_factory(role)
+
+    stream = io.StringIO()
+    summary = run_comparison(_config(tmp_path, ["gepa"], budget=20, attempts=2), factory=flaky_reflection_lm,
+                             stream=stream)
+    assert summary.finished == [RunKey("toy", "gepa", 0)] and not summary.failed
+    assert "attempt 1 of 2 failed, starting again: RuntimeError: first attempt" in stream.getvalue()
+    folder = tmp_path / "toy" / "gepa" / "seed0"
+    assert not (folder / "error.json").exists()
+    assert len(json.loads((folder / "attempts.json").read_text())) == 2
+    assert _record(tmp_path, "gepa")["attempt"] == 2
+
+
+def test_attempts_give_up_after_the_last_one(tmp_path: Path) -> None:
+    def no_reflection_lm(role: str) -> ScriptedLM:
+        if role == "reflection":
+            raise RuntimeError("reflection LM unavailable")
+        return compare_toy.lm_factory(role)
+
+    summary = run_comparison(_config(tmp_path, ["gepa"], budget=20, attempts=3), factory=no_reflection_lm)
+    assert summary.failed == {RunKey("toy", "gepa", 0): "RuntimeError: reflection LM unavailable"}
+    folder = tmp_path / "toy" / "gepa" / "seed0"
+    assert len(json.loads((folder / "attempts.json").read_text())) == 3 and (folder / "error.json").exists()
+
+
 def test_unparsable_replies_score_zero_and_are_counted(tmp_path: Path) -> None:
     def broken_factory(role: str) -> ScriptedLM:
         return ScriptedLM(lambda messages, model: "no fields here", model="broken")
@@ -237,6 +271,7 @@ def test_cli_against_a_scripted_openai_server(tmp_path: Path, capsys: pytest.Cap
     (["--mipro-demos", "1"], "--mipro-demos takes two numbers"),
     (["--scale", "paper", "--optimizers", "baseline,gepa"], "has no default budget"),
     (["--dspy-straggler-timeout", "-1"], "--dspy-straggler-timeout must be >= 0"),
+    (["--attempts", "0"], "--attempts must be positive"),
 ])
 def test_argument_validation(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:

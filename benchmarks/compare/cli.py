@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
                      help="seconds after which DSPy's parallel evaluator (inside MIPROv2 and dspy.GEPA) runs a second "
                           "copy of a slow example (DSPy's default 120); 0 turns that off, which a slow local LM needs")
+    opt.add_argument("--attempts", type=int, default=1,
+                     help="start a failing run up to this many times in one invocation (default 1); our GEPA and "
+                          "dspy.GEPA resume from their checkpoints, MIPROv2 starts over")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
@@ -140,7 +143,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         (args.program_max_tokens, "--program-max-tokens"), (args.lm_timeout, "--lm-timeout"),
                         (args.mipro_max_calls_factor, "--mipro-max-calls-factor"),
                         (args.reflection_minibatch_size, "--reflection-minibatch-size"),
-                        (args.local_threads, "--local-threads")):
+                        (args.local_threads, "--local-threads"), (args.attempts, "--attempts")):
         _positive(value, name)
     if args.dspy_straggler_timeout is not None and args.dspy_straggler_timeout < 0:
         raise ValueError(f"--dspy-straggler-timeout must be >= 0, got {args.dspy_straggler_timeout}")
@@ -169,7 +172,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
-        dspy_straggler_timeout=args.dspy_straggler_timeout,
+        dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts,
     )
 
 

@@ -77,6 +77,9 @@ class CompareConfig:
     #: Seconds after which DSPy's ParallelExecutor re-submits a straggling example (MIPROv2, dspy.GEPA);
     #: None keeps DSPy's default (120), 0 turns re-submission off. See ``stragglers.py``.
     dspy_straggler_timeout: float | None = None
+    #: How many times one invocation starts a run that keeps failing (a crash such as an unparsable LM reply
+    #: inside MIPROv2); every attempt is listed in the run's ``attempts.json``.
+    attempts: int = 1
 
     def default_budget(self) -> int | None:
         """The budget when neither MIPROv2 nor ``--budget`` decides it."""

@@ -266,21 +266,26 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
             progress.line(index, key, f"failed: {message}")
             continue
         progress.line(index, key, "starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
-        t0 = time.perf_counter()
-        try:
-            module = benchmarks.get(key.benchmark)
-            split_key = (key.benchmark, key.seed)
-            if split_key not in splits_by:
-                splits_by[split_key] = load_splits(module, config, key.seed)
-            record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
-        except Exception as exc:  # one failed run must not end the comparison; it is retried next time
-            message = f"{type(exc).__name__}: {exc}"
-            write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(), "at": _now()})
-            summary.failed[key] = message
-            progress.durations.append(time.perf_counter() - t0)
-            progress.line(index, key, f"failed: {message}")
-            continue
+        record, t0 = None, time.perf_counter()
+        for attempt in range(1, config.attempts + 1):
+            try:
+                module = benchmarks.get(key.benchmark)
+                split_key = (key.benchmark, key.seed)
+                if split_key not in splits_by:
+                    splits_by[split_key] = load_splits(module, config, key.seed)
+                record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
+                break
+            except Exception as exc:  # one failed run must not end the comparison; it is retried next time
+                message = f"{type(exc).__name__}: {exc}"
+                write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(), "at": _now()})
+                if attempt < config.attempts:
+                    progress.line(index, key, f"attempt {attempt} of {config.attempts} failed, starting again: {message}")
+                    continue
+                summary.failed[key] = message
         progress.durations.append(time.perf_counter() - t0)
+        if record is None:
+            progress.line(index, key, f"failed: {summary.failed[key]}")
+            continue
         summary.finished.append(key)
         progress.line(index, key, f"done: test {record['test']['mean']:.3f}, val {record['val']['mean']:.3f}, "
                                   f"{record['metric_calls']} metric calls, {_format_seconds(record['wall_seconds']['total'])}")
