@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--attempts", type=int, default=1,
                      help="start a failing run up to this many times in one invocation (default 1); our GEPA and "
                           "dspy.GEPA resume from their checkpoints, MIPROv2 starts over")
+    opt.add_argument("--lm-journal", action="store_true",
+                     help="record every LM reply in the run folder (lm_journal.jsonl) and replay them when an "
+                          "interrupted run is started again, so MIPROv2 and dspy.GEPA catch up without paying "
+                          "twice; needs local:http://HOST:PORT or --api-base endpoints")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
@@ -165,6 +169,11 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
                         max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                         local_threads=args.local_threads)
+    if args.lm_journal:
+        for spec, flag in ((task, "--lm"), (reflection, "--reflection-lm")):
+            if spec.endpoint is None:
+                raise ValueError(f"--lm-journal needs a base URL for {flag} {spec.model}: use local:http://HOST:PORT "
+                                 "or --api-base / --reflection-api-base")
     return CompareConfig(
         benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
         sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,
@@ -172,7 +181,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
-        dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts,
+        dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, lm_journal=args.lm_journal,
     )
 
 

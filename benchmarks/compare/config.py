@@ -80,6 +80,8 @@ class CompareConfig:
     #: How many times one invocation starts a run that keeps failing (a crash such as an unparsable LM reply
     #: inside MIPROv2); every attempt is listed in the run's ``attempts.json``.
     attempts: int = 1
+    #: Journal every LM reply of a run and replay it when the run is started again (``journal.py``).
+    lm_journal: bool = False
 
     def default_budget(self) -> int | None:
         """The budget when neither MIPROv2 nor ``--budget`` decides it."""

@@ -14,7 +14,7 @@ reflection LM (GEPA's reflection, MIPROv2's instruction proposer) separately.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import dspy
@@ -43,6 +43,22 @@ class LMSpec:
     @property
     def is_local(self) -> bool:
         return self.model.startswith(LOCAL_PREFIX)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The OpenAI-compatible base URL requests go to, when the spec names one (else None)."""
+        if self.is_local:
+            target = self.model[len(LOCAL_PREFIX):]
+            return target if target.startswith(("http://", "https://")) else None
+        return self.api_base
+
+    def routed_to(self, url: str) -> "LMSpec":
+        """The same spec with requests sent to ``url`` instead of ``endpoint`` (e.g. a journaling proxy)."""
+        if self.endpoint is None:
+            raise ValueError(f"LM {self.model!r} has no base URL to route")
+        if self.is_local:
+            return replace(self, model=LOCAL_PREFIX + url)
+        return replace(self, api_base=url)
 
     def lm_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``dspy.LM`` (cache off, so every call is real and counted)."""

@@ -1,9 +1,10 @@
 """Run every (benchmark, optimizer, seed) of a comparison, one folder and one ``record.json`` each.
 
 Layout: ``OUT/<benchmark>/<optimizer>/seed<k>/`` holds ``record.json`` (written atomically, last),
-``program.json`` (``program.save``), ``optimizer_log/`` (the optimizer's checkpoints) and, after a failed
-attempt, ``error.json``. A run with a ``record.json`` is finished and skipped; any other run folder is
-an interrupted attempt and is run again (our GEPA resumes from ``optimizer_log/`` exactly).
+``program.json`` (``program.save``), ``optimizer_log/`` (the optimizer's checkpoints), with ``--lm-journal``
+``lm_journal.jsonl`` (every LM reply, replayed by the next attempt) and, after a failed attempt,
+``error.json``. A run with a ``record.json`` is finished and skipped; any other run folder is an
+interrupted attempt and is run again (our GEPA resumes from ``optimizer_log/`` exactly).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import benchmarks
 
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
+from .journal import JOURNAL, LMJournal, journaled_factory
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
@@ -180,6 +182,17 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     """Optimize, score val and test with the shared runner, save the program and write ``record.json``."""
     folder = key.folder(config.out_dir)
     attempt, resumed = _start_attempt(folder)
+    if not config.lm_journal:
+        return _optimize_and_score(key, config, module, splits, factory, budget, budget_source, attempt, resumed, None)
+    with journaled_factory(config.task_lm, config.reflection_lm, folder / JOURNAL) as (journaled, journal):
+        return _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt, resumed,
+                                   journal)
+
+
+def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
+                        budget: int | None, budget_source: str | None, attempt: int, resumed: bool,
+                        journal: LMJournal | None) -> dict[str, Any]:
+    folder = key.folder(config.out_dir)
     started_at, t0 = _now(), time.perf_counter()
     lms = RunLMs(factory)
     program, metric = program_and_metric(module, lms, config)
@@ -212,6 +225,7 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         "wall_seconds": {"optimize": round(t_opt - t0, 2), "val_eval": round(t_val - t_opt, 2),
                          "test_eval": round(t_test - t_val, 2), "total": round(t_test - t0, 2)},
         "attempt": attempt, "resumed_from_checkpoint": resumed,
+        "lm_journal": journal.stats.to_dict() if journal is not None else None,
         "lm_usage": {"optimization": optimization_usage, "evaluation": _usage_dict(lms)},
         "val": val.to_dict(), "test": test.to_dict(),
         "prompts": prompt_summary(outcome.program),
@@ -247,7 +261,13 @@ class Progress:
 
 
 def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stream: Any = None) -> RunSummary:
-    """Run (or resume) every run of ``config``; failures are recorded in ``error.json`` and do not stop the rest."""
+    """Run (or resume) every run of ``config``; failures are recorded in ``error.json`` and do not stop the rest.
+
+    ``factory`` replaces the LMs built from ``config``'s specs (tests pass scripted ones); it cannot be
+    combined with ``config.lm_journal``, which routes the specs' endpoints through the run's journal.
+    """
+    if factory is not None and config.lm_journal:
+        raise ValueError("lm_journal journals the LM specs' endpoints; it cannot be used with a custom LM factory")
     factory = factory or spec_factory(config.task_lm, config.reflection_lm)
     keys = run_keys(config)
     progress = Progress(len(keys), stream)
