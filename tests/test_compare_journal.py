@@ -117,7 +117,8 @@ def test_cli_refuses_a_journal_without_base_url(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize("optimizer", ["mipro", "dspy_gepa", "gepa"])
-def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, optimizer: str) -> None:
+def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, optimizer: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     def responder(messages, model):
         if model.endswith("reflection"):
             return compare_toy.reflection_responder(messages, model)
@@ -136,7 +137,9 @@ def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, op
         asked = len(server.requests)
         # Pretend the run died just before writing its record: everything must come from the journal.
         (folder / "record.json").unlink()
+        capsys.readouterr()
         assert main([*argv, "--api-base", server.url]) == 0
+        assert f"LM journal holds {asked} replies from earlier attempts" in capsys.readouterr().err
         assert len(server.requests) == asked
     second = json.loads((folder / "record.json").read_text())
     assert first["lm_journal"]["replayed"] == 0 and first["lm_journal"]["recorded"] == asked

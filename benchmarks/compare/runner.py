@@ -185,8 +185,16 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     if not config.lm_journal:
         return _optimize_and_score(key, config, module, splits, factory, budget, budget_source, attempt, resumed, None)
     with journaled_factory(config.task_lm, config.reflection_lm, folder / JOURNAL) as (journaled, journal):
-        return _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt, resumed,
-                                   journal)
+        loaded = journal.stats
+        if loaded.loaded or loaded.unreadable_lines:
+            print(f"[compare]   {key}: LM journal holds {loaded.loaded} replies from earlier attempts"
+                  + (f" ({loaded.unreadable_lines} unreadable lines skipped)" if loaded.unreadable_lines else ""),
+                  file=sys.stderr, flush=True)
+        record = _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt,
+                                     resumed, journal)
+        print(f"[compare]   {key}: LM journal replayed {journal.stats.replayed} replies, "
+              f"{journal.stats.forwarded} requests went to the LM", file=sys.stderr, flush=True)
+        return record
 
 
 def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
