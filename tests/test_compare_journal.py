@@ -155,3 +155,24 @@ def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, op
         assert {k: v for k, v in second[split].items() if k != timing} == \
             {k: v for k, v in first[split].items() if k != timing}
     assert first["lms"]["task"]["api_base"] == url  # the record names the real endpoint, not the proxy
+
+
+def test_a_failed_attempt_sets_its_journal_aside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def responder(messages, model):
+        if model.endswith("reflection"):
+            return compare_toy.reflection_responder(messages, model)
+        return compare_toy.task_responder(messages, model)
+
+    out = tmp_path / "run"
+    folder = out / "toy" / "mipro" / "seed0"
+    with ScriptedOpenAIServer(responder) as server:
+        argv = ["--benchmark", "toy", "--optimizers", "mipro", "--scale", "tiny", "--train-size", "6",
+                "--val-size", "6", "--test-size", "6", "--lm", "openai/scripted-task",
+                "--reflection-lm", "openai/scripted-reflection", "--api-key", "x", "--api-base", server.url,
+                "--out", str(out), "--no-report", "--lm-journal"]
+        assert main([*argv, "--mipro-max-calls-factor", "0.5"]) == 1  # MIPROv2 raises at its metric cap
+        assert "its LM journal is kept as lm_journal.failed1.jsonl" in capsys.readouterr().err
+        assert not (folder / JOURNAL).exists() and (folder / "lm_journal.failed1.jsonl").stat().st_size > 0
+        assert main(argv) == 0
+    record = json.loads((folder / "record.json").read_text())
+    assert record["attempt"] == 2 and record["lm_journal"]["loaded"] == 0 and record["lm_journal"]["replayed"] == 0

@@ -184,17 +184,27 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     attempt, resumed = _start_attempt(folder)
     if not config.lm_journal:
         return _optimize_and_score(key, config, module, splits, factory, budget, budget_source, attempt, resumed, None)
-    with journaled_factory(config.task_lm, config.reflection_lm, folder / JOURNAL) as (journaled, journal):
-        loaded = journal.stats
-        if loaded.loaded or loaded.unreadable_lines:
-            print(f"[compare]   {key}: LM journal holds {loaded.loaded} replies from earlier attempts"
-                  + (f" ({loaded.unreadable_lines} unreadable lines skipped)" if loaded.unreadable_lines else ""),
-                  file=sys.stderr, flush=True)
-        record = _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt,
-                                     resumed, journal)
-        print(f"[compare]   {key}: LM journal replayed {journal.stats.replayed} replies, "
-              f"{journal.stats.forwarded} requests went to the LM", file=sys.stderr, flush=True)
-        return record
+    try:
+        with journaled_factory(config.task_lm, config.reflection_lm, folder / JOURNAL) as (journaled, journal):
+            loaded = journal.stats
+            if loaded.loaded or loaded.unreadable_lines:
+                print(f"[compare]   {key}: LM journal holds {loaded.loaded} replies from earlier attempts"
+                      + (f" ({loaded.unreadable_lines} unreadable lines skipped)" if loaded.unreadable_lines else ""),
+                      file=sys.stderr, flush=True)
+            record = _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt,
+                                         resumed, journal)
+            print(f"[compare]   {key}: LM journal replayed {journal.stats.replayed} replies, "
+                  f"{journal.stats.forwarded} requests went to the LM", file=sys.stderr, flush=True)
+            return record
+    except Exception:
+        # Replaying a failed attempt would replay the reply that made it fail (an unparsable proposal, say),
+        # so the next attempt starts with fresh replies. A killed or interrupted attempt keeps its journal.
+        set_aside = folder / f"lm_journal.failed{attempt}.jsonl"
+        if (folder / JOURNAL).exists():
+            os.replace(folder / JOURNAL, set_aside)
+            print(f"[compare]   {key}: attempt {attempt} failed; its LM journal is kept as {set_aside.name} and "
+                  "not replayed", file=sys.stderr, flush=True)
+        raise
 
 
 def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
