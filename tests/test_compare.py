@@ -13,6 +13,7 @@ import pytest
 import benchmarks
 from benchmarks.compare import (
     CompareConfig,
+    failed_runs,
     load_records,
     main,
     plot_prompt_lengths,
@@ -190,6 +191,33 @@ def test_attempts_give_up_after_the_last_one(tmp_path: Path) -> None:
     assert summary.failed == {RunKey("toy", "gepa", 0): "RuntimeError: reflection LM unavailable"}
     folder = tmp_path / "toy" / "gepa" / "seed0"
     assert len(json.loads((folder / "attempts.json").read_text())) == 3 and (folder / "error.json").exists()
+
+
+def test_report_and_export_list_failed_runs(tmp_path: Path) -> None:
+    def no_reflection_lm(role: str) -> ScriptedLM:
+        if role == "reflection":
+            raise RuntimeError("reflection LM unavailable\nsecond line")
+        return compare_toy.lm_factory(role)
+
+    out = tmp_path / "runs"
+    run_comparison(_config(out, ["baseline", "gepa"], budget=20, attempts=2), factory=no_reflection_lm)
+    assert failed_runs(out) == [{"benchmark": "toy", "optimizer": "gepa", "seed": 0, "attempts": 2,
+                                 "error": "RuntimeError: reflection LM unavailable",
+                                 "at": failed_runs(out)[0]["at"]}]
+    report(out)
+    assert "- toy / GEPA (ours) / seed 0: RuntimeError: reflection LM unavailable (2 attempts)" in \
+        (out / "table.md").read_text()
+
+    dest = tmp_path / "export"
+    export_runs(out, dest)
+    assert (dest / "toy" / "gepa" / "seed0" / "error.json").exists()
+    assert not (dest / "toy" / "gepa" / "seed0" / "record.json").exists()
+    assert "(2 attempts)" in (dest / "table.md").read_text()
+
+    run_comparison(_config(out, ["gepa"], budget=20), factory=compare_toy.lm_factory)
+    assert failed_runs(out) == []
+    report(out)
+    assert "Runs that failed" not in (out / "table.md").read_text()
 
 
 def test_unparsable_replies_score_zero_and_are_counted(tmp_path: Path) -> None:

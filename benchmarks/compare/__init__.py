@@ -18,6 +18,7 @@ from .config import OPTIMIZERS, SCALES, CompareConfig, MiproSettings  # noqa: E4
 from .evaluation import SplitScores, evaluate_program  # noqa: E402
 from .lms import LMSpec, RunLMs  # noqa: E402
 from .report import (  # noqa: E402
+    failed_runs,
     load_records,
     plot_prompt_lengths,
     plot_score_vs_calls,
@@ -39,6 +40,7 @@ __all__ = [
     "RunSummary",
     "SplitScores",
     "evaluate_program",
+    "failed_runs",
     "load_records",
     "main",
     "plot_prompt_lengths",

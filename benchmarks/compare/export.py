@@ -2,7 +2,8 @@
 
 A comparison's ``--out`` folder also holds the optimizers' checkpoints and journals (``optimizer_log/``),
 which can be large and are only needed to resume. ``export_runs`` copies, for every run with a
-``record.json``, the files listed in ``EXPORTED_FILES``, then writes the report next to them, so the
+``record.json``, the files listed in ``EXPORTED_FILES`` (and, for a run whose last attempt failed, its
+``error.json`` and ``attempts.json``, so the report lists it), then writes the report next to them, so the
 destination can be committed (for example under ``benchmarks/results/compare/``) and read by
 ``notebooks/reproduce.ipynb``.
 """
@@ -13,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from .report import report
-from .runner import ATTEMPTS, PROGRAM, RECORD
+from .runner import ATTEMPTS, ERROR, PROGRAM, RECORD
 
 #: Files copied from each finished run folder (the ones that exist).
 EXPORTED_FILES = (RECORD, PROGRAM, ATTEMPTS)
@@ -22,7 +23,7 @@ EXPORTED_FILES = (RECORD, PROGRAM, ATTEMPTS)
 def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
     """Copy every finished run's small files from ``out_dir`` to ``dest`` (same layout) and report there.
 
-    Unfinished runs are left out; files already in ``dest`` are overwritten. Returns the run folders
+    Runs still in progress are left out, failed ones contribute their error; files already in ``dest`` are overwritten. Returns the run folders
     written. Raises ``FileNotFoundError`` when ``out_dir`` has no finished run.
     """
     source, target = Path(out_dir), Path(dest)
@@ -40,5 +41,14 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
             if (run / name).exists():
                 shutil.copy2(run / name, folder / name)
         written.append(folder)
+    for error in sorted(source.glob(f"*/*/seed*/{ERROR}")):
+        run = error.parent
+        if (run / RECORD).exists():
+            continue
+        folder = target / run.relative_to(source)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (ERROR, ATTEMPTS):
+            if (run / name).exists():
+                shutil.copy2(run / name, folder / name)
     report(target)
     return written

@@ -1,8 +1,8 @@
 """Turn finished run records into ``results.csv``, a Table-1-shaped ``table.md`` and PNG plots.
 
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
-``table_markdown(frame)``, ``plot_score_vs_calls(records, path)``, ``plot_prompt_lengths(records, path)``
-and ``report(out_dir)``, which (re)writes every output from whatever records exist.
+``table_markdown(frame)``, ``plot_score_vs_calls(records, path)``, ``plot_prompt_lengths(records, path)``,
+``failed_runs(out_dir)`` and ``report(out_dir)``, which (re)writes every output from whatever records exist.
 """
 
 from __future__ import annotations
@@ -46,6 +46,40 @@ def load_records(out_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:  # never happens with atomic writes; a hand-edited file is skipped
             continue
     return records
+
+
+def failed_runs(out_dir: str | Path) -> list[dict[str, Any]]:
+    """Runs whose last attempt raised (an ``error.json`` and no ``record.json``), with their error and attempts.
+
+    The table only counts finished runs; these are what it leaves out, so the report lists them.
+    """
+    failures = []
+    for path in sorted(Path(out_dir).glob("*/*/seed*/error.json")):
+        folder = path.parent
+        if (folder / "record.json").exists():
+            continue
+        try:
+            error = json.loads(path.read_text(encoding="utf-8"))
+            attempts = json.loads((folder / "attempts.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            error, attempts = {"error": "(unreadable error.json or attempts.json)"}, []
+        failures.append({"benchmark": folder.parent.parent.name, "optimizer": folder.parent.name,
+                         "seed": int(folder.name[len("seed"):]), "attempts": len(attempts),
+                         "error": str(error.get("error", "")).splitlines()[0] if error.get("error") else "",
+                         "at": error.get("at")})
+    return failures
+
+
+def failures_markdown(failures: Sequence[dict[str, Any]]) -> str:
+    """A Markdown list of failed runs for ``table.md`` (empty string when there are none)."""
+    if not failures:
+        return ""
+    lines = ["", "Runs that failed and are not in the table (last error, attempts so far):", ""]
+    for f in failures:
+        label = f"{BENCHMARK_LABELS.get(f['benchmark'], f['benchmark'])} / " \
+                f"{OPTIMIZER_LABELS.get(f['optimizer'], f['optimizer'])} / seed {f['seed']}"
+        lines.append(f"- {label}: {f['error']} ({f['attempts']} attempt{'s' if f['attempts'] != 1 else ''})")
+    return "\n".join(lines) + "\n"
 
 
 def _usage(record: dict[str, Any], phase: str, role: str, key: str) -> int:
@@ -269,7 +303,7 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     paths = {"csv": root / RESULTS_CSV, "table": root / TABLE_MD,
              "score_plot": root / SCORE_PLOT, "prompt_plot": root / PROMPT_PLOT}
     frame.to_csv(paths["csv"], index=False)
-    paths["table"].write_text(table_markdown(frame), encoding="utf-8")
+    paths["table"].write_text(table_markdown(frame) + failures_markdown(failed_runs(root)), encoding="utf-8")
     plot_score_vs_calls(records, paths["score_plot"])
     plot_prompt_lengths(records, paths["prompt_plot"])
     return paths
