@@ -91,6 +91,13 @@ class LMJournal:
                 self._earlier.setdefault(key, deque()).append(body)
                 self.stats.loaded += 1
 
+    def describe_loaded(self) -> str | None:
+        """A line about what earlier attempts left (None when they left nothing)."""
+        if not (self.stats.loaded or self.stats.unreadable_lines):
+            return None
+        skipped = f" ({self.stats.unreadable_lines} unreadable lines skipped)" if self.stats.unreadable_lines else ""
+        return f"LM journal holds {self.stats.loaded} replies from earlier attempts{skipped}"
+
     def take(self, key: str) -> str | None:
         """The next unreplayed earlier reply to this request, or None."""
         with self._lock:

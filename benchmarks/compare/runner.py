@@ -186,15 +186,11 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         return _optimize_and_score(key, config, module, splits, factory, budget, budget_source, attempt, resumed, None)
     try:
         with journaled_factory(config.task_lm, config.reflection_lm, folder / JOURNAL) as (journaled, journal):
-            loaded = journal.stats
-            if loaded.loaded or loaded.unreadable_lines:
-                print(f"[compare]   {key}: LM journal holds {loaded.loaded} replies from earlier attempts"
-                      + (f" ({loaded.unreadable_lines} unreadable lines skipped)" if loaded.unreadable_lines else ""),
-                      file=sys.stderr, flush=True)
+            _say(key, journal.describe_loaded())
             record = _optimize_and_score(key, config, module, splits, journaled, budget, budget_source, attempt,
                                          resumed, journal)
-            print(f"[compare]   {key}: LM journal replayed {journal.stats.replayed} replies, "
-                  f"{journal.stats.forwarded} requests went to the LM", file=sys.stderr, flush=True)
+            _say(key, f"LM journal replayed {journal.stats.replayed} replies, "
+                      f"{journal.stats.forwarded} requests went to the LM")
             return record
     except Exception:
         # Replaying a failed attempt would replay the reply that made it fail (an unparsable proposal, say),
@@ -202,9 +198,13 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         set_aside = folder / f"lm_journal.failed{attempt}.jsonl"
         if (folder / JOURNAL).exists():
             os.replace(folder / JOURNAL, set_aside)
-            print(f"[compare]   {key}: attempt {attempt} failed; its LM journal is kept as {set_aside.name} and "
-                  "not replayed", file=sys.stderr, flush=True)
+            _say(key, f"attempt {attempt} failed; its LM journal is kept as {set_aside.name} and not replayed")
         raise
+
+
+def _say(key: RunKey, message: str | None) -> None:
+    if message:
+        print(f"[compare]   {key}: {message}", file=sys.stderr, flush=True)
 
 
 def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
