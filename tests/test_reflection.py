@@ -24,6 +24,14 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```\n## Records of the step at work\nblah\n```", (None, "echo")),
         ("```text\n### Record 1\nInputs:\n- prompt: Create an itinerary\n```", (None, "echo")),
         ("```text\nSee the record 1 above: keep answers short.\n```", ("See the record 1 above: keep answers short.", "ok")),
+        ("```text\nNow, I'm ready to write a new instruction for the step.\n```", (None, "preamble")),
+        ("```\nHere is the improved instruction:\n```", (None, "preamble")),
+        ("```\nI will write a better instruction.\n```", (None, "preamble")),
+        ("```\nFollow every instruction in the prompt exactly.\n```", ("Follow every instruction in the prompt exactly.", "ok")),
+        ("```\nHere is how to answer: follow each instruction in the prompt, then check counts and format before "
+         "you reply, and never add text the prompt did not ask for, such as notes, greetings or extra headings.\n```",
+         ("Here is how to answer: follow each instruction in the prompt, then check counts and format before you "
+          "reply, and never add text the prompt did not ask for, such as notes, greetings or extra headings.", "ok")),
     ],
 )
 def test_extract_instruction(reply, expected):

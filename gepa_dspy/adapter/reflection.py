@@ -31,6 +31,14 @@ MAX_CALLS_PER_EXAMPLE = 2
 _ECHO_MARKERS = ("## Records of the step at work", "## What to write", "<<<CURRENT INSTRUCTION>>>")
 # A record's header line as ``render_record`` writes it: small reflection LMs copy whole records back.
 _ECHOED_RECORD = re.compile(r"^#+ Record \d+[ \t]*$", re.MULTILINE)
+# A short block that only announces an instruction ("Now, I'm ready to write a new instruction for the step."),
+# seen from a 0.5B reflection LM; an instruction addresses the step, it does not talk about writing one.
+_PREAMBLE = re.compile(
+    r"^(?:(?:now|ok|okay|sure|alright|great)[,.!:]?\s+)?(?:i'?m|i am|i will|i'll|i can|let me|let's|here is|here's|"
+    r"below is)\b[^\n]*\binstructions?\b[^\n]*$",
+    re.IGNORECASE,
+)
+_PREAMBLE_MAX_WORDS = 20
 
 META_PROMPT = """\
 You are tuning one step of a multi-step language-model program. The step is driven by an instruction; \
@@ -96,7 +104,8 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
     """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
 
     Takes the text between the first fence line and the last one (so fences nested inside survive).
-    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``blank`` (empty block), ``echo``.
+    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``blank`` (empty block), ``echo``,
+    ``preamble`` (one short line announcing an instruction instead of giving one).
     """
     if not reply or not reply.strip():
         return None, "empty"
@@ -110,6 +119,8 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
         return None, "blank"
     if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
         return None, "echo"
+    if len(text.split()) <= _PREAMBLE_MAX_WORDS and _PREAMBLE.match(text):
+        return None, "preamble"
     return text, "ok"
 
 
