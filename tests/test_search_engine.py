@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 from gepa_dspy.engine import GEPASearch, SearchConfig
+from gepa_dspy.engine.cache import EvaluationCache
 from gepa_dspy.engine.checkpoint import CheckpointMismatchError
+from gepa_dspy.engine.journal import JsonlJournal
+from gepa_dspy.engine.records import Outcome
 from gepa_dspy.engine.search import BudgetTooSmallError, CHECKPOINT_FILE, STOP_FILE
 from gepa_dspy.engine.strategies import ParetoParentSelector, RoundRobinComponentSelector
 
@@ -133,3 +136,17 @@ def test_torn_journal_line_is_skipped(tmp_path):
     again, _, _ = make_search(40, log_dir=tmp_path)
     result = again.run()
     assert result.counters.get("torn_journal_lines") == 1
+
+
+def test_a_sealed_cache_refuses_late_outcomes_and_keeps_its_journal_unchanged(tmp_path: Path) -> None:
+    journal = JsonlJournal(tmp_path / "evaluations.jsonl")
+    cache = EvaluationCache(journal)
+    assert cache.put("c", "e1", Outcome(score=1.0, feedback=""))
+    cache.seal()
+    journal.close()
+    # A worker thread finishing after Ctrl-C: not counted, not journaled (the journal would reopen itself).
+    assert not cache.put("c", "e2", Outcome(score=1.0, feedback=""))
+    assert len(cache) == 1 and cache.late_outcomes == 1
+    assert len((tmp_path / "evaluations.jsonl").read_text().splitlines()) == 1
+    cache.unseal()
+    assert cache.put("c", "e2", Outcome(score=1.0, feedback="")) and len(cache) == 2

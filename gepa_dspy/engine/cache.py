@@ -7,10 +7,13 @@ killed run loses no finished evaluation.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from .journal import JsonlJournal
 from .records import Outcome
+
+logger = logging.getLogger("gepa_dspy")
 
 
 class EvaluationCache:
@@ -21,6 +24,9 @@ class EvaluationCache:
         self._lock = threading.Lock()
         self._journal = journal
         self.hits = 0
+        self._sealed = False
+        #: Outcomes refused because they arrived after ``seal`` (runs still in flight when a search ended).
+        self.late_outcomes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -40,12 +46,31 @@ class EvaluationCache:
     def put(self, cand_key: str, example_id: str, outcome: Outcome) -> bool:
         """Store a freshly paid outcome; returns False (storing nothing) if the key was already there."""
         with self._lock:
+            if self._sealed:
+                self.late_outcomes += 1
+                logger.warning("GEPA: a run on example %s finished after the search stopped; it is not recorded and "
+                               "runs again on resume", example_id)
+                return False
             if (cand_key, example_id) in self._entries:
                 return False
             self._entries[(cand_key, example_id)] = outcome
             if self._journal is not None:
                 self._journal.append({"c": cand_key, "e": example_id, "o": outcome.to_json()})
             return True
+
+    def seal(self) -> None:
+        """Refuse every later ``put``, so the entries (and the journal) match the result a search returns.
+
+        After Ctrl-C, an evaluator's worker threads can still be finishing runs the main thread no longer
+        waits for; their outcomes would otherwise land in the journal after the result counted the calls.
+        """
+        with self._lock:
+            self._sealed = True
+
+    def unseal(self) -> None:
+        """Accept outcomes again (a search that runs once more)."""
+        with self._lock:
+            self._sealed = False
 
     def outcomes(self) -> list[Outcome]:
         with self._lock:

@@ -158,6 +158,7 @@ class GEPASearch:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore()
         self.runs.abort.clear()
+        self.cache.unseal()
         stop_reason = "budget exhausted"
         try:
             if not resumed:
@@ -177,6 +178,7 @@ class GEPASearch:
             if not self.pool.candidates:
                 raise
         finally:
+            self.cache.seal()
             for journal in (self._eval_journal, self._proposal_journal):
                 if journal is not None:
                     journal.close()
