@@ -82,6 +82,13 @@ def reflection_responder(messages: list[dict[str, Any]], model: str) -> str:
     return reply_for_prompt(messages, {}, default=PROPOSAL)
 
 
+def server_responder(messages: list[dict[str, Any]], model: str) -> str:
+    """One responder for a scripted server that serves both roles: models ending in "reflection" reflect."""
+    if model.endswith("reflection"):
+        return reflection_responder(messages, model)
+    return task_responder(messages, model)
+
+
 def lm_factory(role: str) -> ScriptedLM:
     """An ``LMFactory`` of scripted LMs: reflection role -> reflection responder, others -> task responder."""
     if role == "reflection":

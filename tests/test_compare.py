@@ -260,13 +260,8 @@ def test_budget_flag_and_missing_mipro_budget(tmp_path: Path) -> None:
 
 
 def test_cli_against_a_scripted_openai_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def responder(messages, model):
-        if model.endswith("reflection"):
-            return compare_toy.reflection_responder(messages, model)
-        return compare_toy.task_responder(messages, model)
-
     out = tmp_path / "run"
-    with ScriptedOpenAIServer(responder) as server:
+    with ScriptedOpenAIServer(compare_toy.server_responder) as server:
         code = main(["--benchmark", "toy", "--optimizers", "baseline,gepa", "--scale", "tiny", "--seeds", "0,1",
                      "--train-size", "4", "--val-size", "4", "--test-size", "4", "--budget", "20",
                      "--lm", "openai/scripted-task", "--reflection-lm", "openai/scripted-reflection",

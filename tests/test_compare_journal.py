@@ -119,18 +119,13 @@ def test_cli_refuses_a_journal_without_base_url(tmp_path: Path, capsys: pytest.C
 @pytest.mark.parametrize("optimizer", ["mipro", "dspy_gepa", "gepa"])
 def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, optimizer: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    def responder(messages, model):
-        if model.endswith("reflection"):
-            return compare_toy.reflection_responder(messages, model)
-        return compare_toy.task_responder(messages, model)
-
     out = tmp_path / "run"
     argv = ["--benchmark", "toy", "--optimizers", optimizer, "--scale", "tiny", "--seeds", "0",
             "--train-size", "6", "--val-size", "6", "--test-size", "6", "--budget", "30",
             "--lm", "openai/scripted-task", "--reflection-lm", "openai/scripted-reflection", "--api-key", "x",
             "--num-threads", "2", "--out", str(out), "--no-report", "--lm-journal"]
     folder = out / "toy" / optimizer / "seed0"
-    with ScriptedOpenAIServer(responder, record_requests=True) as server:
+    with ScriptedOpenAIServer(compare_toy.server_responder, record_requests=True) as server:
         url = server.url
         assert main([*argv, "--api-base", server.url]) == 0
         first = json.loads((folder / "record.json").read_text())
@@ -158,14 +153,9 @@ def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, op
 
 
 def test_a_failed_attempt_sets_its_journal_aside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def responder(messages, model):
-        if model.endswith("reflection"):
-            return compare_toy.reflection_responder(messages, model)
-        return compare_toy.task_responder(messages, model)
-
     out = tmp_path / "run"
     folder = out / "toy" / "mipro" / "seed0"
-    with ScriptedOpenAIServer(responder) as server:
+    with ScriptedOpenAIServer(compare_toy.server_responder) as server:
         argv = ["--benchmark", "toy", "--optimizers", "mipro", "--scale", "tiny", "--train-size", "6",
                 "--val-size", "6", "--test-size", "6", "--lm", "openai/scripted-task",
                 "--reflection-lm", "openai/scripted-reflection", "--api-key", "x", "--api-base", server.url,
