@@ -24,7 +24,8 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
     """Copy every finished run's small files from ``out_dir`` to ``dest`` (same layout) and report there.
 
     Runs still in progress are left out, failed ones contribute their error; files already in ``dest``
-    are overwritten. Returns the run folders written. Raises ``FileNotFoundError`` when ``out_dir`` has no finished run.
+    are overwritten. Returns the run folders written. Raises ``FileNotFoundError`` when ``out_dir`` has no
+    finished run.
     """
     source, target = Path(out_dir), Path(dest)
     if source.resolve() == target.resolve():
