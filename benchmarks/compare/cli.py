@@ -13,6 +13,7 @@ from benchmarks.common import SCALE_SIZES
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
 from .export import export_runs
+from .journal import require_base_urls
 from .lms import LMSpec, parse_lm_string
 from .report import TABLE_MD, report
 from .runner import run_comparison, run_keys
@@ -170,10 +171,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                         local_threads=args.local_threads)
     if args.lm_journal:
-        for spec, flag in ((task, "--lm"), (reflection, "--reflection-lm")):
-            if spec.endpoint is None:
-                raise ValueError(f"--lm-journal needs a base URL for {flag} {spec.model}: use local:http://HOST:PORT "
-                                 "or --api-base / --reflection-api-base")
+        require_base_urls([(task, "--lm"), (reflection, "--reflection-lm")])
     return CompareConfig(
         benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
         sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .report import report
+from .report import failed_runs, report
 from .runner import ATTEMPTS, ERROR, PROGRAM, RECORD
 
 #: Files copied from each finished run folder (the ones that exist).
@@ -42,10 +42,8 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
             if (run / name).exists():
                 shutil.copy2(run / name, folder / name)
         written.append(folder)
-    for error in sorted(source.glob(f"*/*/seed*/{ERROR}")):
-        run = error.parent
-        if (run / RECORD).exists():
-            continue
+    for failure in failed_runs(source):
+        run = source / failure["benchmark"] / failure["optimizer"] / f"seed{failure['seed']}"
         folder = target / run.relative_to(source)
         folder.mkdir(parents=True, exist_ok=True)
         for name in (ERROR, ATTEMPTS):

@@ -26,7 +26,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from .lms import LMFactory, LMSpec, spec_factory
 
@@ -235,6 +235,14 @@ def _is_streamed(body: bytes) -> bool:
         return False
 
 
+def require_base_urls(specs: Sequence[tuple[LMSpec, str]]) -> None:
+    """Raise ValueError naming the first (spec, label) whose requests have no base URL to journal."""
+    for spec, label in specs:
+        if spec.endpoint is None:
+            raise ValueError(f"--lm-journal needs a base URL for {label} {spec.model}: use local:http://HOST:PORT "
+                             "or --api-base / --reflection-api-base")
+
+
 @contextmanager
 def journaled_factory(task: LMSpec, reflection: LMSpec, path: Path) -> Iterator[tuple[LMFactory, LMJournal]]:
     """An ``LMFactory`` whose LMs reach their endpoints through journaling proxies writing to ``path``.
@@ -242,10 +250,7 @@ def journaled_factory(task: LMSpec, reflection: LMSpec, path: Path) -> Iterator[
     One proxy per distinct endpoint, one journal for the run. Raises ValueError for a spec without a
     base URL (a provider's default endpoint): name it with ``--api-base``.
     """
-    for spec in (task, reflection):
-        if spec.endpoint is None:
-            raise ValueError(f"--lm-journal needs a base URL for LM {spec.model!r}: use local:http://HOST:PORT "
-                             "or --api-base / --reflection-api-base")
+    require_base_urls([(task, "task LM"), (reflection, "reflection LM")])
     journal = LMJournal(path)
     with ExitStack() as stack:
         stack.callback(journal.close)
