@@ -16,6 +16,11 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```\nDo X.\n```", ("Do X.", "ok")),
         ("Sure:\n```text\nDo X.\nThen Y.\n```\nHope it helps", ("Do X.\nThen Y.", "ok")),
         ("```\nUse a block like\n```json\n{}\n```\nfor output.\n```", ("Use a block like\n```json\n{}\n```\nfor output.", "ok")),
+        ("```text\nUse:\n```\nx = 1\n```\nthen stop.\n```", ("Use:\n```\nx = 1\n```\nthen stop.", "ok")),
+        # Notes, a block opened and never closed, then another: a 0.5B reply adopted before this check existed.
+        ("```text\n## Step 1: Understand the task\nNotes.\n\n```text\n## Step 4: Create new instruction\nMore notes.\n\n```text\n```",
+         (None, "unbalanced")),
+        ("```text\nA first try.\n```\nOr better:\n```text\nA second try.\n```", (None, "unbalanced")),
         ("", (None, "empty")),
         ("   \n", (None, "empty")),
         ("Do X without fences", (None, "no_fence")),

@@ -97,15 +97,24 @@ def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecor
     return META_PROMPT.format(instruction=instruction, records=body)
 
 
-_FENCE = re.compile(r"^[ \t]*```[^\n`]*$", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*```([^\n`]*)$", re.MULTILINE)
+
+
+def _fences_balance(fences: Sequence[re.Match[str]]) -> bool:
+    """Whether fence lines pair up: one with a language tag always opens, a bare one closes the innermost open one."""
+    depth = 0
+    for fence in fences:
+        depth += 1 if fence.group(1).strip() or depth == 0 else -1
+    return depth == 0
 
 
 def extract_instruction(reply: str) -> tuple[str | None, str]:
     """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
 
     Takes the text between the first fence line and the last one (so fences nested inside survive).
-    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``blank`` (empty block), ``echo``,
-    ``preamble`` (one short line announcing an instruction instead of giving one).
+    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``unbalanced`` (fences inside the
+    block that do not pair up, e.g. several blocks or blocks opened and never closed), ``blank`` (empty
+    block), ``echo``, ``preamble`` (one short line announcing an instruction instead of giving one).
     """
     if not reply or not reply.strip():
         return None, "empty"
@@ -114,6 +123,10 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
         return None, "no_fence"
     if len(fences) == 1:
         return None, "truncated"
+    if not _fences_balance(fences[1:-1]):
+        # Seen from a 0.5B reflection LM: "```text / notes / ```text / more notes / ```text / ```". Everything
+        # between the outer fences would be adopted as one instruction.
+        return None, "unbalanced"
     text = reply[fences[0].end() : fences[-1].start()].strip("\n").strip()
     if not text:
         return None, "blank"
