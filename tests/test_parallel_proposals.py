@@ -289,3 +289,38 @@ def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode
     got = resumed.run()
     assert summary(got)[:4] == summary(expected)[:4]
     assert len(evaluator.runs) == expected.metric_calls - interrupted.metric_calls
+
+
+class SwallowingEvaluator(FakeEvaluator):
+    """Delivers Ctrl-C once ``after`` runs have been paid for, inside code that swallows the KeyboardInterrupt.
+
+    That is what happens when the interrupt lands in a finalizer or a library's ``except BaseException``.
+    """
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+        self.swallowed = 0
+
+    def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
+        if len(self.runs) >= self.after and not self.swallowed:
+            try:
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+            except KeyboardInterrupt:
+                self.swallowed += 1
+        super().evaluate(candidate, example_ids, sink)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_swallowed_ctrl_c_still_stops_the_search_after_its_round(tmp_path, k):
+    expected = make(160, k)[0].run()
+    evaluator = SwallowingEvaluator(after=40)
+    interrupted = make(160, k, log_dir=tmp_path, evaluator=evaluator)[0].run()
+    assert evaluator.swallowed == 1
+    assert "interrupted" in interrupted.stop_reason
+    assert interrupted.metric_calls < expected.metric_calls
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the search's handler is gone
+    resumed, evaluator, _ = make(160, k, log_dir=tmp_path)
+    got = resumed.run()
+    assert summary(got)[:4] == summary(expected)[:4]
+    assert len(evaluator.runs) == expected.metric_calls - interrupted.metric_calls

@@ -27,6 +27,7 @@ from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
 from .config import SearchConfig
+from .interrupts import remembered_sigint
 from .journal import JsonlJournal
 from .merge import MergePlan, find_merge, stratified_subsample
 from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
@@ -160,28 +161,32 @@ class GEPASearch:
         self.runs.abort.clear()
         self.cache.unseal()
         stop_reason = "budget exhausted"
-        try:
-            if not resumed:
-                self._initialise()
-            while True:
-                self._checkpoint()
-                reason = self._should_stop()
-                if reason:
-                    stop_reason = reason
-                    break
-                if not self._round():
-                    stop_reason = "budget exhausted"
-                    break
-        except KeyboardInterrupt:
-            stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
-            logger.warning("GEPA: %s", stop_reason)
-            if not self.pool.candidates:
-                raise
-        finally:
-            self.cache.seal()
-            for journal in (self._eval_journal, self._proposal_journal):
-                if journal is not None:
-                    journal.close()
+        with remembered_sigint() as ctrl_c:
+            try:
+                if not resumed:
+                    self._initialise()
+                while True:
+                    self._checkpoint()
+                    if ctrl_c.is_set():
+                        # The KeyboardInterrupt itself was lost (see remembered_sigint); stop as if it had arrived.
+                        raise KeyboardInterrupt
+                    reason = self._should_stop()
+                    if reason:
+                        stop_reason = reason
+                        break
+                    if not self._round():
+                        stop_reason = "budget exhausted"
+                        break
+            except KeyboardInterrupt:
+                stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
+                logger.warning("GEPA: %s", stop_reason)
+                if not self.pool.candidates:
+                    raise
+            finally:
+                self.cache.seal()
+                for journal in (self._eval_journal, self._proposal_journal):
+                    if journal is not None:
+                        journal.close()
         logger.info(
             "GEPA finished (%s): %d candidates, best #%d val %.4f, %d/%d metric calls, %d cache hits",
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
