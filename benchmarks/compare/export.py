@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from .report import failed_runs, report
-from .runner import ATTEMPTS, ERROR, PROGRAM, RECORD
+from .runner import ATTEMPTS, ERROR, PROGRAM, RECORD, RunKey
 
 #: Files copied from each finished run folder (the ones that exist).
 EXPORTED_FILES = (RECORD, PROGRAM, ATTEMPTS)
@@ -36,18 +36,18 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
     written: list[Path] = []
     for record in records:
         run = record.parent
-        folder = target / run.relative_to(source)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in EXPORTED_FILES:
-            if (run / name).exists():
-                shutil.copy2(run / name, folder / name)
-        written.append(folder)
+        written.append(_copy_files(run, target / run.relative_to(source), EXPORTED_FILES))
     for failure in failed_runs(source):
-        run = source / failure["benchmark"] / failure["optimizer"] / f"seed{failure['seed']}"
-        folder = target / run.relative_to(source)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in (ERROR, ATTEMPTS):
-            if (run / name).exists():
-                shutil.copy2(run / name, folder / name)
+        key = RunKey(failure["benchmark"], failure["optimizer"], failure["seed"])
+        _copy_files(key.folder(source), key.folder(target), (ERROR, ATTEMPTS))
     report(target)
     return written
+
+
+def _copy_files(run: Path, folder: Path, names: tuple[str, ...]) -> Path:
+    """Copy those of ``names`` that exist in ``run`` into ``folder`` (created); returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if (run / name).exists():
+            shutil.copy2(run / name, folder / name)
+    return folder
