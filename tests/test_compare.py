@@ -84,6 +84,8 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
     assert len(frame) == 5 and {"test_score", "metric_calls", "reflection_lm_calls", "instruction_tokens"} <= set(frame)
     table = paths["table"].read_text()
     assert "| GEPA (ours) | 100.0 | 100.0 | +100.0 |" in table and "| Baseline | 0.0 | 0.0 | – |" in table
+    assert "| GEPA (ours) | +100.0 [+100.0, +100.0] better |" in table  # paired with the baseline's examples
+    assert len({json.dumps(_record(tmp_path, name)["split_digests"]) for name in ("baseline", "mipro", "gepa")}) == 1
     assert all(p.stat().st_size > 1000 for p in paths.values() if p.suffix == ".png")
 
     exported = tmp_path.parent / f"{tmp_path.name}-export"

@@ -4,7 +4,7 @@
 --seeds 0,1 --out runs/NAME`` runs every (benchmark, optimizer, seed), writes one ``record.json`` per run
 and a report (``results.csv``, ``table.md``, PNGs). See docs/compare.md.
 
-For notebooks: ``load_records``, ``results_frame``, ``table_markdown``, ``plot_score_vs_calls``,
+For notebooks: ``load_records``, ``results_frame``, ``table_markdown``, ``gains_table``, ``plot_score_vs_calls``,
 ``plot_prompt_lengths`` and ``report``.
 """
 
@@ -19,6 +19,7 @@ from .evaluation import SplitScores, evaluate_program  # noqa: E402
 from .lms import LMSpec, RunLMs  # noqa: E402
 from .report import (  # noqa: E402
     failed_runs,
+    gains_table,
     load_records,
     plot_prompt_lengths,
     plot_score_vs_calls,
@@ -41,6 +42,7 @@ __all__ = [
     "SplitScores",
     "evaluate_program",
     "failed_runs",
+    "gains_table",
     "load_records",
     "main",
     "plot_prompt_lengths",

@@ -1,8 +1,9 @@
 """Turn finished run records into ``results.csv``, a Table-1-shaped ``table.md`` and PNG plots.
 
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
-``table_markdown(frame)``, ``plot_score_vs_calls(records, path)``, ``plot_prompt_lengths(records, path)``,
-``failed_runs(out_dir)`` and ``report(out_dir)``, which (re)writes every output from whatever records exist.
+``table_markdown(frame)``, ``gains_table(records)``, ``plot_score_vs_calls(records, path)``,
+``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)`` and ``report(out_dir)``, which (re)writes
+every output from whatever records exist.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .config import OPTIMIZERS
+from .significance import gains_markdown, paired_gains
 
 RESULTS_CSV = "results.csv"
 TABLE_MD = "table.md"
@@ -206,6 +208,12 @@ def table_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines + notes) + "\n"
 
 
+def gains_table(records: Sequence[dict[str, Any]]) -> str:
+    """Each optimizer's test gain over the baseline, paired by example, with a bootstrap interval and a verdict
+    (``within noise`` when the interval contains 0); empty without baseline runs. See ``significance``."""
+    return gains_markdown(paired_gains(records), BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, OPTIMIZERS)
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -303,7 +311,8 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     paths = {"csv": root / RESULTS_CSV, "table": root / TABLE_MD,
              "score_plot": root / SCORE_PLOT, "prompt_plot": root / PROMPT_PLOT}
     frame.to_csv(paths["csv"], index=False)
-    paths["table"].write_text(table_markdown(frame) + failures_markdown(failed_runs(root)), encoding="utf-8")
+    paths["table"].write_text(table_markdown(frame) + gains_table(records) + failures_markdown(failed_runs(root)),
+                              encoding="utf-8")
     plot_score_vs_calls(records, paths["score_plot"])
     plot_prompt_lengths(records, paths["prompt_plot"])
     return paths

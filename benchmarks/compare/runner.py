@@ -34,6 +34,7 @@ from .journal import JOURNAL, LMJournal, journaled_factory
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
+from .significance import split_digest
 from .stragglers import straggler_timeout
 
 RECORD = "record.json"
@@ -233,6 +234,7 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
         "benchmark": key.benchmark, "optimizer": key.optimizer, "seed": key.seed, "scale": config.scale,
         "split_seed": key.seed if config.split_seed is None else config.split_seed,
         "sizes": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        "split_digests": {name: split_digest(getattr(splits, name)) for name in ("train", "val", "test")},
         "config": config.to_dict(), "versions": package_versions(),
         "lms": {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
                 "models": lms.models()},
