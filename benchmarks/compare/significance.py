@@ -69,7 +69,8 @@ def _same_test_examples(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return bool(digest_a == digest_b)
     # Records written before digests existed: the loader draws the split from these alone.
     keys = ("benchmark", "scale", "split_seed", "sizes")
-    return all(a.get(k) == b.get(k) for k in keys) and a.get("config", {}).get("data_dir") == b.get("config", {}).get("data_dir")
+    same_data = a.get("config", {}).get("data_dir") == b.get("config", {}).get("data_dir")
+    return same_data and all(a.get(k) == b.get(k) for k in keys)
 
 
 def paired_gain(benchmark: str, optimizer: str, runs: dict[int, tuple[dict[str, Any], dict[str, Any]]],
