@@ -13,6 +13,7 @@ from typing import Any, Callable, Literal, Sequence
 import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
+from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer
@@ -77,6 +78,10 @@ class GEPA(Teleprompter):
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
             Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
         track_stats: attach ``detailed_results`` (a ``DetailedResults``) to the returned program.
+        instruction_proposer: a function with ``dspy.GEPA``'s ``ProposalFn`` signature,
+            ``fn(candidate, reflective_dataset, components_to_update) -> {component: new instruction}``, used
+            instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
+            time). See ``gepa_dspy.adapter.custom_proposer`` for what it receives and how bad replies count.
 
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
@@ -107,7 +112,7 @@ class GEPA(Teleprompter):
         seed: int | None = 0,
         log_dir: str | None = None,
         track_stats: bool = False,
-        instruction_proposer: Any = None,
+        instruction_proposer: InstructionProposerFn | None = None,
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
         num_parallel_proposals: int = 1,
@@ -140,8 +145,8 @@ class GEPA(Teleprompter):
         make_component_selector(component_selector)
         if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
             raise TypeError(f"reflection_lm must be a dspy.LM (dspy.BaseLM); got {type(reflection_lm).__name__}")
-        if instruction_proposer is not None:
-            raise NotImplementedError("gepa_dspy.GEPA does not support custom instruction_proposer functions yet")
+        if instruction_proposer is not None and not callable(instruction_proposer):
+            raise TypeError(f"instruction_proposer must be callable, got {type(instruction_proposer).__name__}")
         unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
         if unknown:
             raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
@@ -170,6 +175,7 @@ class GEPA(Teleprompter):
         self.seed = 0 if seed is None else int(seed)
         self.log_dir = log_dir
         self.track_stats = track_stats
+        self.instruction_proposer = instruction_proposer
         self.max_reflection_attempts = max_reflection_attempts
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
         self.num_parallel_proposals = num_parallel_proposals
@@ -210,11 +216,14 @@ class GEPA(Teleprompter):
             student, examples, self.metric,
             num_threads=self.num_threads, failure_score=self.failure_score, perfect_score=self.perfect_score,
         )
-        proposer = ReflectionProposer(
+        proposer: ReflectionProposer | CustomInstructionProposer = ReflectionProposer(
             reflection_lm, evaluator,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback,
             max_attempts=self.max_reflection_attempts,
         )
+        if self.instruction_proposer is not None:
+            proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, proposer,
+                                                 max_attempts=self.max_reflection_attempts)
         config = SearchConfig(
             max_metric_calls=budget,
             minibatch_size=self.reflection_minibatch_size,
@@ -241,9 +250,12 @@ class GEPA(Teleprompter):
         result = search.run()
         return self._finish(student, result, budget, evaluator, proposer)
 
-    def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator, proposer: ReflectionProposer) -> dspy.Module:
+    def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
+                proposer: ReflectionProposer | CustomInstructionProposer) -> dspy.Module:
         result.counters["lm_retries"] = evaluator.lm_retry_count
         result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
+        if isinstance(proposer, CustomInstructionProposer):
+            result.counters["instruction_proposer_ignored_components"] = proposer.ignored_components
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
         self.detailed_results_ = DetailedResults.from_search(result, seed=self.seed, log_dir=self.log_dir, budget=budget)

@@ -73,6 +73,9 @@ class ReflectiveRecord:
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     feedback: str
+    #: The call's inputs as DSPy objects (e.g. ``dspy.Image``) when the run is still in memory; ``inputs``
+    #: holds their JSON snapshots, which is all a run restored from a checkpoint has.
+    raw_inputs: dict[str, Any] | None = None
 
 
 def _clip(value: Any) -> str:
@@ -171,6 +174,11 @@ class ReflectionProposer:
         records: list[ReflectiveRecord] = []
         for example_id, outcome in runs:
             calls = [entry for entry in outcome.trace if entry.get("predictor") == component]
+            # A run's snapshot lists the successful calls first, in the order of the live trace's entries.
+            live = self.evaluator.live_run(cand_key, example_id)
+            live_calls = live.by_predictor.get(component, []) if live is not None else []
+            raw = [dict(inputs) for _, inputs, _ in live_calls] if len(live_calls) == sum("error" not in c for c in calls) else []
+            raw_by_call = {id(c): r for c, r in zip([c for c in calls if "error" not in c], raw)}
             if not self.add_format_failure_as_feedback:
                 calls = [c for c in calls if "error" not in c]
             for call in calls[:MAX_CALLS_PER_EXAMPLE]:
@@ -178,7 +186,8 @@ class ReflectionProposer:
                     feedback = self._format_failure_feedback(call)
                 else:
                     feedback = self._predictor_feedback(cand_key, example_id, component, outcome)
-                records.append(ReflectiveRecord(inputs=call["inputs"], outputs=call["outputs"], feedback=feedback))
+                records.append(ReflectiveRecord(inputs=call["inputs"], outputs=call["outputs"], feedback=feedback,
+                                                raw_inputs=raw_by_call.get(id(call))))
         return records
 
     def _format_failure_feedback(self, call: Mapping[str, Any]) -> str:
