@@ -13,6 +13,7 @@ from typing import Any, Callable, Literal, Sequence
 import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
+from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.program import build_program, named_predictors, seed_candidate
@@ -29,7 +30,7 @@ from .results import DetailedResults
 logger = logging.getLogger("gepa_dspy")
 
 #: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
-_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow", "track_best_outputs", "warn_on_score_mismatch")
+_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow", "warn_on_score_mismatch")
 
 
 class GEPA(Teleprompter):
@@ -78,6 +79,9 @@ class GEPA(Teleprompter):
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
             Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
         track_stats: attach ``detailed_results`` (a ``DetailedResults``) to the returned program.
+        track_best_outputs: also fill ``detailed_results.best_outputs_valset`` (needs ``track_stats``): per
+            validation example, ``(candidate index, prediction)`` for every candidate with the best score there.
+            With ``valset=trainset`` this is GEPA as inference-time search over a batch.
         instruction_proposer: a function with ``dspy.GEPA``'s ``ProposalFn`` signature,
             ``fn(candidate, reflective_dataset, components_to_update) -> {component: new instruction}``, used
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
@@ -112,6 +116,7 @@ class GEPA(Teleprompter):
         seed: int | None = 0,
         log_dir: str | None = None,
         track_stats: bool = False,
+        track_best_outputs: bool = False,
         instruction_proposer: InstructionProposerFn | None = None,
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
@@ -145,6 +150,8 @@ class GEPA(Teleprompter):
         make_component_selector(component_selector)
         if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
             raise TypeError(f"reflection_lm must be a dspy.LM (dspy.BaseLM); got {type(reflection_lm).__name__}")
+        if track_best_outputs and not track_stats:
+            raise ValueError("track_best_outputs=True needs track_stats=True (the outputs land on detailed_results)")
         if instruction_proposer is not None and not callable(instruction_proposer):
             raise TypeError(f"instruction_proposer must be callable, got {type(instruction_proposer).__name__}")
         unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
@@ -175,6 +182,7 @@ class GEPA(Teleprompter):
         self.seed = 0 if seed is None else int(seed)
         self.log_dir = log_dir
         self.track_stats = track_stats
+        self.track_best_outputs = track_best_outputs
         self.instruction_proposer = instruction_proposer
         self.max_reflection_attempts = max_reflection_attempts
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
@@ -248,17 +256,22 @@ class GEPA(Teleprompter):
             len(predictors), len(train), len(val), budget,
         )
         result = search.run()
-        return self._finish(student, result, budget, evaluator, proposer)
+        return self._finish(student, result, budget, evaluator, proposer, search)
 
     def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
-                proposer: ReflectionProposer | CustomInstructionProposer) -> dspy.Module:
+                proposer: ReflectionProposer | CustomInstructionProposer, search: GEPASearch) -> dspy.Module:
         result.counters["lm_retries"] = evaluator.lm_retry_count
         result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
         if isinstance(proposer, CustomInstructionProposer):
             result.counters["instruction_proposer_ignored_components"] = proposer.ignored_components
+        best_outputs = None
+        if self.track_best_outputs:
+            best_outputs, left_out = best_outputs_valset(result, search.cache.get)
+            result.counters["best_outputs_left_out"] = left_out
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
-        self.detailed_results_ = DetailedResults.from_search(result, seed=self.seed, log_dir=self.log_dir, budget=budget)
+        self.detailed_results_ = DetailedResults.from_search(result, seed=self.seed, log_dir=self.log_dir, budget=budget,
+                                                             best_outputs_valset=best_outputs)
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         program = build_program(student, result.best_candidate)

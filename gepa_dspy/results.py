@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .engine.result import SearchResult
@@ -38,9 +38,13 @@ class DetailedResults:
     counters: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     score_curve: list[tuple[int, float]] = field(default_factory=list)
+    #: With ``track_best_outputs``: per validation index, ``(candidate index, prediction)`` for each candidate
+    #: with the best score on that example (see ``gepa_dspy.adapter.best_outputs``); else None.
+    best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None
 
     @classmethod
-    def from_search(cls, result: SearchResult, *, seed: int, log_dir: str | None, budget: int) -> "DetailedResults":
+    def from_search(cls, result: SearchResult, *, seed: int, log_dir: str | None, budget: int,
+                    best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None) -> "DetailedResults":
         pool = result.pool
         best = pool.best_index()
         return cls(
@@ -63,6 +67,7 @@ class DetailedResults:
             counters=dict(result.counters),
             history=[asdict(r) for r in result.history],
             score_curve=list(result.curve),
+            best_outputs_valset=best_outputs_valset,
         )
 
     def lineage(self, idx: int) -> list[int]:
@@ -73,6 +78,10 @@ class DetailedResults:
         return chain
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        best_outputs = self.best_outputs_valset
+        data = asdict(replace(self, best_outputs_valset=None))
         data["per_val_instance_best_candidates"] = [sorted(s) for s in self.per_val_instance_best_candidates]
+        if best_outputs is not None:  # predictions as plain dicts of their fields
+            data["best_outputs_valset"] = {j: [[i, dict(p.items()) if hasattr(p, "items") else p] for i, p in pairs]
+                                           for j, pairs in best_outputs.items()}
         return data

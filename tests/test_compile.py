@@ -1,5 +1,7 @@
 """Full ``compile`` runs on the toy two-predictor program with scripted LMs."""
 
+import json
+
 import dspy
 import pytest
 
@@ -171,3 +173,38 @@ def test_valset_defaults_to_trainset_and_shares_the_cache():
     results = program.detailed_results
     assert len(results.val_subscores[0]) == 6
     assert results.cache_hits > 0  # parent minibatch runs reuse the full-valset runs
+
+
+def test_track_best_outputs_gives_each_val_example_its_best_predictions(tmp_path):
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()[:6]
+    optimizer = GEPA(metric, max_metric_calls=60, reflection_lm=reflection, track_stats=True,
+                     track_best_outputs=True, log_dir=str(tmp_path))
+    program = optimizer.compile(CleanThenShout(), trainset=examples, valset=examples)  # inference-time search
+    results = program.detailed_results
+    best = results.best_outputs_valset
+    assert set(best) == set(range(len(examples)))
+    for j, pairs in best.items():
+        assert [i for i, _ in pairs] == sorted(results.per_val_instance_best_candidates[j])
+        for i, prediction in pairs:
+            assert isinstance(prediction, dspy.Prediction)
+            assert (prediction.answer == examples[j].answer) == (results.val_subscores[i][j] == 1.0)
+    assert any(p.answer == examples[j].answer for j, pairs in best.items() for _, p in pairs)
+    assert results.counters["best_outputs_left_out"] == 0
+    saved = json.loads((tmp_path / "results.json").read_text())["best_outputs_valset"]
+    assert saved["0"] == [[i, {"answer": p.answer}] for i, p in best[0]]
+    # A second compile on the finished log_dir resumes and rebuilds the same outputs from the stored runs.
+    task_calls = task.calls
+    again = GEPA(metric, max_metric_calls=60, reflection_lm=reflection, track_stats=True, track_best_outputs=True,
+                 log_dir=str(tmp_path)).compile(CleanThenShout(), trainset=examples, valset=examples)
+    assert {j: [(i, p.answer) for i, p in pairs] for j, pairs in again.detailed_results.best_outputs_valset.items()} \
+        == {j: [(i, p.answer) for i, p in pairs] for j, pairs in best.items()}
+    assert task.calls == task_calls  # nothing was run again
+
+
+def test_track_best_outputs_needs_track_stats_and_is_off_by_default():
+    with pytest.raises(ValueError, match="track_best_outputs=True needs track_stats=True"):
+        GEPA(metric, max_metric_calls=10, track_best_outputs=True)
+    _, program, _, _, _ = run_toy(budget=40)
+    assert program.detailed_results.best_outputs_valset is None
