@@ -30,7 +30,7 @@ from .results import DetailedResults
 logger = logging.getLogger("gepa_dspy")
 
 #: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
-_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow", "warn_on_score_mismatch")
+_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow")
 
 
 class GEPA(Teleprompter):
@@ -82,6 +82,9 @@ class GEPA(Teleprompter):
         track_best_outputs: also fill ``detailed_results.best_outputs_valset`` (needs ``track_stats``): per
             validation example, ``(candidate index, prediction)`` for every candidate with the best score there.
             With ``valset=trainset`` this is GEPA as inference-time search over a batch.
+        warn_on_score_mismatch: warn (once) when the metric called with ``pred_name`` for a predictor's feedback
+            returns a different score than for the whole program. Scores always come from the program-level
+            call; every mismatch is counted in ``detailed_results.counters``.
         instruction_proposer: a function with ``dspy.GEPA``'s ``ProposalFn`` signature,
             ``fn(candidate, reflective_dataset, components_to_update) -> {component: new instruction}``, used
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
@@ -117,6 +120,7 @@ class GEPA(Teleprompter):
         log_dir: str | None = None,
         track_stats: bool = False,
         track_best_outputs: bool = False,
+        warn_on_score_mismatch: bool = True,
         instruction_proposer: InstructionProposerFn | None = None,
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
@@ -183,6 +187,7 @@ class GEPA(Teleprompter):
         self.log_dir = log_dir
         self.track_stats = track_stats
         self.track_best_outputs = track_best_outputs
+        self.warn_on_score_mismatch = warn_on_score_mismatch
         self.instruction_proposer = instruction_proposer
         self.max_reflection_attempts = max_reflection_attempts
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
@@ -228,6 +233,7 @@ class GEPA(Teleprompter):
             reflection_lm, evaluator,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback,
             max_attempts=self.max_reflection_attempts,
+            warn_on_score_mismatch=self.warn_on_score_mismatch,
         )
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, proposer,
@@ -262,6 +268,7 @@ class GEPA(Teleprompter):
                 proposer: ReflectionProposer | CustomInstructionProposer, search: GEPASearch) -> dspy.Module:
         result.counters["lm_retries"] = evaluator.lm_retry_count
         result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
+        result.counters["predictor_feedback_score_mismatches"] = proposer.score_mismatches
         if isinstance(proposer, CustomInstructionProposer):
             result.counters["instruction_proposer_ignored_components"] = proposer.ignored_components
         best_outputs = None

@@ -128,3 +128,36 @@ def test_format_failures_become_feedback_when_asked():
     assert counters.get("failed_runs_parse_error", 0) >= 1
     assert prompts and "could not be parsed" in prompts[0] and "no fields at all" in prompts[0]
     dspy.configure(adapter=None)
+
+
+def _run_with_metric(metric_fn, **kwargs):
+    from .toy_task import make_lms
+
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()
+    optimizer = GEPA(metric_fn, max_metric_calls=60, reflection_lm=reflection, track_stats=True, **kwargs)
+    return optimizer.compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+
+
+def _predictor_scores_differ(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    result = metric(gold, pred, trace, pred_name, pred_trace)
+    if pred_name is None:
+        return result
+    return dspy.Prediction(score=max(0.0, result.score - 0.25), feedback=result.feedback)
+
+
+def test_a_predictor_level_score_that_differs_is_warned_once_counted_and_never_used(caplog):
+    consistent = _run_with_metric(metric)
+    assert consistent.counters["predictor_feedback_score_mismatches"] == 0
+    with caplog.at_level("WARNING", logger="gepa_dspy"):
+        differing = _run_with_metric(_predictor_scores_differ)
+    assert differing.counters["predictor_feedback_score_mismatches"] >= 2
+    assert sum("without it" in r.getMessage() for r in caplog.records) == 1
+    # Scores come from the program-level call only, so the search is the same as with a consistent metric.
+    assert differing.val_subscores == consistent.val_subscores and differing.candidates == consistent.candidates
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gepa_dspy"):
+        quiet = _run_with_metric(_predictor_scores_differ, warn_on_score_mismatch=False)
+    assert quiet.counters["predictor_feedback_score_mismatches"] == differing.counters["predictor_feedback_score_mismatches"]
+    assert not any("without it" in r.getMessage() for r in caplog.records)

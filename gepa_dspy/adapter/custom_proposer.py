@@ -76,6 +76,10 @@ class CustomInstructionProposer:
     def feedback_fallbacks(self) -> int:
         return self.records.feedback_fallbacks
 
+    @property
+    def score_mismatches(self) -> int:
+        return self.records.score_mismatches
+
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
         records = self.records.build_reflective_records(candidate, component, runs)
         if not records:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -158,6 +159,7 @@ class ReflectionProposer:
         max_attempts: int = 3,
         retry_temperature: float = 0.7,
         prompt_renderer: Callable[[str, Sequence[ReflectiveRecord]], str] = render_reflection_prompt,
+        warn_on_score_mismatch: bool = True,
     ) -> None:
         self.lm = reflection_lm
         self.evaluator = evaluator
@@ -166,6 +168,10 @@ class ReflectionProposer:
         self.retry_temperature = retry_temperature
         self.prompt_renderer = prompt_renderer
         self.feedback_fallbacks = 0
+        self.warn_on_score_mismatch = warn_on_score_mismatch
+        #: Predictor-level metric calls whose score differed from the run's score (the run's score is kept).
+        self.score_mismatches = 0
+        self._mismatch_lock = threading.Lock()
 
     # -------------------------------------------------------------- records
     def build_reflective_records(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> list[ReflectiveRecord]:
@@ -213,14 +219,30 @@ class ReflectionProposer:
             pred_trace = [(None, e["inputs"], dspy.Prediction(**e["outputs"])) for e in outcome.trace if e.get("predictor") == component and "error" not in e]
         try:
             result = self.evaluator.metric(example, prediction, trace, component, pred_trace)
-            _, feedback = normalize_metric_result(result, self.evaluator.perfect_score, f"for example {example_id!r}")
+            score, feedback = normalize_metric_result(result, self.evaluator.perfect_score, f"for example {example_id!r}")
         except MetricReturnError:
             raise
         except Exception as exc:  # noqa: BLE001 - predictor-level feedback is optional; fall back and count
             self.feedback_fallbacks += 1
             logger.warning("GEPA: metric raised for pred_name=%r on example %s (%s); using the run's feedback", component, example_id, exc)
             return outcome.feedback
+        if score != outcome.score:
+            self._note_score_mismatch(component, example_id, score, outcome.score)
         return feedback or outcome.feedback
+
+    def _note_score_mismatch(self, component: str, example_id: str, score: float, run_score: float) -> None:
+        with self._mismatch_lock:
+            self.score_mismatches += 1
+            warn, self.warn_on_score_mismatch = self.warn_on_score_mismatch, False
+        if warn:  # once per run; every case is counted
+            logger.warning(
+                "GEPA: with pred_name=%r the metric scored example %s %.4g, but %.4g without it. Only its feedback is "
+                "used there; scores always come from metric(gold, pred) for the whole program. Expected for a "
+                "non-deterministic metric (e.g. an LM judge); otherwise return the program-level score from every "
+                "call. Counted in detailed_results.counters['predictor_feedback_score_mismatches']; pass "
+                "warn_on_score_mismatch=False to silence this warning.",
+                component, example_id, score, run_score,
+            )
 
     # ------------------------------------------------------------- proposal
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
