@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -281,6 +282,9 @@ class GEPA(Teleprompter):
                                                              best_outputs_valset=best_outputs)
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
+        # A copy, so candidate_program() is unaffected by later changes to the student.
+        base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
+        self.detailed_results_._program_builder = lambda candidate: build_program(base, candidate)  # type: ignore[attr-defined]
         program = build_program(student, result.best_candidate)
         if self.track_stats:
             program.detailed_results = self.detailed_results_

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from .engine.result import SearchResult
 
@@ -69,6 +69,20 @@ class DetailedResults:
             score_curve=list(result.curve),
             best_outputs_valset=best_outputs_valset,
         )
+
+    @property
+    def highest_score_achieved_per_val_task(self) -> dict[int, float]:
+        """The best score any candidate reached on each validation example (as in ``dspy.GEPA``)."""
+        return {j: max(row[j] for row in self.val_subscores) for j in range(len(self.per_val_instance_best_candidates))}
+
+    def candidate_program(self, idx: int) -> Any:
+        """Candidate ``idx`` as a runnable program (``dspy.GEPA`` keeps programs in ``candidates``; we keep
+        instruction dicts there). Available on the results of a ``compile`` in this process."""
+        build: Callable[[dict[str, str]], Any] | None = getattr(self, "_program_builder", None)
+        if build is None:
+            raise RuntimeError("candidate_program needs the results of a compile() call in this process; "
+                               "elsewhere, apply candidates[idx] with gepa_dspy.adapter.build_program(student, ...)")
+        return build(self.candidates[idx])
 
     def lineage(self, idx: int) -> list[int]:
         """Candidate ``idx`` and its ancestors, following first parents back to the seed."""

@@ -208,3 +208,19 @@ def test_track_best_outputs_needs_track_stats_and_is_off_by_default():
         GEPA(metric, max_metric_calls=10, track_best_outputs=True)
     _, program, _, _, _ = run_toy(budget=40)
     assert program.detailed_results.best_outputs_valset is None
+
+
+def test_candidate_programs_and_best_score_per_val_task_as_in_dspy_gepa():
+    student, program, _, _, _ = run_toy()
+    results = program.detailed_results
+    best = results.candidate_program(results.best_idx)
+    assert best(text="zebra?").answer == "ZEBRA"
+    assert results.candidate_program(0).clean.signature.instructions == "Copy the text."
+    student.clean.signature = student.clean.signature.with_instructions("Changed later.")
+    assert results.candidate_program(0).clean.signature.instructions == "Copy the text."
+    assert results.highest_score_achieved_per_val_task == {
+        j: max(row[j] for row in results.val_subscores) for j in range(len(results.val_subscores[0]))}
+    assert set(results.highest_score_achieved_per_val_task.values()) == {1.0}
+    restored = DetailedResults(**{k: v for k, v in results.to_dict().items() if k != "best_outputs_valset"})
+    with pytest.raises(RuntimeError, match="compile"):
+        restored.candidate_program(0)
