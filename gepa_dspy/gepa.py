@@ -17,6 +17,7 @@ from dspy.teleprompt.teleprompt import Teleprompter
 from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
+from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
@@ -210,6 +211,11 @@ class GEPA(Teleprompter):
             warnings.warn("GEPA does not use a teacher program; the teacher argument is ignored", stacklevel=2)
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(kwargs)}")
+        with progress_logging(logger):
+            return self._compile(student, trainset, valset)
+
+    def _compile(self, student: dspy.Module, trainset: Sequence[dspy.Example],
+                 valset: Sequence[dspy.Example] | None) -> dspy.Module:
         predictors = named_predictors(student)
         train = _check_examples("trainset", trainset)
         same_sets = valset is None or valset is trainset
