@@ -10,7 +10,7 @@ import pytest
 
 import benchmarks
 from benchmarks.compare import main
-from benchmarks.compare.journal import JOURNAL, JournalingProxy, LMJournal, request_key
+from benchmarks.compare.journal import JOURNAL, JournalingProxy, LMJournal, request_key, set_aside_reply
 from benchmarks.compare.lms import LMSpec
 from gepa_dspy.testing import ScriptedOpenAIServer
 from tests import compare_toy
@@ -166,3 +166,54 @@ def test_a_failed_attempt_sets_its_journal_aside(tmp_path: Path, capsys: pytest.
         assert main(argv) == 0
     record = json.loads((folder / "record.json").read_text())
     assert record["attempt"] == 2 and record["lm_journal"]["loaded"] == 0 and record["lm_journal"]["replayed"] == 0
+
+
+def test_a_journal_line_set_aside_by_its_reply_text(tmp_path: Path) -> None:
+    path, aside = tmp_path / JOURNAL, tmp_path / "aside.jsonl"
+
+    def body(text: str) -> str:
+        return json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]})
+
+    lines = [{"key": "a", "body": body("fine")}, {"key": "b", "body": body("  garbage\n")},
+             {"key": "c", "body": "not json"}, {"key": "d", "body": body("garbage")}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{cut off", encoding="utf-8")
+    assert set_aside_reply(path, "garbage", aside) == (2, 3)
+    assert [json.loads(line)["key"] for line in aside.read_text().splitlines()] == ["b", "d"]
+    kept = path.read_text().splitlines()
+    assert [json.loads(line)["key"] for line in kept[:2]] == ["a", "c"] and kept[2] == "{cut off"
+    assert set_aside_reply(path, "not there", aside) == (0, 3)
+
+
+def test_an_attempt_that_died_on_an_unparsable_reply_replays_all_other_replies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    poisoned = {"on": True, "reflection_calls": 0}
+
+    def responder(messages: list[dict], model: str) -> str:
+        if model.endswith("reflection") and poisoned["on"]:
+            poisoned["reflection_calls"] += 1
+            if poisoned["reflection_calls"] >= 3:  # every proposal from the third on: neither adapter can parse it
+                return "I cannot help with that."
+        return compare_toy.server_responder(messages, model)
+
+    out = tmp_path / "run"
+    folder = out / "toy" / "mipro" / "seed0"
+    with ScriptedOpenAIServer(responder, record_requests=True) as server:
+        argv = ["--benchmark", "toy", "--optimizers", "mipro", "--scale", "tiny", "--train-size", "6",
+                "--val-size", "6", "--test-size", "6", "--lm", "openai/scripted-task",
+                "--reflection-lm", "openai/scripted-reflection", "--api-key", "x", "--api-base", server.url,
+                "--out", str(out), "--no-report", "--lm-journal"]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "AdapterParseError" in (folder / "error.json").read_text()
+        assert "failed on an unparsable LM reply" in err and "replies will be replayed" in err
+        aside = (folder / "lm_journal.failed1.jsonl").read_text().splitlines()
+        assert aside and all("I cannot help with that." in line for line in aside)
+        kept = len((folder / JOURNAL).read_text().splitlines())
+        assert kept > 0
+        asked_first = len(server.requests)
+        poisoned["on"] = False
+        assert main(argv) == 0
+    record = json.loads((folder / "record.json").read_text())
+    assert record["attempt"] == 2 and record["lm_journal"]["loaded"] == kept
+    assert record["lm_journal"]["replayed"] == kept  # everything but the bad reply came from the journal
+    assert len(server.requests) - asked_first == record["lm_journal"]["forwarded"]  # nothing else was asked again

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import json
 import logging
+import os
 import threading
 import urllib.parse
 from collections import deque
@@ -61,6 +62,42 @@ def request_key(method: str, path: str, body: bytes) -> str:
     except (ValueError, UnicodeDecodeError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def reply_text(body: str) -> str | None:
+    """The message text of a recorded chat-completion body, or None when it has none."""
+    try:
+        content = json.loads(body)["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
+
+
+def set_aside_reply(path: Path, reply: str, aside: Path) -> tuple[int, int]:
+    """Move the journal lines whose reply text is ``reply`` to ``aside``; returns (moved, kept).
+
+    Used when an attempt died on one unparsable reply: the next attempt replays everything else and asks
+    the LM that one question again. The rewritten journal replaces the old one atomically.
+    """
+    keep: list[str] = []
+    drop: list[str] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                text = reply_text(json.loads(line)["body"])
+            except (ValueError, KeyError, TypeError):
+                text = None
+            (drop if text is not None and text.strip() == reply.strip() else keep).append(line)
+    if drop:
+        with aside.open("a", encoding="utf-8") as fh:
+            fh.writelines(drop)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    return len(drop), len(keep)
 
 
 class LMJournal:

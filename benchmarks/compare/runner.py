@@ -25,12 +25,13 @@ from types import ModuleType
 from typing import Any, Callable
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
 import benchmarks
 
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
-from .journal import JOURNAL, LMJournal, journaled_factory
+from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
@@ -193,14 +194,34 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
             _say(key, f"LM journal replayed {journal.stats.replayed} replies, "
                       f"{journal.stats.forwarded} requests went to the LM")
             return record
-    except Exception:
-        # Replaying a failed attempt would replay the reply that made it fail (an unparsable proposal, say),
-        # so the next attempt starts with fresh replies. A killed or interrupted attempt keeps its journal.
+    except Exception as exc:
+        # Replaying a failed attempt would replay the reply that made it fail. When that is one unparsable
+        # reply (a 0.5B proposer's, say), only it is set aside and the rest is replayed; otherwise the next
+        # attempt starts with fresh replies. A killed or interrupted attempt keeps its whole journal.
         set_aside = folder / f"lm_journal.failed{attempt}.jsonl"
+        bad_reply = unparsable_reply(exc)
+        if (folder / JOURNAL).exists() and bad_reply is not None:
+            moved, kept = set_aside_reply(folder / JOURNAL, bad_reply, set_aside)
+            if moved:
+                _say(key, f"attempt {attempt} failed on an unparsable LM reply; {moved} journal line(s) with it are "
+                          f"kept as {set_aside.name}, the other {kept} replies will be replayed")
+                raise
         if (folder / JOURNAL).exists():
             os.replace(folder / JOURNAL, set_aside)
             _say(key, f"attempt {attempt} failed; its LM journal is kept as {set_aside.name} and not replayed")
         raise
+
+
+def unparsable_reply(exc: BaseException) -> str | None:
+    """The LM reply DSPy could not parse, if an ``AdapterParseError`` is in ``exc``'s chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AdapterParseError) and isinstance(current.lm_response, str) and current.lm_response:
+            return current.lm_response
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _say(key: RunKey, message: str | None) -> None:
