@@ -290,7 +290,7 @@ class GEPA(Teleprompter):
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         # A copy, so candidate_program() is unaffected by later changes to the student.
         base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
-        self.detailed_results_._program_builder = lambda candidate: build_program(base, candidate)  # type: ignore[attr-defined]
+        self.detailed_results_.program_builder = lambda candidate: build_program(base, candidate)
         program = build_program(student, result.best_candidate)
         if self.track_stats:
             program.detailed_results = self.detailed_results_

@@ -41,6 +41,8 @@ class DetailedResults:
     #: With ``track_best_outputs``: per validation index, ``(candidate index, prediction)`` for each candidate
     #: with the best score on that example (see ``gepa_dspy.adapter.best_outputs``); else None.
     best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None
+    #: Builds a runnable program from a candidate (set by ``compile``; not saved by ``to_dict``).
+    program_builder: Callable[[dict[str, str]], Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_search(cls, result: SearchResult, *, seed: int, log_dir: str | None, budget: int,
@@ -78,11 +80,10 @@ class DetailedResults:
     def candidate_program(self, idx: int) -> Any:
         """Candidate ``idx`` as a runnable program (``dspy.GEPA`` keeps programs in ``candidates``; we keep
         instruction dicts there). Available on the results of a ``compile`` in this process."""
-        build: Callable[[dict[str, str]], Any] | None = getattr(self, "_program_builder", None)
-        if build is None:
+        if self.program_builder is None:
             raise RuntimeError("candidate_program needs the results of a compile() call in this process; "
                                "elsewhere, apply candidates[idx] with gepa_dspy.adapter.build_program(student, ...)")
-        return build(self.candidates[idx])
+        return self.program_builder(self.candidates[idx])
 
     def lineage(self, idx: int) -> list[int]:
         """Candidate ``idx`` and its ancestors, following first parents back to the seed."""
@@ -93,7 +94,8 @@ class DetailedResults:
 
     def to_dict(self) -> dict[str, Any]:
         best_outputs = self.best_outputs_valset
-        data = asdict(replace(self, best_outputs_valset=None))
+        data = asdict(replace(self, best_outputs_valset=None, program_builder=None))
+        del data["program_builder"]
         data["per_val_instance_best_candidates"] = [sorted(s) for s in self.per_val_instance_best_candidates]
         if best_outputs is not None:  # predictions as plain dicts of their fields
             data["best_outputs_valset"] = {j: [[i, dict(p.items()) if hasattr(p, "items") else p] for i, p in pairs]

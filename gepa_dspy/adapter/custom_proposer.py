@@ -59,7 +59,7 @@ class CustomInstructionProposer:
     is retried up to ``max_attempts`` times and counted (``proposer_error``). A reply that leaves the component
     out or returns it unchanged or blank is counted (``omitted``, ``unchanged``, ``blank``) and not retried: the
     function saw the same inputs. A reply of the wrong type is a programming mistake and raises ``TypeError``.
-    Texts for components it was not asked about are ignored, logged and counted in ``ignored_components``.
+    Texts for components it was not asked about are ignored and counted in ``ignored_components`` (logged once).
     """
 
     def __init__(self, fn: InstructionProposerFn, reflection_lm: dspy.BaseLM, records: ReflectionProposer,
@@ -111,8 +111,10 @@ class CustomInstructionProposer:
         extra = sorted(str(k) for k in reply if k != component)
         if extra:
             self.ignored_components += len(extra)
-            logger.warning("GEPA: instruction_proposer returned text for %s, but was asked only about %r; ignored",
-                           extra, component)
+            if self.ignored_components == len(extra):  # the first time only; every one is counted
+                logger.warning("GEPA: instruction_proposer returned text for %s, but was asked only about %r; "
+                               "such texts are ignored (counted in instruction_proposer_ignored_components)",
+                               extra, component)
         if component not in reply:
             return None, "omitted"
         text = reply[component]
