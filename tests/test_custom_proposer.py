@@ -115,9 +115,17 @@ def test_omitted_unchanged_blank_and_extra_texts_are_counted_never_adopted() -> 
     ("Write the word in uppercase.", "must return a dict"),
     ({"clean": ["a list"], "shout": ["a list"]}, "the new instruction must be a str"),
 ])
-def test_a_reply_of_the_wrong_type_is_a_clear_error(reply: Any, message: str) -> None:
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_reply_of_the_wrong_type_is_a_clear_error(reply: Any, message: str, parallel: int, tmp_path: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(TypeError, match=message):
-        _compile(lambda candidate, reflective_dataset, components_to_update: reply, budget=40)
+        _compile(lambda candidate, reflective_dataset, components_to_update: reply, budget=40,
+                 num_parallel_proposals=parallel, log_dir=str(tmp_path))
+    # The work done before the mistake is kept: with a fixed proposer the run resumes from its checkpoint.
+    with caplog.at_level("INFO", logger="gepa_dspy"):
+        program, _, _ = _compile(KeywordProposer(), budget=40, num_parallel_proposals=parallel, log_dir=str(tmp_path))
+    assert any("GEPA: resumed from" in r.getMessage() for r in caplog.records)
+    assert program.detailed_results.total_metric_calls <= 40
 
 
 def test_a_proposer_that_is_not_callable_is_refused_before_any_lm_call() -> None:
