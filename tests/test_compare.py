@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import dspy
 import pandas as pd
@@ -398,3 +399,38 @@ def test_export_refuses_an_empty_runs_folder_and_itself(tmp_path: Path, capsys: 
     assert "no finished run" in capsys.readouterr().err
     with pytest.raises(ValueError, match="is the runs folder itself"):
         export_runs(tmp_path, tmp_path)
+
+
+def test_a_run_in_progress_elsewhere_is_skipped_not_run_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import multiprocessing
+
+    from benchmarks.compare.run_lock import RunBusy, run_lock
+
+    config = _config(tmp_path, ["baseline", "gepa"])
+    folder = RunKey("toy", "gepa", 0).folder(tmp_path)
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(folder, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        summary = run_comparison(config, factory=compare_toy.lm_factory)
+        assert summary.finished == [RunKey("toy", "baseline", 0)] and not summary.failed
+        assert list(summary.busy) == [RunKey("toy", "gepa", 0)] and f"pid {holder.pid}" in summary.busy[RunKey("toy", "gepa", 0)]
+        assert not (folder / "record.json").exists() and not (folder / "attempts.json").exists()
+        with pytest.raises(RunBusy, match="being run by another process"):
+            with run_lock(folder, "now"):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: the lock goes with the process
+        holder.join(30)
+    # The holder was killed, and its lock went with it: the run goes ahead.
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert summary.finished == [RunKey("toy", "gepa", 0)] and not summary.busy
+
+
+def _hold_lock(folder: Path, ready: Any, release: Any) -> None:
+    from benchmarks.compare.run_lock import run_lock
+
+    with run_lock(folder, "2026-11-30T00:00:00+00:00"):
+        ready.set()
+        release.wait(60)

@@ -242,8 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = run_comparison(config)
     if not args.no_report:
         _print_report(out_dir)
-    print(f"[compare] finished {len(summary.finished)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}",
-          file=sys.stderr)
+    busy = f", running in another process {len(summary.busy)}" if summary.busy else ""
+    print(f"[compare] finished {len(summary.finished)}, skipped {len(summary.skipped)}{busy}, "
+          f"failed {len(summary.failed)}", file=sys.stderr)
     for key, message in summary.failed.items():
         print(f"[compare]   failed {key}: {message}", file=sys.stderr)
     return 1 if summary.failed else 0

@@ -35,6 +35,7 @@ from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
+from .run_lock import RunBusy, run_lock
 from .significance import split_digest
 from .stragglers import straggler_timeout
 
@@ -63,11 +64,13 @@ class RunKey:
 
 @dataclass
 class RunSummary:
-    """What ``run_comparison`` did: finished keys, skipped keys, failures with their messages."""
+    """What ``run_comparison`` did: finished keys, skipped keys, failures with their messages, busy runs."""
 
     finished: list[RunKey] = field(default_factory=list)
     skipped: list[RunKey] = field(default_factory=list)
     failed: dict[RunKey, str] = field(default_factory=dict)
+    #: Runs another process was running (see ``run_lock``), with that process's pid and start time.
+    busy: dict[RunKey, str] = field(default_factory=dict)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -326,23 +329,35 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
             summary.failed[key] = message
             progress.line(index, key, f"failed: {message}")
             continue
-        progress.line(index, key, "starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
         record, t0 = None, time.perf_counter()
-        for attempt in range(1, config.attempts + 1):
-            try:
-                module = benchmarks.get(key.benchmark)
-                split_key = (key.benchmark, key.seed)
-                if split_key not in splits_by:
-                    splits_by[split_key] = load_splits(module, config, key.seed)
-                record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
-                break
-            except Exception as exc:  # one failed run must not end the comparison; it is retried next time
-                message = f"{type(exc).__name__}: {exc}"
-                write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(), "at": _now()})
-                if attempt < config.attempts:
-                    progress.line(index, key, f"attempt {attempt} of {config.attempts} failed, starting again: {message}")
+        try:
+            with run_lock(folder, _now()):
+                if (folder / RECORD).exists():  # finished by another process since the check above
+                    summary.skipped.append(key)
+                    progress.line(index, key, "skipped (record.json exists)")
                     continue
-                summary.failed[key] = message
+                progress.line(index, key, "starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
+                for attempt in range(1, config.attempts + 1):
+                    try:
+                        module = benchmarks.get(key.benchmark)
+                        split_key = (key.benchmark, key.seed)
+                        if split_key not in splits_by:
+                            splits_by[split_key] = load_splits(module, config, key.seed)
+                        record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
+                        break
+                    except Exception as exc:  # one failed run must not end the comparison; it is retried next time
+                        message = f"{type(exc).__name__}: {exc}"
+                        write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(),
+                                                           "at": _now()})
+                        if attempt < config.attempts:
+                            progress.line(index, key, f"attempt {attempt} of {config.attempts} failed, starting again: "
+                                                      f"{message}")
+                            continue
+                        summary.failed[key] = message
+        except RunBusy as busy:
+            summary.busy[key] = busy.holder
+            progress.line(index, key, f"skipped: another process is running it ({busy.holder})")
+            continue
         progress.durations.append(time.perf_counter() - t0)
         if record is None:
             progress.line(index, key, f"failed: {summary.failed[key]}")
