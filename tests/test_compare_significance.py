@@ -84,3 +84,15 @@ def test_split_digest_depends_on_the_examples_and_their_order() -> None:
     b = dspy.Example(question="q2", answer="a2").with_inputs("question")
     assert split_digest([a, b]) == split_digest([dspy.Example(question="q1", answer="a1"), b])
     assert split_digest([a, b]) != split_digest([b, a]) != split_digest([a])
+
+
+def test_the_report_also_pairs_ours_with_dspy_gepa() -> None:
+    records = [_record("baseline", 0, [0.0] * 10), _record("dspy_gepa", 0, [0.5] * 10), _record("gepa", 0, [1.0] * 10)]
+    text = gains_table(records)
+    assert "Test gain over the baseline x100" in text and "Test gain over dspy.GEPA x100" in text
+    head_to_head = text.split("Test gain over dspy.GEPA x100", 1)[1]
+    assert "| GEPA (ours) | +50.0 [+50.0, +50.0] better |" in head_to_head and "MIPROv2" not in head_to_head
+    only = paired_gains(records, reference="dspy_gepa", optimizers=["gepa"])
+    assert [(g.optimizer, g.gain) for g in only] == [("gepa", 0.5)]
+    # Without dspy.GEPA runs there is nothing to pair with: no second table.
+    assert "dspy.GEPA x100" not in gains_table([r for r in records if r["optimizer"] != "dspy_gepa"])

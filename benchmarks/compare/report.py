@@ -208,10 +208,19 @@ def table_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines + notes) + "\n"
 
 
+#: Head-to-head pairs for the report: (ours, theirs).
+HEAD_TO_HEAD = (("gepa", "dspy_gepa"), ("gepa_merge", "dspy_gepa_merge"))
+
+
 def gains_table(records: Sequence[dict[str, Any]]) -> str:
     """Each optimizer's test gain over the baseline, paired by example, with a bootstrap interval and a verdict
-    (``within noise`` when the interval contains 0); empty without baseline runs. See ``significance``."""
-    return gains_markdown(paired_gains(records), BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, OPTIMIZERS)
+    (``within noise`` when the interval contains 0), then ours against dspy.GEPA the same way; empty without
+    the runs to pair. See ``significance``."""
+    labels = (BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, OPTIMIZERS)
+    text = gains_markdown(paired_gains(records), *labels)
+    for ours, theirs in HEAD_TO_HEAD:
+        text += gains_markdown(paired_gains(records, reference=theirs, optimizers=[ours]), *labels, reference=theirs)
+    return text
 
 
 def _pyplot() -> Any:

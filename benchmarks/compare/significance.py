@@ -102,11 +102,15 @@ def paired_gain(benchmark: str, optimizer: str, runs: dict[int, tuple[dict[str, 
     return PairedGain(benchmark, optimizer, gain, float(low), float(high), total, tuple(seeds), tuple(unpaired))
 
 
-def paired_gains(records: Sequence[dict[str, Any]], reference: str = REFERENCE, **kwargs: Any) -> list[PairedGain]:
-    """A ``PairedGain`` per (benchmark, optimizer other than the reference) with at least one paired seed."""
+def paired_gains(records: Sequence[dict[str, Any]], reference: str = REFERENCE,
+                 optimizers: Sequence[str] | None = None, **kwargs: Any) -> list[PairedGain]:
+    """A ``PairedGain`` per (benchmark, optimizer other than the reference) with at least one paired seed.
+
+    ``optimizers`` limits the rows (default: every optimizer in ``records``)."""
     by_key = {(r["benchmark"], r["optimizer"], r["seed"]): r for r in records}
     gains = []
-    for benchmark, optimizer in sorted({(b, o) for b, o, _ in by_key if o != reference}):
+    for benchmark, optimizer in sorted({(b, o) for b, o, _ in by_key
+                                        if o != reference and (optimizers is None or o in optimizers)}):
         runs = {seed: (record, by_key[(benchmark, reference, seed)])
                 for (b, o, seed), record in by_key.items()
                 if (b, o) == (benchmark, optimizer) and (benchmark, reference, seed) in by_key}
@@ -117,10 +121,11 @@ def paired_gains(records: Sequence[dict[str, Any]], reference: str = REFERENCE, 
 
 
 def gains_markdown(gains: Sequence[PairedGain], benchmark_labels: dict[str, str], optimizer_labels: dict[str, str],
-                   benchmark_order: Sequence[str], optimizer_order: Sequence[str]) -> str:
-    """A Markdown table: optimizers x benchmarks, gain x100 over the baseline, its interval and a verdict."""
+                   benchmark_order: Sequence[str], optimizer_order: Sequence[str], reference: str = REFERENCE) -> str:
+    """A Markdown table: optimizers x benchmarks, gain x100 over ``reference``, its interval and a verdict."""
     if not gains:
         return ""
+    ref = "the baseline" if reference == REFERENCE else optimizer_labels.get(reference, reference)
 
     def ordered(values: set[str], order: Sequence[str]) -> list[str]:
         return sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
@@ -130,7 +135,7 @@ def gains_markdown(gains: Sequence[PairedGain], benchmark_labels: dict[str, str]
     cell = {(g.benchmark, g.optimizer): g for g in gains}
     lines = [
         "",
-        f"Test gain over the baseline x100, paired by example, with a {CONFIDENCE:.0%} bootstrap interval "
+        f"Test gain over {ref} x100, paired by example, with a {CONFIDENCE:.0%} bootstrap interval "
         "(test examples resampled within each seed):",
         "",
         "| Optimizer | " + " | ".join(benchmark_labels.get(b, b) for b in benches) + " |",
@@ -149,8 +154,9 @@ def gains_markdown(gains: Sequence[PairedGain], benchmark_labels: dict[str, str]
                 unpaired.append(f"{optimizer_labels.get(opt, opt)} on {benchmark_labels.get(bench, bench)}: "
                                 f"seed(s) {', '.join(map(str, g.unpaired_seeds))}")
         lines.append(f"| {optimizer_labels.get(opt, opt)} | " + " | ".join(cells) + " |")
-    lines += ["", "The interval covers only the choice of test examples, not run-to-run variance of the optimizer "
-              "or of the LM, so it understates the uncertainty; \"within noise\" means it contains 0."]
+    if reference == REFERENCE:
+        lines += ["", "The interval covers only the choice of test examples, not run-to-run variance of the optimizer "
+                  "or of the LM, so it understates the uncertainty; \"within noise\" means it contains 0."]
     if unpaired:
-        lines += ["", "Left out because their test examples differ from the baseline's: " + "; ".join(unpaired) + "."]
+        lines += ["", f"Left out because their test examples differ from {ref}'s: " + "; ".join(unpaired) + "."]
     return "\n".join(lines) + "\n"
