@@ -17,6 +17,7 @@ from dspy.teleprompt.teleprompt import Teleprompter
 from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
+from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer
@@ -284,8 +285,10 @@ class GEPA(Teleprompter):
             result.counters["best_outputs_left_out"] = left_out
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
-        self.detailed_results_ = DetailedResults.from_search(result, seed=self.seed, log_dir=self.log_dir, budget=budget,
-                                                             best_outputs_valset=best_outputs)
+        self.detailed_results_ = DetailedResults.from_search(
+            result, seed=self.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
+            objectives=objective_summary(result, search.cache.get),
+        )
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         # A copy, so candidate_program() is unaffected by later changes to the student.

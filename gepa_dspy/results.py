@@ -41,12 +41,19 @@ class DetailedResults:
     #: With ``track_best_outputs``: per validation index, ``(candidate index, prediction)`` for each candidate
     #: with the best score on that example (see ``gepa_dspy.adapter.best_outputs``); else None.
     best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None
+    #: When the metric reports ``objective_scores``: each candidate's mean per objective on the valset, the best
+    #: mean per objective, and the candidates reaching it (see ``gepa_dspy.adapter.objectives``); else None.
+    val_aggregate_subscores: list[dict[str, float]] | None = None
+    objective_pareto_front: dict[str, float] | None = None
+    per_objective_best_candidates: dict[str, set[int]] | None = None
     #: Builds a runnable program from a candidate (set by ``compile``; not saved by ``to_dict``).
     program_builder: Callable[[dict[str, str]], Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_search(cls, result: SearchResult, *, seed: int, log_dir: str | None, budget: int,
-                    best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None) -> "DetailedResults":
+                    best_outputs_valset: dict[int, list[tuple[int, Any]]] | None = None,
+                    objectives: Any = None) -> "DetailedResults":
+        """``objectives``: an ``ObjectiveSummary`` (or anything with its three attributes), or None."""
         pool = result.pool
         best = pool.best_index()
         return cls(
@@ -70,6 +77,9 @@ class DetailedResults:
             history=[asdict(r) for r in result.history],
             score_curve=list(result.curve),
             best_outputs_valset=best_outputs_valset,
+            val_aggregate_subscores=None if objectives is None else objectives.val_aggregate_subscores,
+            objective_pareto_front=None if objectives is None else objectives.objective_pareto_front,
+            per_objective_best_candidates=None if objectives is None else objectives.per_objective_best_candidates,
         )
 
     @property
@@ -97,6 +107,8 @@ class DetailedResults:
         data = asdict(replace(self, best_outputs_valset=None, program_builder=None))
         del data["program_builder"]
         data["per_val_instance_best_candidates"] = [sorted(s) for s in self.per_val_instance_best_candidates]
+        if self.per_objective_best_candidates is not None:
+            data["per_objective_best_candidates"] = {k: sorted(v) for k, v in self.per_objective_best_candidates.items()}
         if best_outputs is not None:  # predictions as plain dicts of their fields
             data["best_outputs_valset"] = {j: [[i, dict(p.items()) if hasattr(p, "items") else p] for i, p in pairs]
                                            for j, pairs in best_outputs.items()}

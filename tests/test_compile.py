@@ -224,3 +224,46 @@ def test_candidate_programs_and_best_score_per_val_task_as_in_dspy_gepa():
     restored = DetailedResults(**{k: v for k, v in results.to_dict().items() if k != "best_outputs_valset"})
     with pytest.raises(RuntimeError, match="compile"):
         restored.candidate_program(0)
+
+
+def _metric_with_objectives(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    result = metric(gold, pred, trace, pred_name, pred_trace)
+    answer = str(pred.answer)
+    return dspy.Prediction(score=result.score, feedback=result.feedback,
+                           objective_scores={"correct": float(answer == gold.answer), "short": 1.0 / len(answer)})
+
+
+def test_objective_scores_are_summarised_per_candidate_as_in_dspy_gepa(tmp_path):
+    _, plain, _, _, _ = run_toy(budget=80)
+    assert plain.detailed_results.val_aggregate_subscores is None
+    assert plain.detailed_results.objective_pareto_front is None and plain.detailed_results.per_objective_best_candidates is None
+    _, program, _, _, _ = run_toy(budget=80, metric_fn=_metric_with_objectives, log_dir=str(tmp_path))
+    results = program.detailed_results
+    assert results.candidates == plain.detailed_results.candidates  # objectives never steer the search
+    subs = results.val_aggregate_subscores
+    assert len(subs) == len(results.candidates) and all(set(s) == {"correct", "short"} for s in subs)
+    words = make_examples()[8:]
+    assert subs[0]["correct"] == pytest.approx(sum(results.val_subscores[0][j] == 1.0 for j in range(len(words))) / len(words))
+    for name in ("correct", "short"):
+        best = max(s[name] for s in subs)
+        assert results.objective_pareto_front[name] == best
+        assert results.per_objective_best_candidates[name] == {i for i, s in enumerate(subs) if s[name] == best}
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["objective_pareto_front"] == results.objective_pareto_front
+    assert saved["per_objective_best_candidates"] == {k: sorted(v) for k, v in results.per_objective_best_candidates.items()}
+    # The objectives are stored with every run, so a resumed (here: finished) run reports the same.
+    _, again, _, _, _ = run_toy(budget=80, metric_fn=_metric_with_objectives, log_dir=str(tmp_path))
+    assert again.detailed_results.val_aggregate_subscores == subs
+
+
+@pytest.mark.parametrize("objectives, message", [
+    ("fast", "objective_scores of type str"),
+    ({"speed": float("nan")}, "objective_scores\\['speed'\\] = nan"),
+    ({"speed": "high"}, "objective_scores\\['speed'\\] = 'high'"),
+])
+def test_bad_objective_scores_are_a_clear_error_naming_the_example(objectives, message):
+    def bad(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        return dspy.Prediction(score=1.0, feedback="ok", objective_scores=objectives)
+
+    with pytest.raises(TypeError, match=message + ".*for example"):
+        run_toy(budget=40, metric_fn=bad)

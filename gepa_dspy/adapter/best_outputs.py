@@ -10,18 +10,14 @@ is also what a resumed run has.
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 import dspy
 
+from ..engine.cache import OutcomeLookup
 from ..engine.candidate import candidate_key
-from ..engine.records import Outcome
 from ..engine.result import SearchResult
 
 logger = logging.getLogger("gepa_dspy")
-
-#: Finds the stored outcome of (candidate key, example id), e.g. ``EvaluationCache.get``.
-OutcomeLookup = Callable[[str, str], "Outcome | None"]
 
 
 def best_outputs_valset(result: SearchResult, lookup: OutcomeLookup) -> tuple[dict[int, list[tuple[int, dspy.Prediction]]], int]:

@@ -19,7 +19,7 @@ from dspy.utils.exceptions import AdapterParseError
 from ..engine.candidate import Candidate, candidate_key
 from ..engine.protocols import OutcomeSink
 from ..engine.records import Outcome
-from .feedback import generic_feedback, normalize_metric_result
+from .feedback import generic_feedback, normalize_metric_result, objective_scores_of
 from .program import build_program, named_predictors
 from .snapshot import to_jsonable
 
@@ -234,6 +234,7 @@ class DSPyEvaluator:
                 output=to_jsonable(_prediction_fields(prediction)),
             )
         score, feedback = normalize_metric_result(result, self.perfect_score, where)
+        objectives = objective_scores_of(result, where)
         with self._live_lock:
             by_predictor: dict[str, list[tuple[Any, dict[str, Any], Any]]] = {}
             for entry in trace:
@@ -248,6 +249,7 @@ class DSPyEvaluator:
             feedback=feedback or generic_feedback(score, self.perfect_score),
             trace=snapshot,
             output=to_jsonable(_prediction_fields(prediction)),
+            objectives=objectives,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any
+from typing import Any, Mapping
 
 import dspy
 
@@ -55,6 +55,30 @@ def normalize_metric_result(result: Any, perfect_score: float, where: str) -> tu
     if feedback is not None and not isinstance(feedback, str):
         feedback = str(feedback)
     return score, (feedback or None)
+
+
+def objective_scores_of(result: Any, where: str) -> dict[str, float]:
+    """The ``objective_scores`` a metric result carries (``{name: number}``, as ``dspy.GEPA`` reads them), or {}.
+
+    They are reported per candidate in ``detailed_results``; the search itself uses ``score`` only.
+    """
+    if isinstance(result, dict):
+        raw = result.get("objective_scores")
+    elif isinstance(result, (Real, bool)):
+        return {}
+    else:
+        raw = getattr(result, "objective_scores", None)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise MetricReturnError(f"metric returned objective_scores of type {type(raw).__name__}, not a dict "
+                                f"{{name: number}}, {where}")
+    objectives: dict[str, float] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+            raise MetricReturnError(f"metric returned objective_scores[{name!r}] = {value!r}, not a finite number, {where}")
+        objectives[str(name)] = float(value)
+    return objectives
 
 
 def generic_feedback(score: float, perfect_score: float) -> str:

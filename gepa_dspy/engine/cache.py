@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 from .journal import JsonlJournal
 from .records import Outcome
 
 logger = logging.getLogger("gepa_dspy")
+
+
+#: Finds the stored outcome of (candidate key, example id), e.g. ``EvaluationCache.get``.
+OutcomeLookup = Callable[[str, str], "Outcome | None"]
 
 
 class EvaluationCache:

@@ -22,6 +22,8 @@ class Outcome:
     failure: str | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
     output: dict[str, Any] = field(default_factory=dict)
+    #: Named sub-scores the metric reported besides ``score`` (reported, never used to select).
+    objectives: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,6 +36,7 @@ class Outcome:
             failure=data.get("failure"),
             trace=list(data.get("trace") or []),
             output=dict(data.get("output") or {}),
+            objectives={str(k): float(v) for k, v in (data.get("objectives") or {}).items()},
         )
 
 
