@@ -304,6 +304,29 @@ class Progress:
               file=self.stream, flush=True)
 
 
+def _run_attempts(key: RunKey, config: CompareConfig, splits_by: dict[tuple[str, int], Any], factory: LMFactory,
+                  budget: int | None, source: str | None, say: Callable[[str], None]) -> tuple[dict[str, Any] | None, str | None]:
+    """Up to ``config.attempts`` attempts at one run: (record, None), or (None, the last failure's message).
+
+    Each failure is written to the run's ``error.json``; one failed run must not end the comparison.
+    """
+    folder = key.folder(config.out_dir)
+    message = ""
+    for attempt in range(1, config.attempts + 1):
+        try:
+            module = benchmarks.get(key.benchmark)
+            split_key = (key.benchmark, key.seed)
+            if split_key not in splits_by:
+                splits_by[split_key] = load_splits(module, config, key.seed)
+            return execute_run(key, config, module, splits_by[split_key], factory, budget, source), None
+        except Exception as exc:  # noqa: BLE001 - recorded, retried next attempt or next invocation
+            message = f"{type(exc).__name__}: {exc}"
+            write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(), "at": _now()})
+            if attempt < config.attempts:
+                say(f"attempt {attempt} of {config.attempts} failed, starting again: {message}")
+    return None, message
+
+
 def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stream: Any = None) -> RunSummary:
     """Run (or resume) every run of ``config``; failures are recorded in ``error.json`` and do not stop the rest.
 
@@ -337,23 +360,10 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
                     progress.line(index, key, "skipped (record.json exists)")
                     continue
                 progress.line(index, key, "starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
-                for attempt in range(1, config.attempts + 1):
-                    try:
-                        module = benchmarks.get(key.benchmark)
-                        split_key = (key.benchmark, key.seed)
-                        if split_key not in splits_by:
-                            splits_by[split_key] = load_splits(module, config, key.seed)
-                        record = execute_run(key, config, module, splits_by[split_key], factory, budget, source)
-                        break
-                    except Exception as exc:  # one failed run must not end the comparison; it is retried next time
-                        message = f"{type(exc).__name__}: {exc}"
-                        write_json_atomic(folder / ERROR, {"error": message, "traceback": traceback.format_exc(),
-                                                           "at": _now()})
-                        if attempt < config.attempts:
-                            progress.line(index, key, f"attempt {attempt} of {config.attempts} failed, starting again: "
-                                                      f"{message}")
-                            continue
-                        summary.failed[key] = message
+                record, failure = _run_attempts(key, config, splits_by, factory, budget, source,
+                                                lambda message: progress.line(index, key, message))
+                if failure is not None:
+                    summary.failed[key] = failure
         except RunBusy as busy:
             summary.busy[key] = busy.holder
             progress.line(index, key, f"skipped: another process is running it ({busy.holder})")
