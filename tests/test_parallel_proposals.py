@@ -255,6 +255,20 @@ def test_unknown_parallel_mode_is_refused():
         SearchConfig(max_metric_calls=10, parallel_mode="eager")
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises ``KeyboardInterrupt`` during the test, as in a terminal.
+
+    A suite started with SIGINT ignored (``nohup``, or ``cmd &`` in a script) inherits the ignored signal,
+    and Python then leaves it ignored; a clean-clone ``.ci/run`` started that way failed these tests.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 class InterruptingEvaluator(JitteryEvaluator):
     """Sends this process a real SIGINT (as Ctrl-C does) once ``after`` runs have started.
 
@@ -277,7 +291,7 @@ class InterruptingEvaluator(JitteryEvaluator):
 
 
 @pytest.mark.parametrize("mode", ["independent", "speculative"])
-def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode):
+def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode, ctrl_c_raises):
     expected = make(160, 3, parallel_mode=mode)[0].run()
     evaluator = InterruptingEvaluator(after=40, jitter_s=0.02, seed=1)
     search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=evaluator, parallel_mode=mode)
@@ -312,7 +326,7 @@ class SwallowingEvaluator(FakeEvaluator):
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_a_swallowed_ctrl_c_still_stops_the_search_after_its_round(tmp_path, k):
+def test_a_swallowed_ctrl_c_still_stops_the_search_after_its_round(tmp_path, k, ctrl_c_raises):
     expected = make(160, k)[0].run()
     handler_before = signal.getsignal(signal.SIGINT)
     evaluator = SwallowingEvaluator(after=40)
