@@ -434,3 +434,33 @@ def _hold_lock(folder: Path, ready: Any, release: Any) -> None:
     with run_lock(folder, "2026-11-30T00:00:00+00:00"):
         ready.set()
         release.wait(60)
+
+
+def test_status_tells_finished_running_failed_and_unfinished_runs_apart(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import multiprocessing
+
+    from benchmarks.compare.status import run_states
+
+    run_comparison(_config(tmp_path, ["baseline"]), factory=compare_toy.lm_factory)
+    failed = RunKey("toy", "mipro", 0).folder(tmp_path)
+    failed.mkdir(parents=True)
+    (failed / "attempts.json").write_text('[{"started_at": "x"}, {"started_at": "y"}]')
+    (failed / "error.json").write_text(json.dumps({"error": "AdapterParseError: no fields"}))
+    (RunKey("toy", "gepa", 0).folder(tmp_path) / "optimizer_log").mkdir(parents=True)
+    running = RunKey("toy", "dspy_gepa", 0).folder(tmp_path)
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(running, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        states = {(s.optimizer, s.state) for s in run_states(tmp_path)}
+        assert main(["--status", "--out", str(tmp_path)]) == 0
+        text = capsys.readouterr().out
+    finally:
+        release.set()
+        holder.join(30)
+    assert states == {("baseline", "finished"), ("mipro", "failed"), ("gepa", "unfinished"), ("dspy_gepa", "running")}
+    assert "toy/mipro/seed0" in text and "AdapterParseError: no fields" in text and f"pid {holder.pid}" in text
+    assert "1 failed, 1 finished, 1 running, 1 unfinished" in text
+    assert [s.state for s in run_states(tmp_path) if s.optimizer == "dspy_gepa"] == ["unfinished"]  # holder gone

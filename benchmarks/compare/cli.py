@@ -13,6 +13,7 @@ from benchmarks.common import SCALE_SIZES
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
 from .export import export_runs
+from .status import run_states, status_text
 from .journal import require_base_urls
 from .lms import LMSpec, parse_lm_string
 from .report import TABLE_MD, report
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
+    out.add_argument("--status", action="store_true",
+                     help="only show each run in --out: finished, running (in another process), failed or unfinished")
     out.add_argument("--export", default=None, metavar="DIR",
                      help="only copy the finished runs' record.json, program.json and attempts.json from --out to DIR "
                           "and write the report there (small files to commit; no optimizer checkpoints)")
@@ -219,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
+    if args.status:
+        print(status_text(run_states(out_dir)))
+        return 0
     if args.report_only:
         _print_report(out_dir)
         return 0
