@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import dspy
 import pandas as pd
@@ -401,45 +403,51 @@ def test_export_refuses_an_empty_runs_folder_and_itself(tmp_path: Path, capsys: 
         export_runs(tmp_path, tmp_path)
 
 
-def test_a_run_in_progress_elsewhere_is_skipped_not_run_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@contextmanager
+def _lock_held_elsewhere(folder: Path) -> Iterator[Any]:
+    """Another process holds ``folder``'s run lock inside the block; it is SIGKILLed on the way out."""
     import multiprocessing
 
-    from benchmarks.compare.run_lock import RunBusy, run_lock
-
-    config = _config(tmp_path, ["baseline", "gepa"])
-    folder = RunKey("toy", "gepa", 0).folder(tmp_path)
-    ready, release = multiprocessing.Event(), multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold_lock, args=(folder, ready, release))
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(folder, ready))
     holder.start()
     try:
         assert ready.wait(30)
-        summary = run_comparison(config, factory=compare_toy.lm_factory)
-        assert summary.finished == [RunKey("toy", "baseline", 0)] and not summary.failed
-        assert list(summary.busy) == [RunKey("toy", "gepa", 0)] and f"pid {holder.pid}" in summary.busy[RunKey("toy", "gepa", 0)]
-        assert not (folder / "record.json").exists() and not (folder / "attempts.json").exists()
-        with pytest.raises(RunBusy, match="being run by another process"):
-            with run_lock(folder, "now"):
-                pass
+        yield holder
     finally:
         holder.kill()  # SIGKILL: the lock goes with the process
         holder.join(30)
-    # The holder was killed, and its lock went with it: the run goes ahead.
-    summary = run_comparison(config, factory=compare_toy.lm_factory)
-    assert summary.finished == [RunKey("toy", "gepa", 0)] and not summary.busy
 
 
-def _hold_lock(folder: Path, ready: Any, release: Any) -> None:
+def _hold_lock(folder: Path, ready: Any) -> None:
     from benchmarks.compare.run_lock import run_lock
 
     with run_lock(folder, "2026-11-30T00:00:00+00:00"):
         ready.set()
-        release.wait(60)
+        time.sleep(120)
+
+
+def test_a_run_in_progress_elsewhere_is_skipped_not_run_twice(tmp_path: Path) -> None:
+    from benchmarks.compare.run_lock import RunBusy, run_lock
+
+    config = _config(tmp_path, ["baseline", "gepa"])
+    key = RunKey("toy", "gepa", 0)
+    folder = key.folder(tmp_path)
+    with _lock_held_elsewhere(folder) as holder:
+        summary = run_comparison(config, factory=compare_toy.lm_factory)
+        assert summary.finished == [RunKey("toy", "baseline", 0)] and not summary.failed
+        assert list(summary.busy) == [key] and f"pid {holder.pid}" in summary.busy[key]
+        assert not (folder / "record.json").exists() and not (folder / "attempts.json").exists()
+        with pytest.raises(RunBusy, match="being run by another process"):
+            with run_lock(folder, "now"):
+                pass
+    # The holder was killed, and its lock went with it: the run goes ahead.
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert summary.finished == [key] and not summary.busy
 
 
 def test_status_tells_finished_running_failed_and_unfinished_runs_apart(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    import multiprocessing
-
     from benchmarks.compare.status import run_states
 
     run_comparison(_config(tmp_path, ["baseline"]), factory=compare_toy.lm_factory)
@@ -448,18 +456,10 @@ def test_status_tells_finished_running_failed_and_unfinished_runs_apart(tmp_path
     (failed / "attempts.json").write_text('[{"started_at": "x"}, {"started_at": "y"}]')
     (failed / "error.json").write_text(json.dumps({"error": "AdapterParseError: no fields"}))
     (RunKey("toy", "gepa", 0).folder(tmp_path) / "optimizer_log").mkdir(parents=True)
-    running = RunKey("toy", "dspy_gepa", 0).folder(tmp_path)
-    ready, release = multiprocessing.Event(), multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold_lock, args=(running, ready, release))
-    holder.start()
-    try:
-        assert ready.wait(30)
+    with _lock_held_elsewhere(RunKey("toy", "dspy_gepa", 0).folder(tmp_path)) as holder:
         states = {(s.optimizer, s.state) for s in run_states(tmp_path)}
         assert main(["--status", "--out", str(tmp_path)]) == 0
         text = capsys.readouterr().out
-    finally:
-        release.set()
-        holder.join(30)
     assert states == {("baseline", "finished"), ("mipro", "failed"), ("gepa", "unfinished"), ("dspy_gepa", "running")}
     assert "toy/mipro/seed0" in text and "AdapterParseError: no fields" in text and f"pid {holder.pid}" in text
     assert "1 failed, 1 finished, 1 running, 1 unfinished" in text
