@@ -464,3 +464,13 @@ def test_status_tells_finished_running_failed_and_unfinished_runs_apart(tmp_path
     assert "toy/mipro/seed0" in text and "AdapterParseError: no fields" in text and f"pid {holder.pid}" in text
     assert "1 failed, 1 finished, 1 running, 1 unfinished" in text
     assert [s.state for s in run_states(tmp_path) if s.optimizer == "dspy_gepa"] == ["unfinished"]  # holder gone
+
+
+def test_a_gepa_run_waits_for_a_mipro_budget_another_process_is_computing(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["mipro", "gepa"])
+    mipro, gepa = RunKey("toy", "mipro", 0), RunKey("toy", "gepa", 0)
+    with _lock_held_elsewhere(mipro.folder(tmp_path)) as holder:
+        summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert not summary.failed and not summary.finished and set(summary.busy) == {mipro, gepa}
+    assert "waits for MIPROv2's budget" in summary.busy[gepa] and f"pid {holder.pid}" in summary.busy[gepa]
+    assert not gepa.folder(tmp_path).exists()

@@ -60,3 +60,17 @@ def run_lock(folder: Path, since: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def lock_holder(folder: Path) -> str | None:
+    """Who holds ``folder``'s run lock ("pid N, since T"), or None when no live process does.
+
+    Takes the lock and releases it at once, so a ``compare`` reaching the same run in that instant skips it.
+    """
+    if not (folder / LOCK).exists():
+        return None
+    try:
+        with run_lock(folder, "status check"):
+            return None
+    except RunBusy as busy:
+        return busy.holder

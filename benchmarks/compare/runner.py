@@ -35,7 +35,7 @@ from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
-from .run_lock import RunBusy, run_lock
+from .run_lock import RunBusy, lock_holder, run_lock
 from .significance import split_digest
 from .stragglers import straggler_timeout
 
@@ -348,6 +348,11 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
             continue
         budget, source = decide_budget(key, config)
         if key.optimizer in BUDGETED and budget is None:
+            mipro_holder = lock_holder(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir))
+            if mipro_holder is not None:  # not a failure: the budget is on its way
+                summary.busy[key] = f"waits for MIPROv2's budget; another process is running MIPROv2 ({mipro_holder})"
+                progress.line(index, key, f"skipped: {summary.busy[key]}")
+                continue
             message = f"no budget ({source or 'no MIPROv2 record and no --budget'})"
             summary.failed[key] = message
             progress.line(index, key, f"failed: {message}")

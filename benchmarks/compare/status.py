@@ -2,8 +2,7 @@
 
 A run folder is ``finished`` (its ``record.json`` exists), ``running`` (another process holds its lock),
 ``failed`` (its last attempt raised: ``error.json``) or ``unfinished`` (an attempt was killed or interrupted;
-the next ``compare`` resumes it). To tell ``running`` from the rest, the lock is taken and released at once,
-so a ``compare`` that reaches the same run in that instant skips it.
+the next ``compare`` resumes it). See ``run_lock.lock_holder`` for how ``running`` is told apart.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .run_lock import RunBusy, run_lock
+from .run_lock import lock_holder
 
 RECORD, ERROR, ATTEMPTS = "record.json", "error.json", "attempts.json"
 
@@ -42,11 +41,9 @@ def _state(folder: Path) -> tuple[str, str]:
     if record is not None:
         return "finished", (f"test {100 * record['test']['mean']:.1f}, {record.get('metric_calls', 0)} metric calls, "
                             f"{record['wall_seconds']['total'] / 60:.0f} min")
-    try:
-        with run_lock(folder, "status check"):
-            pass
-    except RunBusy as busy:
-        return "running", busy.holder
+    holder = lock_holder(folder)
+    if holder is not None:
+        return "running", holder
     error = _read(folder / ERROR)
     if error is not None:
         return "failed", str(error.get("error", ""))[:160]
