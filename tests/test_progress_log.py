@@ -54,3 +54,17 @@ def test_a_plain_script_sees_the_progress_and_the_logger_is_left_as_it_was() -> 
 def test_progress_stays_quiet_when_silenced_or_logging_is_configured(setup: str) -> None:
     err = _stderr(setup)
     assert "GEPA iter" not in err and "seed program scores" not in err
+
+
+def test_the_handler_is_removed_even_when_compile_raises() -> None:
+    import logging
+
+    from gepa_dspy.adapter.progress_log import progress_logging
+
+    logger = logging.getLogger("gepa_dspy_progress_test")
+    logger.propagate = False  # nothing above it, as for gepa_dspy in a script without logging configured
+    with pytest.raises(RuntimeError):
+        with progress_logging(logger):
+            assert len(logger.handlers) == 1 and logger.level == logging.INFO
+            raise RuntimeError("compile failed")
+    assert logger.handlers == [] and logger.level == logging.NOTSET
