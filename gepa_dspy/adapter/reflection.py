@@ -18,7 +18,7 @@ import dspy
 from ..engine.candidate import Candidate, candidate_key
 from ..engine.protocols import ProposalResult
 from ..engine.records import Outcome
-from .evaluation import DSPyEvaluator
+from .evaluation import DSPyEvaluator, LiveRun
 from .feedback import MetricReturnError, normalize_metric_result
 
 logger = logging.getLogger("gepa_dspy")
@@ -180,18 +180,19 @@ class ReflectionProposer:
         records: list[ReflectiveRecord] = []
         for example_id, outcome in runs:
             calls = [entry for entry in outcome.trace if entry.get("predictor") == component]
+            ok_calls = [c for c in calls if "error" not in c]
             # A run's snapshot lists the successful calls first, in the order of the live trace's entries.
             live = self.evaluator.live_run(cand_key, example_id)
             live_calls = live.by_predictor.get(component, []) if live is not None else []
-            raw = [dict(inputs) for _, inputs, _ in live_calls] if len(live_calls) == sum("error" not in c for c in calls) else []
-            raw_by_call = {id(c): r for c, r in zip([c for c in calls if "error" not in c], raw)}
+            raw_by_call = ({id(c): dict(inputs) for c, (_, inputs, _) in zip(ok_calls, live_calls)}
+                           if len(live_calls) == len(ok_calls) else {})
             if not self.add_format_failure_as_feedback:
-                calls = [c for c in calls if "error" not in c]
+                calls = ok_calls
             for call in calls[:MAX_CALLS_PER_EXAMPLE]:
                 if "error" in call:
                     feedback = self._format_failure_feedback(call)
                 else:
-                    feedback = self._predictor_feedback(cand_key, example_id, component, outcome)
+                    feedback = self._predictor_feedback(live, example_id, component, outcome)
                 records.append(ReflectiveRecord(inputs=call["inputs"], outputs=call["outputs"], feedback=feedback,
                                                 raw_inputs=raw_by_call.get(id(call))))
         return records
@@ -204,11 +205,13 @@ class ReflectionProposer:
             f"The raw reply was: {call.get('raw_response', '(unavailable)')}"
         )
 
-    def _predictor_feedback(self, cand_key: str, example_id: str, component: str, outcome: Outcome) -> str:
-        """Feedback from ``metric(..., pred_name=component, pred_trace=...)``, else the run's own feedback."""
+    def _predictor_feedback(self, live: LiveRun | None, example_id: str, component: str, outcome: Outcome) -> str:
+        """Feedback from ``metric(..., pred_name=component, pred_trace=...)``, else the run's own feedback.
+
+        ``live`` is the run still in memory (real prediction and trace), or None for one restored from a checkpoint.
+        """
         if outcome.failure:
             return outcome.feedback
-        live = self.evaluator.live_run(cand_key, example_id)
         example = self.evaluator.examples[example_id]
         if live is not None:
             prediction, trace = live.prediction, live.trace
