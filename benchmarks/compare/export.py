@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 from .report import failed_runs, report
-from .runner import ATTEMPTS, ERROR, PROGRAM, RECORD, RunKey
+from .layout import ATTEMPTS, ERROR, PROGRAM, RECORD
+from .runner import RunKey
 
 #: Files copied from each finished run folder (the ones that exist).
 EXPORTED_FILES = (RECORD, PROGRAM, ATTEMPTS)

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .config import OPTIMIZERS
+from .layout import ATTEMPTS, ERROR, RECORD
 from .significance import gains_markdown, paired_gains
 
 RESULTS_CSV = "results.csv"
@@ -42,7 +43,7 @@ def load_records(out_dir: str | Path) -> list[dict[str, Any]]:
     """Every ``record.json`` under ``out_dir`` (``<benchmark>/<optimizer>/seed<k>/record.json``), sorted."""
     root = Path(out_dir)
     records = []
-    for path in sorted(root.glob("*/*/seed*/record.json")):
+    for path in sorted(root.glob(f"*/*/seed*/{RECORD}")):
         try:
             records.append(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError:  # never happens with atomic writes; a hand-edited file is skipped
@@ -56,13 +57,13 @@ def failed_runs(out_dir: str | Path) -> list[dict[str, Any]]:
     The table only counts finished runs; these are what it leaves out, so the report lists them.
     """
     failures = []
-    for path in sorted(Path(out_dir).glob("*/*/seed*/error.json")):
+    for path in sorted(Path(out_dir).glob(f"*/*/seed*/{ERROR}")):
         folder = path.parent
-        if (folder / "record.json").exists():
+        if (folder / RECORD).exists():
             continue
         try:
             error = json.loads(path.read_text(encoding="utf-8"))
-            attempts = json.loads((folder / "attempts.json").read_text(encoding="utf-8"))
+            attempts = json.loads((folder / ATTEMPTS).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             error, attempts = {"error": "(unreadable error.json or attempts.json)"}, []
         failures.append({"benchmark": folder.parent.parent.name, "optimizer": folder.parent.name,

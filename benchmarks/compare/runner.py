@@ -32,6 +32,7 @@ import benchmarks
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
+from .layout import ATTEMPTS, ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
@@ -39,11 +40,6 @@ from .run_lock import RunBusy, lock_holder, run_lock
 from .significance import split_digest
 from .stragglers import straggler_timeout
 
-RECORD = "record.json"
-ERROR = "error.json"
-PROGRAM = "program.json"
-ATTEMPTS = "attempts.json"
-OPTIMIZER_LOG = "optimizer_log"
 SCHEMA_VERSION = 1
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .layout import ATTEMPTS, ERROR, RECORD
 from .run_lock import lock_holder
-
-RECORD, ERROR, ATTEMPTS = "record.json", "error.json", "attempts.json"
 
 
 @dataclass(frozen=True)
