@@ -17,7 +17,7 @@ import pandas as pd
 
 from .config import OPTIMIZERS
 from .layout import ATTEMPTS, ERROR, RECORD
-from .significance import gains_markdown, paired_gains
+from .significance import REFERENCE, PairedGain, gains_markdown, paired_gains
 
 RESULTS_CSV = "results.csv"
 TABLE_MD = "table.md"
@@ -217,11 +217,16 @@ def gains_table(records: Sequence[dict[str, Any]]) -> str:
     """Each optimizer's test gain over the baseline, paired by example, with a bootstrap interval and a verdict
     (``within noise`` when the interval contains 0), then ours against dspy.GEPA the same way; empty without
     the runs to pair. See ``significance``."""
-    labels = (BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, OPTIMIZERS)
-    text = gains_markdown(paired_gains(records), *labels)
+    text = _gains_markdown(paired_gains(records))
     for ours, theirs in HEAD_TO_HEAD:
-        text += gains_markdown(paired_gains(records, reference=theirs, optimizers=[ours]), *labels, reference=theirs)
+        text += _gains_markdown(paired_gains(records, reference=theirs, optimizers=[ours]), reference=theirs)
     return text
+
+
+def _gains_markdown(gains: Sequence[PairedGain], reference: str = REFERENCE) -> str:
+    benches = _ordered([g.benchmark for g in gains], PAPER_BENCHMARK_ORDER)
+    opts = _ordered([g.optimizer for g in gains], OPTIMIZERS)
+    return gains_markdown(gains, BENCHMARK_LABELS, OPTIMIZER_LABELS, benches, opts, reference=reference)
 
 
 def _pyplot() -> Any:

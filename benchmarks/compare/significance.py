@@ -121,30 +121,25 @@ def paired_gains(records: Sequence[dict[str, Any]], reference: str = REFERENCE,
 
 
 def gains_markdown(gains: Sequence[PairedGain], benchmark_labels: dict[str, str], optimizer_labels: dict[str, str],
-                   benchmark_order: Sequence[str], optimizer_order: Sequence[str], reference: str = REFERENCE) -> str:
-    """A Markdown table: optimizers x benchmarks, gain x100 over ``reference``, its interval and a verdict."""
+                   benchmarks: Sequence[str], optimizers: Sequence[str], reference: str = REFERENCE) -> str:
+    """A Markdown table: ``optimizers`` (rows) x ``benchmarks`` (columns), in the order given, with each gain x100
+    over ``reference``, its interval and a verdict."""
     if not gains:
         return ""
     ref = "the baseline" if reference == REFERENCE else optimizer_labels.get(reference, reference)
-
-    def ordered(values: set[str], order: Sequence[str]) -> list[str]:
-        return sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
-
-    benches = ordered({g.benchmark for g in gains}, benchmark_order)
-    opts = ordered({g.optimizer for g in gains}, optimizer_order)
     cell = {(g.benchmark, g.optimizer): g for g in gains}
     lines = [
         "",
         f"Test gain over {ref} x100, paired by example, with a {CONFIDENCE:.0%} bootstrap interval "
         "(test examples resampled within each seed):",
         "",
-        "| Optimizer | " + " | ".join(benchmark_labels.get(b, b) for b in benches) + " |",
-        "|---|" + "---|" * len(benches),
+        "| Optimizer | " + " | ".join(benchmark_labels.get(b, b) for b in benchmarks) + " |",
+        "|---|" + "---|" * len(benchmarks),
     ]
     unpaired = []
-    for opt in opts:
+    for opt in optimizers:
         cells = []
-        for bench in benches:
+        for bench in benchmarks:
             g = cell.get((bench, opt))
             if g is None:
                 cells.append("–")
