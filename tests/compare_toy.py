@@ -8,6 +8,7 @@ instruction, so any optimizer that tries a proposal finds the perfect prompt.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import dspy
@@ -94,3 +95,41 @@ def lm_factory(role: str) -> ScriptedLM:
     if role == "reflection":
         return ScriptedLM(reflection_responder, model="scripted-reflection")
     return ScriptedLM(task_responder, model="scripted-task")
+
+
+class FlaggingMetric:
+    """``metric`` with PUPA's self-description: ``settings`` and ``stats``, and a placeholder 0 (counted in
+    ``flagged_results``) for every word in ``flag_words``, as PUPA gives when its judge fails."""
+
+    def __init__(self, flag_words: frozenset[str] = frozenset()) -> None:
+        self.flag_words = flag_words
+        self.calls = 0
+        self.flagged = 0
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"judge_format": "json_schema"}
+
+    @property
+    def stats(self) -> "FlaggingStats":
+        return FlaggingStats(results=self.calls, flagged_results=self.flagged, judge=JudgeCounters(questions=self.calls))
+
+    def __call__(self, gold: dspy.Example, pred: Any, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> dspy.Prediction:
+        self.calls += 1
+        if gold.word in self.flag_words:
+            self.flagged += 1
+            return dspy.Prediction(score=0.0, feedback="JUDGE FAILURE: placeholder 0")
+        return metric(gold, pred, trace, pred_name, pred_trace)
+
+
+@dataclass(frozen=True)
+class JudgeCounters:
+    questions: int
+
+
+@dataclass(frozen=True)
+class FlaggingStats:
+    results: int
+    flagged_results: int
+    judge: JudgeCounters

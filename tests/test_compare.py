@@ -474,3 +474,46 @@ def test_a_gepa_run_waits_for_a_mipro_budget_another_process_is_computing(tmp_pa
     assert not summary.failed and not summary.finished and set(summary.busy) == {mipro, gepa}
     assert "waits for MIPROv2's budget" in summary.busy[gepa] and f"pid {holder.pid}" in summary.busy[gepa]
     assert not gepa.folder(tmp_path).exists()
+
+
+def test_records_keep_the_metric_settings_and_its_counters_per_phase(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config(tmp_path, ["baseline", "gepa"], budget=30)
+    test_words = {ex.word for ex in compare_toy.load_splits(seed=0).test[:2]}
+    monkeypatch.setattr(compare_toy, "make_metric",
+                        lambda judge_lm=None: compare_toy.FlaggingMetric(frozenset(test_words)), raising=False)
+    run_comparison(config, factory=compare_toy.lm_factory)
+    baseline, ours = _record(tmp_path, "baseline"), _record(tmp_path, "gepa")
+    assert baseline["metric"]["settings"] == {"judge_format": "json_schema"}
+    counters = baseline["metric"]["counters"]
+    assert counters["optimization"] == {"results": 0, "flagged_results": 0, "judge.questions": 0}
+    assert counters["val"]["results"] == 6 and counters["val"]["flagged_results"] == 0
+    assert counters["test"] == {"results": 6, "flagged_results": 2, "judge.questions": 6}
+    assert ours["metric"]["counters"]["optimization"]["results"] > 0
+    assert ours["metric"]["counters"]["test"]["flagged_results"] == 2
+
+    report(tmp_path)
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert list(frame["test_flagged"]) == [2, 2]
+    table = (tmp_path / "table.md").read_text()
+    assert "Test scores that include placeholder 0s the metric flagged" in table
+    assert "- toy / GEPA (ours) / seed 0: 2 of 6 test examples" in table
+
+
+def test_a_plain_function_metric_leaves_no_metric_block(tmp_path: Path) -> None:
+    run_comparison(_config(tmp_path, ["baseline"]), factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline")["metric"] is None
+    report(tmp_path)
+    assert "placeholder" not in (tmp_path / "table.md").read_text()
+
+
+def test_judge_format_reaches_a_make_metric_that_takes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def make_metric(judge_lm: Any = None, judge_format: str = "json_schema") -> compare_toy.FlaggingMetric:
+        seen.append(judge_format)
+        return compare_toy.FlaggingMetric()
+
+    monkeypatch.setattr(compare_toy, "make_metric", make_metric, raising=False)
+    run_comparison(_config(tmp_path, ["baseline"], judge_format="text"), factory=compare_toy.lm_factory)
+    assert seen == ["text"] and _record(tmp_path, "baseline")["config"]["judge_format"] == "text"

@@ -57,7 +57,8 @@ def test_runs_on_different_test_examples_are_never_paired() -> None:
     gain = paired_gains(base + mine)[0]
     assert gain.seeds == (1,) and gain.unpaired_seeds == (0,) and gain.pairs == 4
     text = gains_table(base + mine)
-    assert "Left out because their test examples differ from the baseline's: GEPA (ours) on IFBench: seed(s) 0." in text
+    assert ("Left out because their test examples or metric settings differ from the baseline's: "
+            "GEPA (ours) on IFBench: seed(s) 0.") in text
     # Nothing pairs at all: no row, no table.
     assert paired_gains([base[0], mine[0]]) == [] and gains_table([base[0], mine[0]]) == ""
     # Different lengths never pair, even with the same digest.
@@ -96,3 +97,15 @@ def test_the_report_also_pairs_ours_with_dspy_gepa() -> None:
     assert [(g.optimizer, g.gain) for g in only] == [("gepa", 0.5)]
     # Without dspy.GEPA runs there is nothing to pair with: no second table.
     assert "dspy.GEPA x100" not in gains_table([r for r in records if r["optimizer"] != "dspy_gepa"])
+
+
+def test_runs_scored_by_differently_configured_metrics_are_never_paired() -> None:
+    json_judge = {"settings": {"judge_format": "json_schema"}, "counters": {}}
+    text_judge = {"settings": {"judge_format": "text"}, "counters": {}}
+    base = _record("baseline", 0, [0.0] * 4, metric=json_judge)
+    assert paired_gains([base, _record("gepa", 0, [1.0] * 4, metric=json_judge)])[0].pairs == 4
+    mismatched = _record("gepa", 0, [1.0] * 4, metric=text_judge)
+    assert paired_gains([base, mismatched]) == []
+    # A record from before metric settings were kept does not pair with one that has them.
+    assert paired_gains([base, _record("gepa", 0, [1.0] * 4)]) == []
+    assert paired_gains([_record("baseline", 0, [0.0] * 4), _record("gepa", 0, [1.0] * 4, metric=None)])[0].pairs == 4

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import csv  # noqa: E402
+import json  # noqa: E402
 import re  # noqa: E402
 import threading  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
@@ -28,7 +29,13 @@ from benchmarks.pupa import (  # noqa: E402
     parse_pii_units,
 )
 from benchmarks.pupa.data import CSV_NAME, REQUIRED_COLUMNS  # noqa: E402
-from benchmarks.pupa.judge import RETRY_CONFIG, VerdictParseError, parse_preference, parse_revealed  # noqa: E402
+from benchmarks.pupa.judge import (  # noqa: E402
+    RETRY_CONFIG,
+    VerdictParseError,
+    parse_preference,
+    parse_revealed,
+    revealed_indices,
+)
 
 REAL_CSV = resolve_data_dir() / "pupa" / CSV_NAME
 
@@ -41,10 +48,17 @@ Reply = Callable[["Call"], str]
 class Call:
     """One request a scripted LM received: system prompt, user text and the request's config."""
 
-    def __init__(self, system: str, user: str, temperature: float | None) -> None:
+    def __init__(self, system: str, user: str, temperature: float | None,
+                 response_format: dict | None = None) -> None:
         self.system = system
         self.user = user
         self.temperature = temperature
+        self.response_format = response_format
+
+    @property
+    def wants_json(self) -> bool:
+        """Whether DSPy's JSONAdapter wrote the prompt (the judge's ``json_schema`` format)."""
+        return "Outputs will be a JSON object" in self.system
 
     def field(self, name: str) -> str:
         """The value of ChatAdapter input field ``name`` in the user message."""
@@ -69,7 +83,8 @@ class ScriptedEngine:
         system = request.system if isinstance(request.system, str) or request.system is None else "".join(
             part.text for part in request.system
         )
-        call = Call(system or "", "\n".join(m.text or "" for m in request.messages), request.config.temperature)
+        call = Call(system or "", "\n".join(m.text or "" for m in request.messages), request.config.temperature,
+                    request.config.response_format)
         with self._lock:
             self.calls.append(call)
         text = self.reply(call)
@@ -92,6 +107,15 @@ def chat_reply(**fields: str) -> str:
     """A reply in DSPy's ChatAdapter format."""
     body = "".join(f"[[ ## {name} ## ]]\n{value}\n\n" for name, value in fields.items())
     return body + "[[ ## completed ## ]]"
+
+
+def json_revealed(text: str) -> object:
+    """The scripted leakage answer as the JSON value a schema-following judge would give, if it has one."""
+    if text.strip().casefold() == "none":
+        return []
+    if re.fullmatch(r"[\d,\s]+", text):
+        return [int(k) for k in re.findall(r"\d+", text)]
+    return None  # no JSON equivalent: the reply is the raw text, which JSONAdapter cannot parse
 
 
 def trusted_reply(call: Call) -> str:
@@ -117,10 +141,17 @@ class ScriptedJudge:
 
     def answer(self, call: Call) -> str:
         if call.asks_for("better_response"):
-            return chat_reply(better_response=self.prefer(call.field("response_a"), call.field("response_b")))
+            verdict = self.prefer(call.field("response_a"), call.field("response_b"))
+            if call.wants_json:
+                return json.dumps({"better_response": verdict})
+            return chat_reply(better_response=verdict)
         if call.asks_for("revealed_items"):
             items = [line.split(". ", 1)[1] for line in call.field("private_items").splitlines()]
-            return chat_reply(revealed_items=self.revealed(call.field("request"), items))
+            text = self.revealed(call.field("request"), items)
+            if call.wants_json:
+                numbers = json_revealed(text)
+                return text if numbers is None else json.dumps({"revealed_items": numbers})
+            return chat_reply(revealed_items=text)
         raise AssertionError(f"unexpected judge prompt: {call.system[:200]}")
 
     def calls(self, kind: str) -> list[Call]:
@@ -307,6 +338,17 @@ def test_parse_revealed_rejects(text: str) -> None:
         parse_revealed(text, 3)
 
 
+@pytest.mark.parametrize(("numbers", "indices"), [([], []), ([3, 1], [0, 2]), ([2, 2], [1])])
+def test_revealed_indices(numbers: list[int], indices: list[int]) -> None:
+    assert revealed_indices(numbers, 3) == indices
+
+
+@pytest.mark.parametrize("numbers", [[4], [0], ["1"], [True], "1", None, [1.0]])
+def test_revealed_indices_rejects(numbers: object) -> None:
+    with pytest.raises(VerdictParseError):
+        revealed_indices(numbers, 3)
+
+
 # ---------------------------------------------------------------- metric
 
 def test_quality_asks_both_orders_and_counts_wins() -> None:
@@ -468,3 +510,62 @@ def test_public_loader_uses_the_same_split(tmp_path: Path, monkeypatch: pytest.M
     public = load_public_splits("small", seed=1)
     local = load_splits("small", seed=1, data_dir=tmp_path)
     assert [e.toDict() for e in public.test] == [e.toDict() for e in local.test]
+
+
+# ---------------------------------------------------------------- judge answer formats
+
+def schema_of(call: Call) -> dict:
+    """The JSON schema of the answer object a call's ``response_format`` asked for (OpenAI or lm15 shape)."""
+    fmt = call.response_format
+    assert fmt is not None and fmt["type"] == "json_schema"
+    return fmt["schema"] if "schema" in fmt else fmt["json_schema"]["schema"]
+
+
+@pytest.mark.parametrize("judge_format", ["json_schema", "text"])
+def test_both_judge_formats_give_the_same_verdicts(judge_format: str) -> None:
+    judge = ScriptedJudge(prefer=lambda a, b: "A", revealed=lambda request, items: "1")
+    metric = make_metric(judge.lm, judge_format=judge_format)
+    result = metric(gold(), pred(request="Write to A. at the A.C.M.E. company."))
+    assert result.quality == 0.5 and result.leakage == 0.5 and result.judge_failed is False
+    assert metric.settings == {"judge_format": judge_format, "on_judge_failure": "flag"}
+    calls = judge.engine.calls
+    assert len(calls) == 3
+    assert all(c.wants_json == (judge_format == "json_schema") for c in calls)
+    if judge_format == "text":
+        assert all(c.response_format is None for c in calls)
+        return
+    compare, leak = judge.calls("compare")[0], judge.calls("leak")[0]
+    assert schema_of(compare)["properties"] == {"better_response": {"type": "string", "enum": ["A", "B", "tie"]}}
+    items = schema_of(leak)["properties"]["revealed_items"]
+    assert items == {"type": "array", "items": {"type": "integer", "enum": [1, 2]}, "maxItems": 2}
+
+
+@pytest.mark.parametrize(
+    "bad_reply",
+    [
+        '{"better_response": "maybe"}',  # not one of the answers: DSPy's JSONAdapter refuses it
+        '{"revealed_items": [3]}',  # a number outside the list: our check refuses it
+        "I cannot tell",  # not JSON at all
+    ],
+)
+def test_json_answer_outside_the_schema_is_retried_then_flagged(bad_reply: str) -> None:
+    question = "better_response" if "better" in bad_reply or "cannot" in bad_reply else "revealed_items"
+
+    def reply(call: Call) -> str:
+        if call.asks_for(question):
+            return bad_reply
+        return ScriptedJudge().answer(call)
+
+    lm, engine = scripted_lm(reply)
+    metric = make_metric(lm)
+    result = metric(gold(), pred(request="Write to someone."))
+    asked = [c for c in engine.calls if c.asks_for(question)]
+    assert len(asked) == 2 and asked[1].temperature == RETRY_CONFIG["temperature"]
+    assert asked[1].response_format == asked[0].response_format  # the retry keeps the schema
+    assert result.judge_failed is True and result.score == 0.0
+    assert metric.judge_failures == 1 and metric.stats.judge.retries == 1
+
+
+def test_unknown_judge_format_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="answer_format must be one of"):
+        make_metric(judge_format="yaml")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import benchmarks
 from benchmarks.common import SCALE_SIZES
+from benchmarks.pupa.judge import JUDGE_FORMATS
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
 from .export import export_runs
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MIPROv2 max_bootstrapped_demos,max_labeled_demos (default 0,0 below paper scale, 4,4 at paper)")
     opt.add_argument("--mipro-max-calls-factor", type=float, default=2.0,
                      help="MIPROv2 fails once it exceeds this multiple of its expected metric calls (default 2)")
+    opt.add_argument("--judge-format", default="json_schema", choices=list(JUDGE_FORMATS),
+                     help="how PUPA's judge answers: json_schema (a response_format schema allows only valid "
+                          "verdicts; default) or text (free text, for endpoints that reject response_format)")
     opt.add_argument("--reflection-minibatch-size", type=int, default=3, help="GEPA minibatch size (default 3)")
     opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
                      help="seconds after which DSPy's parallel evaluator (inside MIPROv2 and dspy.GEPA) runs a second "
@@ -183,6 +187,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
         dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, lm_journal=args.lm_journal,
+        judge_format=args.judge_format,
     )
 
 

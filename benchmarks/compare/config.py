@@ -82,6 +82,9 @@ class CompareConfig:
     attempts: int = 1
     #: Journal every LM reply of a run and replay it when the run is started again (``journal.py``).
     lm_journal: bool = False
+    #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA):
+    #: "json_schema" (constrained by a ``response_format`` schema) or "text" (free text).
+    judge_format: str = "json_schema"
 
     def default_budget(self) -> int | None:
         """The budget when neither MIPROv2 nor ``--budget`` decides it."""

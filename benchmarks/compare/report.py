@@ -2,7 +2,7 @@
 
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
 ``table_markdown(frame)``, ``gains_table(records)``, ``plot_score_vs_calls(records, path)``,
-``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)`` and ``report(out_dir)``, which (re)writes
+``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes
 every output from whatever records exist.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from .config import OPTIMIZERS
 from .layout import ATTEMPTS, ERROR, RECORD
+from .metric_stats import flagged_count
 from .significance import REFERENCE, PairedGain, gains_markdown, paired_gains
 
 RESULTS_CSV = "results.csv"
@@ -85,6 +86,21 @@ def failures_markdown(failures: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def flagged_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """A Markdown note naming the runs whose test score includes results the metric flagged as placeholders
+    (PUPA: a judge that gave no readable verdict, scored 0); empty when there are none."""
+    flagged = [r for r in records if flagged_count(r, "test")]
+    if not flagged:
+        return ""
+    lines = ["", "Test scores that include placeholder 0s the metric flagged (a judge with no readable verdict), "
+                 "counted in `test_flagged` in results.csv:", ""]
+    for r in sorted(flagged, key=lambda r: (r["benchmark"], r["optimizer"], r["seed"])):
+        label = f"{BENCHMARK_LABELS.get(r['benchmark'], r['benchmark'])} / " \
+                f"{OPTIMIZER_LABELS.get(r['optimizer'], r['optimizer'])} / seed {r['seed']}"
+        lines.append(f"- {label}: {flagged_count(r, 'test')} of {r['sizes']['test']} test examples")
+    return "\n".join(lines) + "\n"
+
+
 def _usage(record: dict[str, Any], phase: str, role: str, key: str) -> int:
     return int(record.get("lm_usage", {}).get(phase, {}).get(role, {}).get(key, 0))
 
@@ -102,6 +118,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "val_score": record["val"]["mean"],
         "test_score": record["test"]["mean"],
         "test_errors": record["test"].get("errors", 0),
+        "test_flagged": flagged_count(record, "test"),
         "budget": record.get("budget"),
         "budget_source": record.get("budget_source"),
         "metric_calls": record.get("metric_calls", 0),
@@ -326,8 +343,8 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     paths = {"csv": root / RESULTS_CSV, "table": root / TABLE_MD,
              "score_plot": root / SCORE_PLOT, "prompt_plot": root / PROMPT_PLOT}
     frame.to_csv(paths["csv"], index=False)
-    paths["table"].write_text(table_markdown(frame) + gains_table(records) + failures_markdown(failed_runs(root)),
-                              encoding="utf-8")
+    paths["table"].write_text(table_markdown(frame) + gains_table(records) + flagged_markdown(records)
+                              + failures_markdown(failed_runs(root)), encoding="utf-8")
     plot_score_vs_calls(records, paths["score_plot"])
     plot_prompt_lengths(records, paths["prompt_plot"])
     return paths

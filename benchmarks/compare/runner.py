@@ -34,6 +34,7 @@ from .evaluation import evaluate_program
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .layout import ATTEMPTS, ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
+from .metric_stats import MetricPhases
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
 from .run_lock import RunBusy, lock_holder, run_lock
@@ -107,7 +108,8 @@ def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -
     Options are passed only to a ``make_program`` that takes them: ``data_dir`` (retrieval corpora),
     ``max_tokens`` (output caps), ``untrusted_lm`` (PUPA's external model: the task LM's spec, metered
     as its own role). A benchmark with ``make_metric(judge_lm=...)`` (PUPA) gets a judge on the task
-    LM's spec, metered as the ``judge`` role; otherwise ``module.metric`` is used.
+    LM's spec, metered as the ``judge`` role, answering in ``config.judge_format`` when ``make_metric``
+    takes ``judge_format``; otherwise ``module.metric`` is used.
     """
     make_program = module.make_program
     options: dict[str, Any] = {}
@@ -119,7 +121,10 @@ def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -
         options["untrusted_lm"] = lms.get("untrusted")
     make_metric = getattr(module, "make_metric", None)
     if make_metric is not None and "judge_lm" in inspect.signature(make_metric).parameters:
-        metric = make_metric(judge_lm=lms.get("judge"))
+        metric_options: dict[str, Any] = {"judge_lm": lms.get("judge")}
+        if "judge_format" in inspect.signature(make_metric).parameters:
+            metric_options["judge_format"] = config.judge_format
+        metric = make_metric(**metric_options)
     else:
         metric = module.metric
     return make_program(**options), metric
@@ -235,19 +240,23 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
     started_at, t0 = _now(), time.perf_counter()
     lms = RunLMs(factory)
     program, metric = program_and_metric(module, lms, config)
+    phases = MetricPhases(metric)
     job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
                       mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size)
     with straggler_timeout(config.dspy_straggler_timeout):
         outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
     t_opt = time.perf_counter()
+    phases.mark("optimization")
     optimization_usage = _usage_dict(lms)
     lms.reset_usage()
     val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads,
                                           label=f"{key} val")
     t_val = time.perf_counter()
+    phases.mark("val")
     test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads, label=f"{key} test")
     t_test = time.perf_counter()
+    phases.mark("test")
     outcome.program.save(str(folder / PROGRAM))
     record = {
         "schema": SCHEMA_VERSION,
@@ -268,6 +277,7 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
         "lm_journal": journal.stats.to_dict() if journal is not None else None,
         "lm_usage": {"optimization": optimization_usage, "evaluation": _usage_dict(lms)},
         "val": val.to_dict(), "test": test.to_dict(),
+        "metric": phases.to_dict(),
         "prompts": prompt_summary(outcome.program),
         "curve": [[int(c), float(s)] for c, s in outcome.curve],
         "optimizer_details": outcome.details,

@@ -34,7 +34,8 @@ class PairedGain:
     high: float
     pairs: int
     seeds: tuple[int, ...]
-    #: Seeds with both runs whose test examples could not be shown to be the same (never paired).
+    #: Seeds with both runs whose test examples could not be shown to be the same, or whose metric settings
+    #: differ (never paired).
     unpaired_seeds: tuple[int, ...] = field(default=())
 
     @property
@@ -60,6 +61,15 @@ def split_digest(examples: Sequence[Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _pairable(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Same test examples, scored by a metric with the same settings (e.g. PUPA's judge format)."""
+    return _same_test_examples(a, b) and _metric_settings(a) == _metric_settings(b)
+
+
+def _metric_settings(record: dict[str, Any]) -> Any:
+    return (record.get("metric") or {}).get("settings")
+
+
 def _same_test_examples(a: dict[str, Any], b: dict[str, Any]) -> bool:
     scores_a, scores_b = a["test"].get("scores"), b["test"].get("scores")
     if not scores_a or not scores_b or len(scores_a) != len(scores_b):
@@ -83,7 +93,7 @@ def paired_gain(benchmark: str, optimizer: str, runs: dict[int, tuple[dict[str, 
     seeds, unpaired = [], []
     for seed in sorted(runs):
         mine, ref = runs[seed]
-        if not _same_test_examples(mine, ref):
+        if not _pairable(mine, ref):
             unpaired.append(seed)
             continue
         diffs.append(np.asarray(mine["test"]["scores"], dtype=float) - np.asarray(ref["test"]["scores"], dtype=float))
@@ -153,5 +163,6 @@ def gains_markdown(gains: Sequence[PairedGain], benchmark_labels: dict[str, str]
         lines += ["", "The interval covers only the choice of test examples, not run-to-run variance of the optimizer "
                   "or of the LM, so it understates the uncertainty; \"within noise\" means it contains 0."]
     if unpaired:
-        lines += ["", f"Left out because their test examples differ from {ref}'s: " + "; ".join(unpaired) + "."]
+        lines += ["", f"Left out because their test examples or metric settings differ from {ref}'s: "
+                  + "; ".join(unpaired) + "."]
     return "\n".join(lines) + "\n"

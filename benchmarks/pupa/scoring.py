@@ -12,7 +12,7 @@ import dspy
 
 from benchmarks.pupa.data import parse_pii_units
 from benchmarks.pupa.feedback import failure_text, feedback_text
-from benchmarks.pupa.judge import Judge, JudgeFailure, JudgeStats
+from benchmarks.pupa.judge import Judge, JudgeFailure, JudgeFormat, JudgeStats
 from benchmarks.pupa.verdicts import LeakageVerdict, QualityVerdict, combined_score
 
 logger = logging.getLogger(__name__)
@@ -61,13 +61,15 @@ class PupaMetric:
     ``on_judge_failure="flag"`` (default) turns a judge that gave no parseable answer twice into a result
     with ``score=0.0``, ``judge_failed=True`` and a feedback text saying the score is a placeholder, logs
     a warning and counts it in ``stats.flagged_results``. ``"raise"`` raises :class:`JudgeFailure` instead
-    (``dspy.Evaluate`` then counts the example as an error).
+    (``dspy.Evaluate`` then counts the example as an error). ``judge_format`` is how the judge answers:
+    ``"json_schema"`` (default) or ``"text"``, see :mod:`benchmarks.pupa.judge`.
     """
 
-    def __init__(self, judge_lm: dspy.BaseLM | None = None, on_judge_failure: OnJudgeFailure = "flag") -> None:
+    def __init__(self, judge_lm: dspy.BaseLM | None = None, on_judge_failure: OnJudgeFailure = "flag",
+                 judge_format: JudgeFormat = "json_schema") -> None:
         if on_judge_failure not in ("flag", "raise"):
             raise ValueError(f"on_judge_failure must be 'flag' or 'raise', got {on_judge_failure!r}")
-        self.judge = Judge(judge_lm)
+        self.judge = Judge(judge_lm, answer_format=judge_format)
         self.on_judge_failure = on_judge_failure
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple[Any, ...], tuple[QualityVerdict, LeakageVerdict]] = OrderedDict()
@@ -79,6 +81,11 @@ class PupaMetric:
     def stats(self) -> MetricStats:
         with self._lock:
             return MetricStats(self._results, self._flagged, self._memo_hits, self.judge.stats)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """What changes the scores besides the judge LM; a comparison harness records it with each run."""
+        return {"judge_format": self.judge.answer_format, "on_judge_failure": self.on_judge_failure}
 
     @property
     def judge_failures(self) -> int:
@@ -173,6 +180,7 @@ class PupaMetric:
                 self._memo.popitem(last=False)
 
 
-def make_metric(judge_lm: dspy.BaseLM | None = None, on_judge_failure: OnJudgeFailure = "flag") -> PupaMetric:
+def make_metric(judge_lm: dspy.BaseLM | None = None, on_judge_failure: OnJudgeFailure = "flag",
+                judge_format: JudgeFormat = "json_schema") -> PupaMetric:
     """A PUPA metric whose judge runs on ``judge_lm`` (default: the LM configured in DSPy at call time)."""
-    return PupaMetric(judge_lm=judge_lm, on_judge_failure=on_judge_failure)
+    return PupaMetric(judge_lm=judge_lm, on_judge_failure=on_judge_failure, judge_format=judge_format)
