@@ -207,14 +207,11 @@ class Judge:
         """0-based indices of the ``items`` that ``request`` reveals, in the judge's opinion."""
         if not items:
             return []
-        if self.answer_format == "json_schema":
-            parse: Callable[[dspy.Prediction], list[int]] = lambda pred: revealed_indices(pred.revealed_items, len(items))
-        else:
-            parse = lambda pred: parse_revealed(pred.revealed_items, len(items))  # noqa: E731
+        read = revealed_indices if self.answer_format == "json_schema" else parse_revealed
         return self._ask(
             "leakage check",
             self.find_revealed,
-            parse,
+            lambda pred: read(pred.revealed_items, len(items)),
             revealed_format(len(items)),
             request=request,
             private_items=numbered_list(items),
