@@ -505,6 +505,7 @@ def test_a_plain_function_metric_leaves_no_metric_block(tmp_path: Path) -> None:
     assert _record(tmp_path, "baseline")["metric"] is None
     report(tmp_path)
     assert "placeholder" not in (tmp_path / "table.md").read_text()
+    assert pd.read_csv(tmp_path / "results.csv")["test_flagged"].isna().all()  # unknown, not 0
 
 
 def test_judge_format_reaches_a_make_metric_that_takes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

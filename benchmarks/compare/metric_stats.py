@@ -69,7 +69,8 @@ class MetricPhases:
         return {"settings": settings, "counters": self.phases}
 
 
-def flagged_count(record: dict[str, Any], phase: str = "test") -> int:
-    """How many of ``phase``'s results the record's metric flagged as placeholders (0 when it has no counters)."""
+def flagged_count(record: dict[str, Any], phase: str = "test") -> int | None:
+    """How many of ``phase``'s results the record's metric flagged as placeholders, or None when unknown: the
+    metric keeps no such counter, or the record predates the ``metric`` block."""
     counters = ((record.get("metric") or {}).get("counters") or {}).get(phase) or {}
-    return int(counters.get(FLAGGED, 0))
+    return int(counters[FLAGGED]) if FLAGGED in counters else None
