@@ -49,3 +49,16 @@ def test_gepa_compile_on_a_real_lm(tmp_path: Path) -> None:
     assert reflections and reflections[0]["status"] in ("accepted", "rejected", "no_proposal")
     assert 0.0 <= results.val_aggregate_scores[results.best_idx] <= 1.0
     assert (tmp_path / "run" / "results.json").exists()
+
+
+def test_pupa_judge_answers_within_its_schema_on_a_real_lm() -> None:
+    """The PUPA judge's default format on a real server: every question gets a verdict on the first try."""
+    from benchmarks.pupa.judge import Judge
+    from gepa_dspy.local_lm import local_lm
+
+    judge = Judge(local_lm(url=os.environ["GEPA_DSPY_LM_BASE"], temperature=0.0, cache=False, max_tokens=64))
+    query = "Please write a two-line thank-you note to my colleague Dana Whitfield at Northwind Traders."
+    assert judge.preference(query, "Thank you, Dana, for all your help this week.", "ok") in ("A", "B", "tie")
+    revealed = judge.revealed("Write a thank-you note to my colleague D. Whitfield.", ["Dana Whitfield", "Northwind Traders"])
+    assert set(revealed) <= {0, 1}
+    assert judge.stats.retries == 0 and judge.stats.failures == 0
