@@ -518,3 +518,68 @@ def test_judge_format_reaches_a_make_metric_that_takes_it(tmp_path: Path, monkey
     monkeypatch.setattr(compare_toy, "make_metric", make_metric, raising=False)
     run_comparison(_config(tmp_path, ["baseline"], judge_format="text"), factory=compare_toy.lm_factory)
     assert seen == ["text"] and _record(tmp_path, "baseline")["config"]["judge_format"] == "text"
+
+
+def test_progress_file_is_throttled_and_read_by_status(tmp_path: Path) -> None:
+    from benchmarks.compare.run_progress import RunProgress, progress_text
+
+    now = [0.0]
+    progress = RunProgress(tmp_path, budget=120, min_interval_s=10.0, clock=lambda: now[0])
+    assert progress_text(tmp_path) is None
+    progress.phase("optimize")
+    metric = progress.counting(compare_toy.FlaggingMetric())
+    example, pred = dspy.Example(word="a", answer="A"), dspy.Prediction(answer="A")
+    for _ in range(3):
+        metric(example, pred)
+    metric(example, pred, None, "say", None)  # feedback on a paid-for run: not a metric call
+    assert "optimize: 0 metric calls this attempt, budget 120" in progress_text(tmp_path)  # throttled
+    now[0] = 11.0
+    metric(example, pred)
+    assert "optimize: 4 metric calls this attempt, budget 120" in progress_text(tmp_path)
+    assert metric.settings == {"judge_format": "json_schema"}  # the wrapped metric's attributes stay reachable
+    progress.phase("test", 6)
+    progress.example_done(2)
+    assert "test: 0/6 examples" in progress_text(tmp_path)  # throttled again
+    progress.example_done(6)  # the last example is always written
+    assert "test: 6/6 examples" in progress_text(tmp_path)
+    progress.remove()
+    assert progress_text(tmp_path) is None
+    (tmp_path / "progress.json").write_text("{not json")
+    assert progress_text(tmp_path) is None
+
+
+def test_status_shows_how_far_a_stopped_run_had_got_and_a_finished_run_leaves_no_progress_file(
+        tmp_path: Path) -> None:
+    from benchmarks.compare.status import run_states
+
+    run_comparison(_config(tmp_path, ["baseline"]), factory=compare_toy.lm_factory)
+    assert not (RunKey("toy", "baseline", 0).folder(tmp_path) / "progress.json").exists()
+    stopped = RunKey("toy", "gepa", 0).folder(tmp_path)
+    stopped.mkdir(parents=True)
+    (stopped / "progress.json").write_text(json.dumps({"phase": "optimize", "metric_calls": 37, "budget": 90,
+                                                       "updated_at": "2026-11-30T19:00:00+00:00"}))
+    [state] = [s for s in run_states(tmp_path) if s.optimizer == "gepa"]
+    assert state.state == "unfinished"
+    assert state.detail.endswith("it had reached optimize: 37 metric calls this attempt, budget 90 "
+                                 "(at 2026-11-30T19:00:00+00:00)")
+
+
+def test_a_running_run_writes_its_phase_and_metric_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.compare import run_progress
+    from benchmarks.compare.run_progress import progress_text
+
+    monkeypatch.setattr(run_progress, "MIN_INTERVAL_S", 0.0)
+    folder = RunKey("toy", "gepa", 0).folder(tmp_path)
+    seen: list[str | None] = []
+
+    class Watching(compare_toy.FlaggingMetric):
+        def __call__(self, gold, pred, trace=None, pred_name=None, pred_trace=None):  # noqa: ANN001, ANN204
+            seen.append(progress_text(folder))
+            return super().__call__(gold, pred, trace, pred_name, pred_trace)
+
+    monkeypatch.setattr(compare_toy, "make_metric", lambda judge_lm=None: Watching(), raising=False)
+    run_comparison(_config(tmp_path, ["gepa"], budget=30), factory=compare_toy.lm_factory)
+    texts = [t for t in seen if t]
+    assert any("optimize: " in t and "budget 30" in t for t in texts)
+    assert any(t.startswith("test: ") for t in texts)
+    assert not (folder / "progress.json").exists()

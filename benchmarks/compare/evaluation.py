@@ -34,12 +34,14 @@ class SplitScores:
 
 
 def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
-                     lm: dspy.BaseLM, num_threads: int = 1, label: str | None = None) -> SplitScores:
+                     lm: dspy.BaseLM, num_threads: int = 1, label: str | None = None,
+                     on_example: Callable[[int], None] | None = None) -> SplitScores:
     """Run ``program`` and ``metric`` on every example with ``lm`` as the configured LM.
 
     The same function scores every optimizer's result, so test scores differ only by the program.
     A failing example scores 0 and is counted in ``errors``; it never stops the evaluation. With
-    ``label``, progress is printed to stderr about every quarter of the examples.
+    ``label``, progress is printed to stderr about every quarter of the examples; ``on_example(done)``
+    is called after each example.
     """
     start = time.perf_counter()
     results = []
@@ -49,6 +51,8 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
         futures = [pool.submit(evaluate_example, i, ex, program, metric, lm) for i, ex in enumerate(examples)]
         for done, future in enumerate(as_completed(futures), start=1):
             results.append(future.result())
+            if on_example is not None:
+                on_example(done)
             if label and (done % every == 0 or done == len(examples)):
                 print(f"[compare]   {label}: {done}/{len(examples)} examples, {time.perf_counter() - start:.0f} s",
                       file=sys.stderr, flush=True)

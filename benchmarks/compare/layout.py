@@ -8,3 +8,4 @@ ERROR = "error.json"  # the last failed attempt's error and traceback
 PROGRAM = "program.json"  # the optimized program (``program.save``)
 ATTEMPTS = "attempts.json"  # one entry per attempt
 OPTIMIZER_LOG = "optimizer_log"  # the optimizer's own checkpoints (GEPA variants)
+PROGRESS = "progress.json"  # how far the attempt in progress has got (removed when the record is written)

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 import benchmarks
 
+from .atomic_file import write_json_atomic
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
@@ -37,6 +37,7 @@ from .lms import LMFactory, RunLMs, spec_factory
 from .metric_stats import MetricPhases
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
+from .run_progress import RunProgress
 from .run_lock import RunBusy, lock_holder, run_lock
 from .significance import split_digest
 from .stragglers import straggler_timeout
@@ -68,21 +69,6 @@ class RunSummary:
     failed: dict[RunKey, str] = field(default_factory=dict)
     #: Runs another process was running (see ``run_lock``), with that process's pid and start time.
     busy: dict[RunKey, str] = field(default_factory=dict)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def package_versions() -> dict[str, str | None]:
@@ -241,7 +227,10 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
     lms = RunLMs(factory)
     program, metric = program_and_metric(module, lms, config)
     phases = MetricPhases(metric)
-    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
+    progress = RunProgress(folder, budget)
+    progress.phase("optimize")
+    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=progress.counting(metric), lms=lms,
+                      budget=budget,
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
                       mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size)
     with straggler_timeout(config.dspy_straggler_timeout):
@@ -250,11 +239,16 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
     phases.mark("optimization")
     optimization_usage = _usage_dict(lms)
     lms.reset_usage()
-    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads,
-                                          label=f"{key} val")
+    val = outcome.val
+    if val is None:
+        progress.phase("val", len(splits.val))
+        val = evaluate_program(outcome.program, splits.val, metric, lms.task, config.num_threads, label=f"{key} val",
+                               on_example=progress.example_done)
     t_val = time.perf_counter()
     phases.mark("val")
-    test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads, label=f"{key} test")
+    progress.phase("test", len(splits.test))
+    test = evaluate_program(outcome.program, splits.test, metric, lms.task, config.num_threads, label=f"{key} test",
+                            on_example=progress.example_done)
     t_test = time.perf_counter()
     phases.mark("test")
     outcome.program.save(str(folder / PROGRAM))
@@ -284,6 +278,7 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
         "started_at": started_at, "finished_at": _now(),
     }
     write_json_atomic(folder / RECORD, record)
+    progress.remove()
     return record
 
 

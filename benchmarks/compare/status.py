@@ -14,6 +14,7 @@ from typing import Any
 
 from .layout import ATTEMPTS, ERROR, RECORD
 from .run_lock import lock_holder
+from .run_progress import progress_text
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,15 @@ def _state(folder: Path) -> tuple[str, str]:
     if record is not None:
         return "finished", (f"test {100 * record['test']['mean']:.1f}, {record.get('metric_calls', 0)} metric calls, "
                             f"{record['wall_seconds']['total'] / 60:.0f} min")
+    progress = progress_text(folder)
     holder = lock_holder(folder)
     if holder is not None:
-        return "running", holder
+        return "running", holder + (f"; {progress}" if progress else "")
     error = _read(folder / ERROR)
     if error is not None:
         return "failed", str(error.get("error", ""))[:160]
-    return "unfinished", "an attempt was stopped; the next compare resumes it"
+    return "unfinished", "an attempt was stopped; the next compare resumes it" + (
+        f"; it had reached {progress}" if progress else "")
 
 
 def run_states(out_dir: str | Path) -> list[RunState]:

@@ -1,0 +1,106 @@
+"""How far a run in progress has got, in its folder's ``progress.json``, for ``--status``.
+
+A run can take hours, and MIPROv2's and dspy.GEPA's own logs do not say how much of the budget is spent.
+``RunProgress`` writes the phase (``optimize``, ``val``, ``test``), the metric calls spent while optimizing
+(against the budget when there is one) and the examples scored while evaluating, at most every
+``min_interval_s`` seconds and at every phase change. The file is advisory: written atomically, read
+leniently, and removed when the run's record is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .atomic_file import write_json_atomic
+from .layout import PROGRESS
+
+#: Seconds between two writes within one phase.
+MIN_INTERVAL_S = 15.0
+
+
+class RunProgress:
+    """The progress of one attempt, written to ``folder / progress.json``."""
+
+    def __init__(self, folder: Path, budget: int | None, min_interval_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = folder / PROGRESS
+        self.budget = budget
+        self.min_interval_s = MIN_INTERVAL_S if min_interval_s is None else min_interval_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {"phase": "optimize", "metric_calls": 0, "budget": budget}
+        self._last_write: float | None = None
+
+    def phase(self, name: str, examples: int | None = None) -> None:
+        """Enter ``name`` (always written); ``examples`` is how many the phase will score."""
+        with self._lock:
+            self._state.update(phase=name, examples=examples, examples_done=0 if examples is not None else None)
+            self._write()
+
+    def metric_call(self) -> None:
+        """One more metric call of the optimizer (feedback calls on paid-for runs are not counted)."""
+        with self._lock:
+            self._state["metric_calls"] += 1
+            self._maybe_write()
+
+    def example_done(self, done: int) -> None:
+        """``done`` examples of the evaluation phase are scored."""
+        with self._lock:
+            self._state["examples_done"] = done
+            self._maybe_write(force=done == self._state.get("examples"))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def counting(self, metric: Callable[..., Any]) -> Callable[..., Any]:
+        """``metric`` with every call without ``pred_name`` counted here; its attributes stay reachable."""
+        return _ProgressMetric(metric, self)
+
+    def _maybe_write(self, force: bool = False) -> None:
+        now = self.clock()
+        if force or self._last_write is None or now - self._last_write >= self.min_interval_s:
+            self._write()
+
+    def _write(self) -> None:
+        self._last_write = self.clock()
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(self.path, {**self._state, "updated_at": now})
+
+
+class _ProgressMetric:
+    def __init__(self, metric: Callable[..., Any], progress: RunProgress) -> None:
+        self._metric = metric
+        self._progress = progress
+
+    def __call__(self, gold: Any, pred: Any, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> Any:
+        if pred_name is None:
+            self._progress.metric_call()
+        if pred_name is None and pred_trace is None:
+            return self._metric(gold, pred, trace)
+        return self._metric(gold, pred, trace, pred_name, pred_trace)
+
+    def __getattr__(self, name: str) -> Any:  # settings, stats, ... of the wrapped metric
+        return getattr(self._metric, name)
+
+
+def progress_text(folder: Path) -> str | None:
+    """A one-line summary of ``folder``'s ``progress.json`` (None when there is none or it is unreadable)."""
+    try:
+        data = json.loads((folder / PROGRESS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    phase = data.get("phase")
+    if phase == "optimize":
+        budget = f", budget {data['budget']}" if data.get("budget") else ""
+        text = f"optimize: {data.get('metric_calls', 0)} metric calls this attempt{budget}"
+    else:
+        text = f"{phase}: {data.get('examples_done', 0)}/{data.get('examples', '?')} examples"
+    return f"{text} (at {data.get('updated_at', '?')})"
