@@ -74,6 +74,7 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
         assert (tmp_path / "toy" / name / "seed0" / "program.json").exists()
     ours = _record(tmp_path, "gepa")
     assert ours["metric_calls"] <= ours["budget"]  # our GEPA never overspends
+    assert ours["optimizer_details"]["counters"]["reflection_calls"] >= 1  # counted fallbacks reach the record
     usage = ours["lm_usage"]["optimization"]["task"]
     assert usage["calls"] == ours["metric_calls"] and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert ours["lm_usage"]["evaluation"]["task"]["calls"] == 6  # val came from the optimizer, test from the runner

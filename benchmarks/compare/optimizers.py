@@ -101,7 +101,8 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
         curve=[(int(c), float(s)) for c, s in results.score_curve], val=val,
         details={"candidates": len(results.candidates), "best_idx": best, "stop_reason": results.stop_reason,
                  "num_full_val_evals": results.num_full_val_evals, "cache_hits": results.cache_hits,
-                 "val_aggregate_scores": results.val_aggregate_scores, "parents": results.parents},
+                 "val_aggregate_scores": results.val_aggregate_scores, "parents": results.parents,
+                 "counters": dict(results.counters)},
     )
 
 
