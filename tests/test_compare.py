@@ -584,3 +584,32 @@ def test_a_running_run_writes_its_phase_and_metric_calls(tmp_path: Path, monkeyp
     assert any("optimize: " in t and "budget 30" in t for t in texts)
     assert any(t.startswith("test: ") for t in texts)
     assert not (folder / "progress.json").exists()
+
+
+def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -> None:
+    """benchmarks/run_small_grid.sh with stub curl/pgrep/nohup: every command it would start parses."""
+    import os
+    import shlex
+    import subprocess
+
+    from benchmarks.compare.cli import build_parser, config_from_args
+
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    launched = tmp_path / "launched.txt"
+    for name, body in {"curl": "exit 0", "pgrep": "exit 1",
+                       "nohup": f'line=$(printf "%q " "$@"); echo "$line" >> {launched}'}.items():
+        (stubs / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (stubs / name).chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_small_grid.sh"
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(tmp_path / "grid"),
+           "GRID": "ifbench:0 pupa:1"}
+    subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 30  # the stub nohups run in the background, as the real ones do
+    while time.monotonic() < deadline and (not launched.exists() or len(launched.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    commands = [shlex.split(line) for line in launched.read_text().splitlines() if line.strip()]
+    assert [c[:3] for c in commands] == [["python", "-m", "benchmarks.compare"]] * 2
+    configs = [config_from_args(build_parser().parse_args(c[3:])) for c in commands]
+    assert [(c.benchmarks, c.seeds, c.num_threads) for c in configs] == [(["ifbench"], [0], 3), (["pupa"], [1], 2)]
+    assert all(c.lm_journal and c.attempts == 3 and c.out_dir == tmp_path / "grid" for c in configs)
