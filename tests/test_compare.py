@@ -521,7 +521,7 @@ def test_judge_format_reaches_a_make_metric_that_takes_it(tmp_path: Path, monkey
     assert seen == ["text"] and _record(tmp_path, "baseline")["config"]["judge_format"] == "text"
 
 
-def test_progress_file_is_throttled_and_read_by_status(tmp_path: Path) -> None:
+def test_progress_file_is_throttled_and_summarised_in_one_line(tmp_path: Path) -> None:
     from benchmarks.compare.run_progress import RunProgress, progress_text
 
     now = [0.0]
