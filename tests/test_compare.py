@@ -613,3 +613,21 @@ def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -
     configs = [config_from_args(build_parser().parse_args(c[3:])) for c in commands]
     assert [(c.benchmarks, c.seeds, c.num_threads) for c in configs] == [(["ifbench"], [0], 3), (["pupa"], [1], 2)]
     assert all(c.lm_journal and c.attempts == 3 and c.out_dir == tmp_path / "grid" for c in configs)
+
+
+def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ() -> None:
+    from benchmarks.compare.report import metric_settings_markdown
+
+    def record(bench: str, opt: str, seed: int, settings: dict | None) -> dict:
+        return {"benchmark": bench, "optimizer": opt, "seed": seed,
+                "metric": None if settings is None else {"settings": settings, "counters": {}}}
+
+    schema, text = {"judge_format": "json_schema"}, {"judge_format": "text"}
+    same = [record("pupa", o, s, schema) for o in ("baseline", "gepa") for s in (0, 1)] + [record("ifbench", "gepa", 0, None)]
+    assert metric_settings_markdown(same) == "\nMetric settings:\n\n- PUPA: judge_format json_schema (every run)\n"
+    mixed = metric_settings_markdown([record("pupa", "baseline", 0, text), record("pupa", "gepa", 0, schema),
+                                      record("pupa", "mipro", 0, None)])
+    assert "- PUPA: judge_format text (Baseline seed 0)" in mixed
+    assert "- PUPA: judge_format json_schema (GEPA (ours) seed 0)" in mixed
+    assert "- PUPA: not recorded (MIPROv2 seed 0)" in mixed
+    assert metric_settings_markdown([record("ifbench", "gepa", 0, None)]) == ""

@@ -2,7 +2,7 @@
 
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
 ``table_markdown(frame)``, ``gains_table(records)``, ``plot_score_vs_calls(records, path)``,
-``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes
+``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``metric_settings_markdown(records)``, ``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes
 every output from whatever records exist.
 """
 
@@ -84,6 +84,28 @@ def failures_markdown(failures: Sequence[dict[str, Any]]) -> str:
                 f"{OPTIMIZER_LABELS.get(f['optimizer'], f['optimizer'])} / seed {f['seed']}"
         lines.append(f"- {label}: {f['error']} ({f['attempts']} attempt{'s' if f['attempts'] != 1 else ''})")
     return "\n".join(lines) + "\n"
+
+
+def metric_settings_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """A Markdown note with each benchmark's metric settings (PUPA: how its judge answered), naming the runs
+    when they differ; empty when no record has settings."""
+    by_benchmark: dict[str, dict[str, list[str]]] = {}
+    for r in sorted(records, key=lambda r: (r["benchmark"], r["optimizer"], r["seed"])):
+        settings = (r.get("metric") or {}).get("settings")
+        text = ", ".join(f"{k} {v}" for k, v in sorted(settings.items())) if settings else "not recorded"
+        run = f"{OPTIMIZER_LABELS.get(r['optimizer'], r['optimizer'])} seed {r['seed']}"
+        by_benchmark.setdefault(r["benchmark"], {}).setdefault(text, []).append(run)
+    lines = []
+    for bench in _ordered(list(by_benchmark), PAPER_BENCHMARK_ORDER):
+        variants = by_benchmark[bench]
+        if list(variants) == ["not recorded"]:
+            continue
+        label = BENCHMARK_LABELS.get(bench, bench)
+        if len(variants) == 1:
+            lines.append(f"- {label}: {next(iter(variants))} (every run)")
+        else:
+            lines += [f"- {label}: {text} ({'; '.join(runs)})" for text, runs in variants.items()]
+    return "\n".join(["", "Metric settings:", "", *lines]) + "\n" if lines else ""
 
 
 def flagged_markdown(records: Sequence[dict[str, Any]]) -> str:
@@ -343,8 +365,8 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     paths = {"csv": root / RESULTS_CSV, "table": root / TABLE_MD,
              "score_plot": root / SCORE_PLOT, "prompt_plot": root / PROMPT_PLOT}
     frame.to_csv(paths["csv"], index=False)
-    paths["table"].write_text(table_markdown(frame) + gains_table(records) + flagged_markdown(records)
-                              + failures_markdown(failed_runs(root)), encoding="utf-8")
+    paths["table"].write_text(table_markdown(frame) + gains_table(records) + metric_settings_markdown(records)
+                              + flagged_markdown(records) + failures_markdown(failed_runs(root)), encoding="utf-8")
     plot_score_vs_calls(records, paths["score_plot"])
     plot_prompt_lengths(records, paths["prompt_plot"])
     return paths
