@@ -2,8 +2,9 @@
 
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
 ``table_markdown(frame)``, ``gains_table(records)``, ``plot_score_vs_calls(records, path)``,
-``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``metric_settings_markdown(records)``, ``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes
-every output from whatever records exist.
+``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``metric_settings_markdown(records)``,
+``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes every output from whatever records
+exist.
 """
 
 from __future__ import annotations
@@ -74,15 +75,19 @@ def failed_runs(out_dir: str | Path) -> list[dict[str, Any]]:
     return failures
 
 
+def _run_label(run: dict[str, Any]) -> str:
+    """"Benchmark / Optimizer / seed k" for a record or a failed run."""
+    return (f"{BENCHMARK_LABELS.get(run['benchmark'], run['benchmark'])} / "
+            f"{OPTIMIZER_LABELS.get(run['optimizer'], run['optimizer'])} / seed {run['seed']}")
+
+
 def failures_markdown(failures: Sequence[dict[str, Any]]) -> str:
     """A Markdown list of failed runs for ``table.md`` (empty string when there are none)."""
     if not failures:
         return ""
     lines = ["", "Runs that failed and are not in the table (last error, attempts so far):", ""]
     for f in failures:
-        label = f"{BENCHMARK_LABELS.get(f['benchmark'], f['benchmark'])} / " \
-                f"{OPTIMIZER_LABELS.get(f['optimizer'], f['optimizer'])} / seed {f['seed']}"
-        lines.append(f"- {label}: {f['error']} ({f['attempts']} attempt{'s' if f['attempts'] != 1 else ''})")
+        lines.append(f"- {_run_label(f)}: {f['error']} ({f['attempts']} attempt{'s' if f['attempts'] != 1 else ''})")
     return "\n".join(lines) + "\n"
 
 
@@ -117,9 +122,7 @@ def flagged_markdown(records: Sequence[dict[str, Any]]) -> str:
     lines = ["", "Test scores that include placeholder 0s the metric flagged (a judge with no readable verdict), "
                  "counted in `test_flagged` in results.csv:", ""]
     for r in sorted(flagged, key=lambda r: (r["benchmark"], r["optimizer"], r["seed"])):
-        label = f"{BENCHMARK_LABELS.get(r['benchmark'], r['benchmark'])} / " \
-                f"{OPTIMIZER_LABELS.get(r['optimizer'], r['optimizer'])} / seed {r['seed']}"
-        lines.append(f"- {label}: {flagged_count(r, 'test')} of {r['sizes']['test']} test examples")
+        lines.append(f"- {_run_label(r)}: {flagged_count(r, 'test')} of {r['sizes']['test']} test examples")
     return "\n".join(lines) + "\n"
 
 
