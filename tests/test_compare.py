@@ -528,7 +528,7 @@ def test_progress_file_is_throttled_and_summarised_in_one_line(tmp_path: Path) -
     progress = RunProgress(tmp_path, budget=120, min_interval_s=10.0, clock=lambda: now[0])
     assert progress_text(tmp_path) is None
     progress.phase("optimize")
-    metric = progress.counting(compare_toy.FlaggingMetric())
+    metric = CountingMetric(compare_toy.FlaggingMetric(), on_rollout=progress.metric_call)
     example, pred = dspy.Example(word="a", answer="A"), dspy.Prediction(answer="A")
     for _ in range(3):
         metric(example, pred)
@@ -537,7 +537,7 @@ def test_progress_file_is_throttled_and_summarised_in_one_line(tmp_path: Path) -
     now[0] = 11.0
     metric(example, pred)
     assert "optimize: 4 metric calls this attempt, budget 120" in progress_text(tmp_path)
-    assert metric.settings == {"judge_format": "json_schema"}  # the wrapped metric's attributes stay reachable
+    assert (metric.rollouts, metric.feedback_calls) == (4, 1)  # the progress file counts what the wrapper counts
     progress.phase("test", 6)
     progress.example_done(2)
     assert "test: 0/6 examples" in progress_text(tmp_path)  # throttled again

@@ -29,13 +29,16 @@ class CountingMetric:
     do); ``feedback_calls`` counts calls with ``pred_name`` (GEPA asking
     the metric for one predictor's feedback on an already paid-for run). With ``scalar=True`` the
     wrapper returns the float score (for optimizers such as MIPROv2 that test a metric's truth value).
-    With ``cap`` set, the call after the cap-th rollout raises ``MetricCallCapExceeded``.
+    With ``cap`` set, the call after the cap-th rollout raises ``MetricCallCapExceeded``. ``on_rollout`` is
+    called after each counted rollout (the harness's ``progress.json``).
     """
 
-    def __init__(self, metric: Callable[..., Any], *, scalar: bool = False, cap: int | None = None) -> None:
+    def __init__(self, metric: Callable[..., Any], *, scalar: bool = False, cap: int | None = None,
+                 on_rollout: Callable[[], None] | None = None) -> None:
         self.metric = metric
         self.scalar = scalar
         self.cap = cap
+        self.on_rollout = on_rollout
         self.rollouts = 0
         self.traced_rollouts = 0
         self.feedback_calls = 0
@@ -51,6 +54,8 @@ class CountingMetric:
                 self.traced_rollouts += trace is not None
             else:
                 self.feedback_calls += 1
+        if pred_name is None and self.on_rollout is not None:
+            self.on_rollout()
         if pred_name is None and pred_trace is None:
             result = self.metric(gold, pred, trace)
         else:

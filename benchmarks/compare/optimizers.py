@@ -38,6 +38,8 @@ class OptimizeJob:
     num_threads: int
     mipro: MiproSettings = field(default_factory=MiproSettings)
     reflection_minibatch_size: int = 3
+    #: Called after every metric call the optimizer pays for (the run's progress file).
+    on_rollout: Callable[[], None] | None = None
 
 
 @dataclass
@@ -85,7 +87,7 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``gepa_dspy.GEPA`` with ``max_metric_calls = budget``; resumes from ``log_dir`` after a crash."""
     from gepa_dspy import GEPA
 
-    counted = CountingMetric(job.metric)
+    counted = CountingMetric(job.metric, on_rollout=job.on_rollout)
     optimizer = GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.reflection,
                      reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
                      num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
@@ -108,7 +110,7 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
 
 def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``dspy.GEPA`` (the reference implementation) with the same budget and settings."""
-    counted = CountingMetric(job.metric)
+    counted = CountingMetric(job.metric, on_rollout=job.on_rollout)
     optimizer = dspy.GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.reflection,
                           reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
                           num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
@@ -198,7 +200,7 @@ def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
     timeout. MIPROv2 keeps no resumable state, so a crashed run starts over (its log folder is cleared).
     """
     settings = job.mipro
-    counted = CountingMetric(job.metric, scalar=True)
+    counted = CountingMetric(job.metric, scalar=True, on_rollout=job.on_rollout)
     if job.log_dir.exists():
         shutil.rmtree(job.log_dir)
     job.log_dir.mkdir(parents=True)

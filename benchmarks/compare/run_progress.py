@@ -29,7 +29,6 @@ class RunProgress:
     def __init__(self, folder: Path, budget: int | None, min_interval_s: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = folder / PROGRESS
-        self.budget = budget
         self.min_interval_s = MIN_INTERVAL_S if min_interval_s is None else min_interval_s
         self.clock = clock
         self._lock = threading.Lock()
@@ -43,7 +42,8 @@ class RunProgress:
             self._write()
 
     def metric_call(self) -> None:
-        """One more metric call of the optimizer (feedback calls on paid-for runs are not counted)."""
+        """One more metric call of the optimizer: ``CountingMetric``'s ``on_rollout`` hook, so feedback calls on
+        paid-for runs are not counted."""
         with self._lock:
             self._state["metric_calls"] += 1
             self._maybe_write()
@@ -57,10 +57,6 @@ class RunProgress:
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
 
-    def counting(self, metric: Callable[..., Any]) -> Callable[..., Any]:
-        """``metric`` with every call without ``pred_name`` counted here; its attributes stay reachable."""
-        return _ProgressMetric(metric, self)
-
     def _maybe_write(self, force: bool = False) -> None:
         now = self.clock()
         if force or self._last_write is None or now - self._last_write >= self.min_interval_s:
@@ -70,23 +66,6 @@ class RunProgress:
         self._last_write = self.clock()
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         write_json_atomic(self.path, {**self._state, "updated_at": now})
-
-
-class _ProgressMetric:
-    def __init__(self, metric: Callable[..., Any], progress: RunProgress) -> None:
-        self._metric = metric
-        self._progress = progress
-
-    def __call__(self, gold: Any, pred: Any, trace: Any = None, pred_name: str | None = None,
-                 pred_trace: Any = None) -> Any:
-        if pred_name is None:
-            self._progress.metric_call()
-        if pred_name is None and pred_trace is None:
-            return self._metric(gold, pred, trace)
-        return self._metric(gold, pred, trace, pred_name, pred_trace)
-
-    def __getattr__(self, name: str) -> Any:  # settings, stats, ... of the wrapped metric
-        return getattr(self._metric, name)
 
 
 def progress_text(folder: Path) -> str | None:

@@ -229,10 +229,10 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
     phases = MetricPhases(metric)
     progress = RunProgress(folder, budget)
     progress.phase("optimize")
-    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=progress.counting(metric),
-                      lms=lms, budget=budget, log_dir=folder / OPTIMIZER_LOG, seed=key.seed,
-                      num_threads=config.num_threads, mipro=config.mipro,
-                      reflection_minibatch_size=config.reflection_minibatch_size)
+    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
+                      log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
+                      mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size,
+                      on_rollout=progress.metric_call)
     with straggler_timeout(config.dspy_straggler_timeout):
         outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
     t_opt = time.perf_counter()
