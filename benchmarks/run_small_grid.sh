@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Start (or resume) the small-scale comparison grid in the background on the local LM, one process per
+# Start (or resume) the small-scale comparison grid in the background on the local LM, two processes per
 # (benchmark, seed), against one llama.cpp server. Safe to run again at any time: finished runs are skipped,
 # runs another process holds are skipped, and killed runs resume (checkpoints, --lm-journal replay).
+#
+# Each process takes the cell's runs in the order baseline, MIPROv2, dspy.GEPA, ours, skipping any run the
+# other one holds. The second process has no baseline, so it starts on MIPROv2 beside the baseline; once
+# MIPROv2's budget is known (--wait-for-budget), one process runs dspy.GEPA and the other ours. A cell's work
+# then does not queue behind itself, and the server stays busy until the last cell ends.
 #
 #   benchmarks/run_small_grid.sh                      # IFBench and PUPA, seeds 0 and 1 (the default GRID below)
 #   GRID="ifbench:0 ifbench:1" benchmarks/run_small_grid.sh   # only these cells
@@ -14,9 +19,10 @@ set -euo pipefail
 
 OUT="${OUT:-runs/small}"
 PORT="${PORT:-8091}"
-# Four processes keep the server's 6 slots busy even while some of them are in a GEPA minibatch (3 requests)
-# or a reflection (1 request); the server's throughput, not the number of processes, sets the grid's pace.
+# The server's throughput (its 6 slots), not the number of processes, sets the grid's pace; more processes
+# only queue at the server (a request waits a few minutes at most, well inside --lm-timeout's 600 s).
 GRID="${GRID:-ifbench:0 ifbench:1 pupa:0 pupa:1}"
+LANES="baseline,mipro,dspy_gepa,gepa mipro,dspy_gepa,gepa"
 MODEL="${MODEL:-fast}"
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 
@@ -38,17 +44,22 @@ fi
 for cell in $GRID; do
     benchmark="${cell%%:*}"
     seed="${cell##*:}"
-    log="$OUT/logs/${benchmark}_s${seed}.log"
-    if pgrep -f -- "benchmarks.compare --benchmark $benchmark --seeds $seed .*--out $OUT" >/dev/null; then
-        echo "$benchmark seed $seed: already running"
-        continue
-    fi
     threads=3
     [ "$benchmark" = pupa ] && threads=2  # a PUPA example also makes judge calls
-    echo "=== started $(date -u +%FT%TZ)" >> "$log"
-    nohup python -m benchmarks.compare --benchmark "$benchmark" --seeds "$seed" --num-threads "$threads" \
-        --optimizers baseline,mipro,dspy_gepa,gepa --scale small --program-max-tokens 384 \
-        --reflection-max-tokens 768 --lm "local:$URL" --reflection-lm "local:$URL" --dspy-straggler-timeout 0 \
-        --attempts 3 --lm-journal --no-report --out "$OUT" >> "$log" 2>&1 &
-    echo "$benchmark seed $seed: started (log $log)"
+    lane=0
+    for optimizers in $LANES; do
+        lane=$((lane + 1))
+        log="$OUT/logs/${benchmark}_s${seed}.log"
+        [ "$lane" -gt 1 ] && log="$OUT/logs/${benchmark}_s${seed}_lane${lane}.log"
+        if pgrep -f -- "benchmarks.compare --benchmark $benchmark --seeds $seed --num-threads [0-9]+ --optimizers $optimizers .*--out $OUT" >/dev/null; then
+            echo "$benchmark seed $seed, $optimizers: already running"
+            continue
+        fi
+        echo "=== started $(date -u +%FT%TZ)" >> "$log"
+        nohup python -m benchmarks.compare --benchmark "$benchmark" --seeds "$seed" --num-threads "$threads" \
+            --optimizers "$optimizers" --scale small --program-max-tokens 384 \
+            --reflection-max-tokens 768 --lm "local:$URL" --reflection-lm "local:$URL" --dspy-straggler-timeout 0 \
+            --attempts 3 --lm-journal --wait-for-budget --no-report --out "$OUT" >> "$log" 2>&1 &
+        echo "$benchmark seed $seed, $optimizers: started (log $log)"
+    done
 done

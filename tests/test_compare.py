@@ -477,6 +477,53 @@ def test_a_gepa_run_waits_for_a_mipro_budget_another_process_is_computing(tmp_pa
     assert not gepa.folder(tmp_path).exists()
 
 
+def _hold_lock_then_copy_record(folder: Path, record: Path, ready: Any) -> None:
+    from benchmarks.compare.run_lock import run_lock
+
+    with run_lock(folder, "2026-11-30T00:00:00+00:00"):
+        ready.set()
+        time.sleep(0.5)
+        (folder / "record.json").write_text(record.read_text())
+
+
+def test_with_wait_for_budget_a_gepa_run_starts_once_the_other_process_finishes_mipro(tmp_path: Path) -> None:
+    import multiprocessing
+
+    finished_elsewhere = tmp_path / "elsewhere"
+    run_comparison(_config(finished_elsewhere, ["mipro"]), factory=compare_toy.lm_factory)
+    spent = _record(finished_elsewhere, "mipro")["metric_calls"]
+    out = tmp_path / "out"
+    mipro, gepa = RunKey("toy", "mipro", 0), RunKey("toy", "gepa", 0)
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock_then_copy_record,
+                                     args=(mipro.folder(out), mipro.folder(finished_elsewhere) / "record.json", ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        stream = io.StringIO()
+        summary = run_comparison(_config(out, ["mipro", "gepa"], wait_for_budget_s=0.05),
+                                 factory=compare_toy.lm_factory, stream=stream)
+    finally:
+        holder.kill()
+        holder.join(30)
+    assert summary.finished == [gepa] and list(summary.busy) == [mipro] and not summary.failed
+    assert _record(out, "gepa")["budget"] == spent and _record(out, "gepa")["budget_source"] == "mipro"
+    assert "waiting for MIPROv2's budget from another process" in stream.getvalue()
+
+
+def test_with_wait_for_budget_a_mipro_process_that_dies_leaves_the_budget_undecided(tmp_path: Path) -> None:
+    import threading
+
+    config = _config(tmp_path, ["mipro", "gepa"], wait_for_budget_s=0.05)
+    mipro, gepa = RunKey("toy", "mipro", 0), RunKey("toy", "gepa", 0)
+    with _lock_held_elsewhere(mipro.folder(tmp_path)) as holder:
+        threading.Timer(0.5, holder.kill).start()
+        summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert list(summary.busy) == [mipro] and not summary.finished
+    assert summary.failed == {gepa: "no budget (mipro did not finish)"}
+    assert not gepa.folder(tmp_path).exists()
+
+
 def test_records_keep_the_metric_settings_and_its_counters_per_phase(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     config = _config(tmp_path, ["baseline", "gepa"], budget=30)
@@ -587,7 +634,7 @@ def test_a_running_run_writes_its_phase_and_metric_calls(tmp_path: Path, monkeyp
 
 
 def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -> None:
-    """benchmarks/run_small_grid.sh with stub curl/pgrep/nohup: every command it would start parses."""
+    """benchmarks/run_small_grid.sh with stub curl/pgrep/nohup: two lanes per cell, and every command parses."""
     import os
     import shlex
     import subprocess
@@ -606,13 +653,17 @@ def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -
            "GRID": "ifbench:0 pupa:1"}
     subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, timeout=60)
     deadline = time.monotonic() + 30  # the stub nohups run in the background, as the real ones do
-    while time.monotonic() < deadline and (not launched.exists() or len(launched.read_text().splitlines()) < 2):
+    while time.monotonic() < deadline and (not launched.exists() or len(launched.read_text().splitlines()) < 4):
         time.sleep(0.05)
+    time.sleep(0.2)  # a fifth line would be a bug
     commands = [shlex.split(line) for line in launched.read_text().splitlines() if line.strip()]
-    assert [c[:3] for c in commands] == [["python", "-m", "benchmarks.compare"]] * 2
+    assert [c[:3] for c in commands] == [["python", "-m", "benchmarks.compare"]] * 4
     configs = [config_from_args(build_parser().parse_args(c[3:])) for c in commands]
-    assert [(c.benchmarks, c.seeds, c.num_threads) for c in configs] == [(["ifbench"], [0], 3), (["pupa"], [1], 2)]
+    cells = sorted((c.benchmarks[0], c.seeds[0], c.num_threads, ",".join(c.optimizers)) for c in configs)
+    assert cells == [("ifbench", 0, 3, "baseline,mipro,dspy_gepa,gepa"), ("ifbench", 0, 3, "mipro,dspy_gepa,gepa"),
+                     ("pupa", 1, 2, "baseline,mipro,dspy_gepa,gepa"), ("pupa", 1, 2, "mipro,dspy_gepa,gepa")]
     assert all(c.lm_journal and c.attempts == 3 and c.out_dir == tmp_path / "grid" for c in configs)
+    assert all(c.wait_for_budget_s is not None for c in configs)  # the second lane's GEPA waits for MIPROv2
 
 
 def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ() -> None:

@@ -21,6 +21,8 @@ from .report import TABLE_MD, report
 from .runner import run_comparison, run_keys
 
 DEFAULT_OPTIMIZERS = "baseline,mipro,dspy_gepa,gepa"
+#: Seconds between checks of ``--wait-for-budget``: a MIPROv2 run takes minutes to hours.
+BUDGET_POLL_S = 60.0
 
 EPILOG = """examples:
   python -m benchmarks.compare --benchmark ifbench --optimizers baseline,gepa --scale tiny --seeds 0 \\
@@ -89,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="record every LM reply in the run folder (lm_journal.jsonl) and replay them when an "
                           "interrupted run is started again, so MIPROv2 and dspy.GEPA catch up without paying "
                           "twice; needs local:http://HOST:PORT or --api-base endpoints")
+    opt.add_argument("--wait-for-budget", action="store_true",
+                     help="a GEPA run whose MIPROv2 budget another compare process is still computing waits for "
+                          "it (checking every minute) instead of being skipped; for running optimizers of one "
+                          "(benchmark, seed) in parallel processes")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
@@ -187,7 +193,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
         dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, lm_journal=args.lm_journal,
-        judge_format=args.judge_format,
+        judge_format=args.judge_format, wait_for_budget_s=BUDGET_POLL_S if args.wait_for_budget else None,
     )
 
 
@@ -245,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    print(f"[compare] {len(run_keys(config))} runs: {', '.join(config.benchmarks)} x {', '.join(config.optimizers)} "
+    in_order = [o for o in OPTIMIZERS if o in config.optimizers]  # the order run_keys runs them in
+    print(f"[compare] {len(run_keys(config))} runs: {', '.join(config.benchmarks)} x {', '.join(in_order)} "
           f"x seeds {', '.join(map(str, config.seeds))}; scale {config.scale} {config.sizes or '(paper sizes)'}; "
           f"task LM {config.task_lm.model}, reflection LM {config.reflection_lm.model}; out {out_dir}",
           file=sys.stderr, flush=True)

@@ -82,6 +82,10 @@ class CompareConfig:
     attempts: int = 1
     #: Journal every LM reply of a run and replay it when the run is started again (``journal.py``).
     lm_journal: bool = False
+    #: When a GEPA run needs the budget of a MIPROv2 run that another process is running: None skips it (a
+    #: later ``compare`` picks it up), a number waits for MIPROv2 to end, checking every that many seconds.
+    #: Lets one background process per optimizer start at once (``benchmarks/run_small_grid.sh``).
+    wait_for_budget_s: float | None = None
     #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA):
     #: "json_schema" (constrained by a ``response_format`` schema) or "text" (free text).
     judge_format: str = "json_schema"

@@ -148,6 +148,20 @@ def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str |
     return default, (f"scale default ({config.scale})" if default is not None else None)
 
 
+def await_mipro_budget(key: RunKey, config: CompareConfig, mipro_folder: Path,
+                       poll_s: float) -> tuple[int | None, str | None]:
+    """``decide_budget`` once MIPROv2's run in another process has ended, checking every ``poll_s`` seconds.
+
+    Returns as soon as MIPROv2's record exists, or when no process holds its run any more (it crashed or was
+    killed: the budget stays undecided, as without waiting).
+    """
+    while True:
+        time.sleep(poll_s)
+        budget, source = decide_budget(key, config)
+        if budget is not None or lock_holder(mipro_folder) is None:
+            return decide_budget(key, config) if budget is None else (budget, source)
+
+
 def _start_attempt(folder: Path) -> tuple[int, bool]:
     """Note a new attempt; returns (attempt number, whether an earlier attempt left a checkpoint)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -349,7 +363,13 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
             continue
         budget, source = decide_budget(key, config)
         if key.optimizer in BUDGETED and budget is None:
-            mipro_holder = lock_holder(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir))
+            mipro_folder = RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir)
+            mipro_holder = lock_holder(mipro_folder)
+            if mipro_holder is not None and config.wait_for_budget_s is not None:
+                progress.line(index, key, f"waiting for MIPROv2's budget from another process ({mipro_holder})")
+                budget, source = await_mipro_budget(key, config, mipro_folder, config.wait_for_budget_s)
+                mipro_holder = lock_holder(mipro_folder) if budget is None else None
+        if key.optimizer in BUDGETED and budget is None:
             if mipro_holder is not None:  # not a failure: the budget is on its way
                 summary.busy[key] = f"waits for MIPROv2's budget; another process is running MIPROv2 ({mipro_holder})"
                 progress.line(index, key, f"skipped: {summary.busy[key]}")
