@@ -157,9 +157,10 @@ def await_mipro_budget(key: RunKey, config: CompareConfig, mipro_folder: Path,
     """
     while True:
         time.sleep(poll_s)
+        mipro_running = lock_holder(mipro_folder) is not None  # before the record: it is written before the lock goes
         budget, source = decide_budget(key, config)
-        if budget is not None or lock_holder(mipro_folder) is None:
-            return decide_budget(key, config) if budget is None else (budget, source)
+        if budget is not None or not mipro_running:
+            return budget, source
 
 
 def _start_attempt(folder: Path) -> tuple[int, bool]:
