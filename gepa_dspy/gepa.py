@@ -20,7 +20,7 @@ from .adapter.evaluation import DSPyEvaluator
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
-from .adapter.reflection import ReflectionProposer
+from .adapter.reflection import REPLY_FORMATS, ReflectionProposer
 from .adapter.snapshot import to_jsonable
 from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
@@ -55,6 +55,12 @@ class GEPA(Teleprompter):
             Exactly one of ``auto``, ``max_metric_calls`` and ``max_full_evals`` must be given.
         reflection_lm: the LM that writes new instructions (default: the configured ``dspy.settings.lm``).
         reflection_minibatch_size: training examples per reflection step.
+        reflection_reply_format: how the reflection LM replies (gepa_dspy only). ``"fenced"`` (default): the new
+            instruction in a fenced block, as in the paper. ``"json_schema"``: a JSON object
+            ``{"instruction": ...}``, requested with an OpenAI-style ``response_format`` JSON schema, which
+            servers that enforce schemas (llama.cpp, OpenAI) keep to while decoding. Use it for small reflection
+            LMs that cannot keep to a fence (docs/compare.md has a 0.5B model's record). Replies that break the
+            format are rejected and counted either way.
         candidate_selection_strategy: ``"pareto"`` or ``"current_best"``, or a ``ParentSelector``.
         component_selector: ``"round_robin"`` or ``"all"``, or a ``ComponentSelector``.
         skip_perfect_score: propose nothing when the parent is already perfect on the minibatch.
@@ -129,6 +135,7 @@ class GEPA(Teleprompter):
         max_consecutive_lm_failures: int = 20,
         num_parallel_proposals: int = 1,
         parallel_proposal_mode: Literal["independent", "speculative"] = "independent",
+        reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -145,6 +152,8 @@ class GEPA(Teleprompter):
         _check_positive_int("max_reflection_attempts", max_reflection_attempts)
         _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
         _check_positive_int("num_parallel_proposals", num_parallel_proposals)
+        if reflection_reply_format not in REPLY_FORMATS:
+            raise ValueError(f"reflection_reply_format must be one of {sorted(REPLY_FORMATS)}, got {reflection_reply_format!r}")
         if parallel_proposal_mode not in PARALLEL_MODES:
             raise ValueError(f"parallel_proposal_mode must be one of {PARALLEL_MODES}, got {parallel_proposal_mode!r}")
         if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):
@@ -193,6 +202,7 @@ class GEPA(Teleprompter):
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.instruction_proposer = instruction_proposer
         self.max_reflection_attempts = max_reflection_attempts
+        self.reflection_reply_format = reflection_reply_format
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
         self.num_parallel_proposals = num_parallel_proposals
         self.parallel_proposal_mode = parallel_proposal_mode
@@ -242,6 +252,7 @@ class GEPA(Teleprompter):
             add_format_failure_as_feedback=self.add_format_failure_as_feedback,
             max_attempts=self.max_reflection_attempts,
             warn_on_score_mismatch=self.warn_on_score_mismatch,
+            reply_format=self.reflection_reply_format,
         )
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, proposer,
@@ -324,6 +335,9 @@ class GEPA(Teleprompter):
             "perfect_score": self.perfect_score,
             "failure_score": self.failure_score,
         }
+        if self.reflection_reply_format != "fenced":
+            # Replayed proposals were written under the format; left out at the default for older checkpoints.
+            fingerprint["reflection_reply_format"] = self.reflection_reply_format
         if self.num_parallel_proposals != 1:
             # Another k draws other rounds; left out at the default so older checkpoints stay loadable.
             fingerprint["num_parallel_proposals"] = self.num_parallel_proposals

@@ -682,3 +682,27 @@ def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ
     assert "- PUPA: judge_format json_schema (GEPA (ours) seed 0)" in mixed
     assert "- PUPA: not recorded (MIPROv2 seed 0)" in mixed
     assert metric_settings_markdown([record("ifbench", "gepa", 0, None)]) == ""
+
+
+def test_reflection_format_reaches_our_gepa_and_the_table_names_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.compare import optimizers
+    from benchmarks.compare.cli import build_parser, config_from_args
+    from benchmarks.compare.report import reflection_format_markdown
+
+    args = build_parser().parse_args(["--benchmark", "ifbench", "--out", str(tmp_path), "--reflection-format",
+                                      "json_schema"])
+    assert config_from_args(args).reflection_reply_format == "json_schema"
+    assert config_from_args(build_parser().parse_args(["--out", str(tmp_path)])).reflection_reply_format == "fenced"
+    seen: list[str] = []
+    real_run_gepa = optimizers.run_gepa
+    monkeypatch.setitem(optimizers.OPTIMIZE, "gepa",
+                        lambda job: seen.append(job.reflection_reply_format) or real_run_gepa(job, use_merge=False))
+    # The toy's scripted reflection LM answers in fences, so every reply is rejected: the run keeps the seed.
+    run_comparison(_config(tmp_path, ["gepa"], budget=20, reflection_reply_format="json_schema"),
+                   factory=compare_toy.lm_factory)
+    record = _record(tmp_path, "gepa")
+    assert seen == ["json_schema"] and record["config"]["reflection_reply_format"] == "json_schema"
+    assert reflection_format_markdown([record]) == ("\nOur GEPA's reflection reply format, where it is not the default "
+                                                    "(fenced):\n\n- toy / GEPA (ours) / seed 0: json_schema\n")
+    assert reflection_format_markdown([{**record, "config": {}}]) == ""

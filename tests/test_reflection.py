@@ -46,9 +46,8 @@ def test_extract_instruction(reply, expected):
 def test_prompt_shows_instruction_records_and_feedback():
     prompt = render_reflection_prompt("Old instruction.", [ReflectiveRecord({"q": "2+2"}, {"answer": "5"}, "Wrong: 4")])
     assert "Old instruction." in prompt and "- q: 2+2" in prompt and "- answer: 5" in prompt and "Feedback: Wrong: 4" in prompt
-    assert "```" in META_PROMPT
     # Coder-tuned reflection LMs answer a bare fence with code; the prompt asks for prose in a text fence.
-    assert "```text" in META_PROMPT and "plain English" in META_PROMPT
+    assert "```text" in prompt and "plain English" in META_PROMPT and "JSON object" not in prompt
 
 
 def test_bad_reflection_replies_are_retried_counted_and_never_adopted():
@@ -161,3 +160,63 @@ def test_a_predictor_level_score_that_differs_is_warned_once_counted_and_never_u
         quiet = _run_with_metric(_predictor_scores_differ, warn_on_score_mismatch=False)
     assert quiet.counters["predictor_feedback_score_mismatches"] == differing.counters["predictor_feedback_score_mismatches"]
     assert not any("without it" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ('{"instruction": "Do X."}', ("Do X.", "ok")),
+        ('{\n  "instruction": "  Do X.\\nThen Y.  "\n}', ("Do X.\nThen Y.", "ok")),
+        ('```json\n{"instruction": "Do X."}\n```', ("Do X.", "ok")),  # a server that ignores the schema
+        ('{"instruction": "Do X and then', (None, "truncated")),
+        ("Do X.", (None, "not_json")),
+        ('{"new_instruction": "Do X."}', (None, "not_json")),
+        ('{"instruction": 3}', (None, "not_json")),
+        ('["Do X."]', (None, "not_json")),
+        ("", (None, "empty")),
+        ('{"instruction": "  "}', (None, "blank")),
+        ('{"instruction": "## Records of the step at work\\nblah"}', (None, "echo")),
+        ('{"instruction": "Here is the improved instruction:"}', (None, "preamble")),
+    ],
+)
+def test_extract_json_instruction(reply, expected):
+    from gepa_dspy.adapter.reflection import extract_json_instruction
+
+    assert extract_json_instruction(reply) == expected
+
+
+def test_json_schema_replies_are_asked_for_on_the_wire_and_adopted():
+    """reflection_reply_format="json_schema" through dspy.LM and HTTP: the schema, the prompt, the parsing."""
+    import json
+
+    from gepa_dspy.testing import ScriptedOpenAIServer
+    from .toy_task import reflection_responder
+
+    def reflect(messages, model):
+        fenced = reflection_responder(messages)  # "... ```\nNEW\n```"
+        return json.dumps({"instruction": fenced.split("```\n", 1)[1].rsplit("\n```", 1)[0]})
+
+    dspy.configure(lm=ScriptedLM(task_responder, model="task"))
+    examples = make_examples()
+    with ScriptedOpenAIServer(reflect, models=["reflection"], record_requests=True) as server:
+        lm = dspy.LM("openai/reflection", api_base=server.url, api_key="x", cache=False)
+        program = GEPA(metric, max_metric_calls=60, reflection_lm=lm, track_stats=True, use_merge=False,
+                       reflection_reply_format="json_schema").compile(CleanThenShout(), trainset=examples[:8],
+                                                                      valset=examples[8:])
+        requests = list(server.requests)
+    assert requests
+    for request in requests:
+        schema = request.body["response_format"]["json_schema"]["schema"]
+        assert schema["required"] == ["instruction"] and schema["properties"]["instruction"] == {"type": "string"}
+        prompt = request.messages[-1]["content"]
+        assert prompt.endswith('Reply with a JSON object whose one key, "instruction", holds the new instruction.')
+        assert "```text" not in prompt
+    results = program.detailed_results
+    assert len(results.candidates) > 1 and not any(k.startswith("reflection_rejected") for k in results.counters
+                                                   if results.counters[k])
+    assert "strip punctuation" in program.clean.signature.instructions.lower()
+
+
+def test_an_unknown_reflection_reply_format_is_refused_at_construction():
+    with pytest.raises(ValueError, match="reflection_reply_format must be one of"):
+        GEPA(metric, max_metric_calls=10, reflection_reply_format="xml")

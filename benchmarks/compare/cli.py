@@ -11,6 +11,7 @@ from typing import Sequence
 import benchmarks
 from benchmarks.common import SCALE_SIZES
 from benchmarks.pupa.judge import JUDGE_FORMATS
+from gepa_dspy.adapter.reflection import REPLY_FORMATS
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
 from .export import export_runs
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how PUPA's judge answers: json_schema (a response_format schema allows only valid "
                           "verdicts; default) or text (free text, for endpoints that reject response_format)")
     opt.add_argument("--reflection-minibatch-size", type=int, default=3, help="GEPA minibatch size (default 3)")
+    opt.add_argument("--reflection-format", choices=sorted(REPLY_FORMATS), default="fenced",
+                     help="how our GEPA's reflection LM replies: fenced (default; the instruction in a fenced block) or "
+                          "json_schema (a JSON object under a response_format schema, for small local LMs); "
+                          "dspy.GEPA keeps its own format")
     opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
                      help="seconds after which DSPy's parallel evaluator (inside MIPROv2 and dspy.GEPA) runs a second "
                           "copy of a slow example (DSPy's default 120); 0 turns that off, which a slow local LM needs")
@@ -192,6 +197,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
                             max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
+        reflection_reply_format=args.reflection_format,
         dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, lm_journal=args.lm_journal,
         judge_format=args.judge_format, wait_for_budget_s=BUDGET_POLL_S if args.wait_for_budget else None,
     )

@@ -74,6 +74,8 @@ class CompareConfig:
     mipro: MiproSettings = field(default_factory=MiproSettings)
     program_max_tokens: int | None = None
     reflection_minibatch_size: int = 3
+    #: How our GEPA's reflection LM replies: "fenced" (the library default) or "json_schema" (small LMs).
+    reflection_reply_format: str = "fenced"
     #: Seconds after which DSPy's ParallelExecutor re-submits a straggling example (MIPROv2, dspy.GEPA);
     #: None keeps DSPy's default (120), 0 turns re-submission off. See ``stragglers.py``.
     dspy_straggler_timeout: float | None = None

@@ -38,6 +38,8 @@ class OptimizeJob:
     num_threads: int
     mipro: MiproSettings = field(default_factory=MiproSettings)
     reflection_minibatch_size: int = 3
+    #: Our GEPA's ``reflection_reply_format`` ("fenced" or "json_schema"); dspy.GEPA keeps its own.
+    reflection_reply_format: str = "fenced"
     #: Called after every metric call the optimizer pays for (the run's progress file).
     on_rollout: Callable[[], None] | None = None
 
@@ -90,7 +92,8 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     counted = CountingMetric(job.metric, on_rollout=job.on_rollout)
     optimizer = GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.reflection,
                      reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
-                     num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
+                     num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True,
+                     reflection_reply_format=job.reflection_reply_format)
     with dspy.context(lm=job.lms.task):
         program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
     results = program.detailed_results

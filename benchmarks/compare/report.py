@@ -3,8 +3,8 @@
 Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``,
 ``table_markdown(frame)``, ``gains_table(records)``, ``plot_score_vs_calls(records, path)``,
 ``plot_prompt_lengths(records, path)``, ``failed_runs(out_dir)``, ``metric_settings_markdown(records)``,
-``flagged_markdown(records)`` and ``report(out_dir)``, which (re)writes every output from whatever records
-exist.
+``reflection_format_markdown(records)``, ``flagged_markdown(records)`` and ``report(out_dir)``, which
+(re)writes every output from whatever records exist.
 """
 
 from __future__ import annotations
@@ -111,6 +111,19 @@ def metric_settings_markdown(records: Sequence[dict[str, Any]]) -> str:
         else:
             lines += [f"- {label}: {text} ({'; '.join(runs)})" for text, runs in variants.items()]
     return "\n".join(["", "Metric settings:", "", *lines]) + "\n" if lines else ""
+
+
+def reflection_format_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """A Markdown note naming our GEPA's runs whose reflection LM replied in a non-default format
+    (``--reflection-format json_schema``); empty when every one used the default (or predates the setting)."""
+    ours = [r for r in records if r["optimizer"] in ("gepa", "gepa_merge")
+            and r.get("config", {}).get("reflection_reply_format", "fenced") != "fenced"]
+    if not ours:
+        return ""
+    lines = ["", "Our GEPA's reflection reply format, where it is not the default (fenced):", ""]
+    for r in sorted(ours, key=lambda r: (r["benchmark"], r["optimizer"], r["seed"])):
+        lines.append(f"- {_run_label(r)}: {r['config']['reflection_reply_format']}")
+    return "\n".join(lines) + "\n"
 
 
 def flagged_markdown(records: Sequence[dict[str, Any]]) -> str:
@@ -369,7 +382,8 @@ def report(out_dir: str | Path) -> dict[str, Path]:
              "score_plot": root / SCORE_PLOT, "prompt_plot": root / PROMPT_PLOT}
     frame.to_csv(paths["csv"], index=False)
     paths["table"].write_text(table_markdown(frame) + gains_table(records) + metric_settings_markdown(records)
-                              + flagged_markdown(records) + failures_markdown(failed_runs(root)), encoding="utf-8")
+                              + reflection_format_markdown(records) + flagged_markdown(records)
+                              + failures_markdown(failed_runs(root)), encoding="utf-8")
     plot_score_vs_calls(records, paths["score_plot"])
     plot_prompt_lengths(records, paths["prompt_plot"])
     return paths

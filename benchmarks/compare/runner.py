@@ -247,7 +247,7 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
     job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
                       mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size,
-                      on_rollout=progress.metric_call)
+                      reflection_reply_format=config.reflection_reply_format, on_rollout=progress.metric_call)
     with straggler_timeout(config.dspy_straggler_timeout):
         outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
     t_opt = time.perf_counter()

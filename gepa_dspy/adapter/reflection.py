@@ -7,6 +7,7 @@ reads the reply's fenced block and rejects replies that are empty, truncated or 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -63,8 +64,26 @@ instruction and its inputs;
 - turns what worked into explicit strategies and names the mistakes to avoid, phrased so they carry over to \
 new inputs rather than memorising these records.
 The instruction must be self-contained. Write it in plain English prose addressed to the step, not as code, \
-JSON or a template: it is read by a language model, never executed. Reply with the new instruction alone \
-inside a single fenced block: a line with ```text before it and a line with ``` after it."""
+JSON or a template: it is read by a language model, never executed. {reply}"""
+
+#: How the reflection LM is asked to reply (``ReflectionProposer(reply_format=...)``), and the sentence that asks.
+REPLY_FORMATS: dict[str, str] = {
+    # The paper's form; capable LMs follow it, and it lets them think before the block.
+    "fenced": "Reply with the new instruction alone inside a single fenced block: a line with ```text before it "
+              "and a line with ``` after it.",
+    # For small LMs that cannot keep to a fence (a 0.5B model rambled past its token cap in most replies): the
+    # request's response_format makes a server that enforces schemas (llama.cpp, OpenAI) emit only this object.
+    "json_schema": 'Reply with a JSON object whose one key, "instruction", holds the new instruction.',
+}
+INSTRUCTION_RESPONSE_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "new_instruction",
+        "strict": True,
+        "schema": {"type": "object", "properties": {"instruction": {"type": "string"}}, "required": ["instruction"],
+                   "additionalProperties": False},
+    },
+}
 
 
 @dataclass
@@ -96,9 +115,10 @@ def render_record(index: int, record: ReflectiveRecord) -> str:
     return "\n".join(lines)
 
 
-def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecord]) -> str:
+def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecord], reply_format: str = "fenced") -> str:
+    """Our meta-prompt for ``instruction`` and its ``records``, asking for a reply in ``reply_format``."""
     body = "\n\n".join(render_record(i + 1, r) for i, r in enumerate(records))
-    return META_PROMPT.format(instruction=instruction, records=body)
+    return META_PROMPT.format(instruction=instruction, records=body, reply=REPLY_FORMATS[reply_format])
 
 
 _FENCE = re.compile(r"^[ \t]*```([^\n`]*)$", re.MULTILINE)
@@ -131,7 +151,11 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
         # Seen from a 0.5B reflection LM: "```text / notes / ```text / more notes / ```text / ```". Everything
         # between the outer fences would be adopted as one instruction.
         return None, "unbalanced"
-    text = reply[fences[0].end() : fences[-1].start()].strip("\n").strip()
+    return _check_text(reply[fences[0].end() : fences[-1].start()].strip("\n").strip())
+
+
+def _check_text(text: str) -> tuple[str | None, str]:
+    """``text`` if it can be an instruction, else (None, ``blank`` / ``echo`` / ``preamble``)."""
     if not text:
         return None, "blank"
     if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
@@ -139,6 +163,29 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
     if len(text.split()) <= _PREAMBLE_MAX_WORDS and _PREAMBLE.match(text):
         return None, "preamble"
     return text, "ok"
+
+
+def extract_json_instruction(reply: str) -> tuple[str | None, str]:
+    """The ``instruction`` of a JSON reply (``reply_format="json_schema"``), or (None, reason) to reject it.
+
+    Reasons: ``empty``, ``truncated`` (the object never closes: the LM hit its token cap), ``not_json`` (no
+    object with a string ``instruction``), then the checks of ``extract_instruction`` on the text (``blank``,
+    ``echo``, ``preamble``). A schema-enforcing server never sends ``not_json``; other LMs may wrap the object
+    in a fenced block, which is accepted.
+    """
+    if not reply or not reply.strip():
+        return None, "empty"
+    text = reply.strip()
+    fenced = re.fullmatch(r"```[^\n`]*\n(.*?)\n?```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, ("truncated" if text.startswith("{") and not text.endswith("}") else "not_json")
+    if not isinstance(data, dict) or not isinstance(data.get("instruction"), str):
+        return None, "not_json"
+    return _check_text(data["instruction"].strip())
 
 
 def _lm_text(output: Any) -> str:
@@ -158,15 +205,23 @@ class ReflectionProposer:
         add_format_failure_as_feedback: bool = False,
         max_attempts: int = 3,
         retry_temperature: float = 0.7,
-        prompt_renderer: Callable[[str, Sequence[ReflectiveRecord]], str] = render_reflection_prompt,
+        prompt_renderer: Callable[[str, Sequence[ReflectiveRecord]], str] | None = None,
         warn_on_score_mismatch: bool = True,
+        reply_format: str = "fenced",
     ) -> None:
+        """``reply_format``: ``"fenced"`` (the instruction in a fenced block) or ``"json_schema"`` (a JSON object
+        ``{"instruction": ...}``, requested with an OpenAI-style ``response_format``). ``prompt_renderer``
+        replaces our meta-prompt; it must then ask for a reply in ``reply_format`` itself."""
+        if reply_format not in REPLY_FORMATS:
+            raise ValueError(f"reply_format must be one of {sorted(REPLY_FORMATS)}, got {reply_format!r}")
         self.lm = reflection_lm
         self.evaluator = evaluator
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.max_attempts = max(1, int(max_attempts))
         self.retry_temperature = retry_temperature
-        self.prompt_renderer = prompt_renderer
+        self.reply_format = reply_format
+        self.prompt_renderer = prompt_renderer or (
+            lambda instruction, records: render_reflection_prompt(instruction, records, reply_format))
         self.feedback_fallbacks = 0
         self.warn_on_score_mismatch = warn_on_score_mismatch
         #: Predictor-level metric calls whose score differed from the run's score (the run's score is kept).
@@ -256,9 +311,11 @@ class ReflectionProposer:
         rejections: list[str] = []
         for attempt in range(self.max_attempts):
             kwargs: dict[str, Any] = {}
+            if self.reply_format == "json_schema":
+                kwargs["response_format"] = INSTRUCTION_RESPONSE_FORMAT
             if attempt > 0:
                 # A retry with the same prompt would hit DSPy's cache (and a greedy LM would repeat itself).
-                kwargs = {"rollout_id": attempt, "temperature": self.retry_temperature}
+                kwargs.update(rollout_id=attempt, temperature=self.retry_temperature)
             try:
                 outputs = self.lm(prompt, **kwargs)
                 reply = _lm_text(outputs[0]) if outputs else ""
@@ -266,7 +323,7 @@ class ReflectionProposer:
                 logger.warning("GEPA: reflection LM call failed (%s)", exc)
                 rejections.append("lm_error")
                 continue
-            text, reason = extract_instruction(reply)
+            text, reason = (extract_json_instruction if self.reply_format == "json_schema" else extract_instruction)(reply)
             if text is not None and text.strip() == candidate[component].strip():
                 text, reason = None, "unchanged"
             if text is None:
