@@ -664,6 +664,7 @@ def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -
                      ("pupa", 1, 2, "baseline,mipro,dspy_gepa,gepa"), ("pupa", 1, 2, "mipro,dspy_gepa,gepa")]
     assert all(c.lm_journal and c.attempts == 3 and c.out_dir == tmp_path / "grid" for c in configs)
     assert all(c.wait_for_budget_s is not None for c in configs)  # the second lane's GEPA waits for MIPROv2
+    assert all(c.reflection_reply_format == "json_schema" for c in configs)
 
 
 def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ() -> None:
