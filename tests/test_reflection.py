@@ -220,3 +220,21 @@ def test_json_schema_replies_are_asked_for_on_the_wire_and_adopted():
 def test_an_unknown_reflection_reply_format_is_refused_at_construction():
     with pytest.raises(ValueError, match="reflection_reply_format must be one of"):
         GEPA(metric, max_metric_calls=10, reflection_reply_format="xml")
+
+
+def test_a_checkpoint_written_under_another_reply_format_is_refused(tmp_path):
+    from gepa_dspy.engine.checkpoint import CheckpointMismatchError
+    from .toy_task import make_lms
+
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()
+
+    def compile_with(**kwargs):
+        return GEPA(metric, max_metric_calls=30, reflection_lm=reflection, use_merge=False, log_dir=str(tmp_path),
+                    **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+
+    compile_with()
+    # Proposals replayed from the checkpoint's journal were written under the other format.
+    with pytest.raises(CheckpointMismatchError, match="reflection_reply_format"):
+        compile_with(reflection_reply_format="json_schema")

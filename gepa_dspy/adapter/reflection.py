@@ -2,7 +2,8 @@
 
 ``build_reflective_records`` collects, for one predictor, what it received, what it generated and
 what the metric said; ``render_reflection_prompt`` turns them into our meta-prompt; ``extract_instruction``
-reads the reply's fenced block and rejects replies that are empty, truncated or an echo of the prompt.
+reads the reply's fenced block (``extract_json_instruction`` the JSON object of ``reply_format="json_schema"``)
+and rejects replies that are empty, truncated or an echo of the prompt.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ REPLY_FORMATS: dict[str, str] = {
     # The paper's form; capable LMs follow it, and it lets them think before the block.
     "fenced": "Reply with the new instruction alone inside a single fenced block: a line with ```text before it "
               "and a line with ``` after it.",
-    # For small LMs that cannot keep to a fence (a 0.5B model rambled past its token cap in most replies): the
-    # request's response_format makes a server that enforces schemas (llama.cpp, OpenAI) emit only this object.
+    # For small LMs that cannot keep to a fence (a 0.5B model's fenced replies were all rejected in one run: cut
+    # off at the token cap, fences that do not pair up, echoed records): the request's response_format makes a
+    # server that enforces schemas (llama.cpp, OpenAI) emit only this object.
     "json_schema": 'Reply with a JSON object whose one key, "instruction", holds the new instruction.',
 }
 INSTRUCTION_RESPONSE_FORMAT: dict[str, Any] = {
