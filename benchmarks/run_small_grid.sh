@@ -15,7 +15,7 @@
 #
 # Settings are those of docs/compare.md, "Small-scale runs on the local LM"; change them only for a new
 # OUT folder, since a run resumed with other settings would mix them. --reflection-format json_schema applies to
-# our GEPA only: the 0.5B model rejected 11 of 11 fenced reflection replies in the first small run.
+# our GEPA only: its reflection step rejected all 11 of the 0.5B model's fenced replies in the first small run.
 set -euo pipefail
 
 OUT="${OUT:-runs/small}"
