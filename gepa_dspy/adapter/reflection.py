@@ -224,6 +224,9 @@ class ReflectionProposer:
         self.reply_format = reply_format
         self.prompt_renderer = prompt_renderer or (
             lambda instruction, records: render_reflection_prompt(instruction, records, reply_format))
+        json_reply = reply_format == "json_schema"
+        self._read_reply = extract_json_instruction if json_reply else extract_instruction
+        self._request_options: dict[str, Any] = {"response_format": INSTRUCTION_RESPONSE_FORMAT} if json_reply else {}
         self.feedback_fallbacks = 0
         self.warn_on_score_mismatch = warn_on_score_mismatch
         #: Predictor-level metric calls whose score differed from the run's score (the run's score is kept).
@@ -312,9 +315,7 @@ class ReflectionProposer:
         prompt = self.prompt_renderer(candidate[component], records)
         rejections: list[str] = []
         for attempt in range(self.max_attempts):
-            kwargs: dict[str, Any] = {}
-            if self.reply_format == "json_schema":
-                kwargs["response_format"] = INSTRUCTION_RESPONSE_FORMAT
+            kwargs = dict(self._request_options)
             if attempt > 0:
                 # A retry with the same prompt would hit DSPy's cache (and a greedy LM would repeat itself).
                 kwargs.update(rollout_id=attempt, temperature=self.retry_temperature)
@@ -325,7 +326,7 @@ class ReflectionProposer:
                 logger.warning("GEPA: reflection LM call failed (%s)", exc)
                 rejections.append("lm_error")
                 continue
-            text, reason = (extract_json_instruction if self.reply_format == "json_schema" else extract_instruction)(reply)
+            text, reason = self._read_reply(reply)
             if text is not None and text.strip() == candidate[component].strip():
                 text, reason = None, "unchanged"
             if text is None:
