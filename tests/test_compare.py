@@ -585,6 +585,12 @@ def test_progress_file_is_throttled_and_summarised_in_one_line(tmp_path: Path) -
     metric(example, pred)
     assert "optimize: 4 metric calls this attempt, budget 120" in progress_text(tmp_path)
     assert (metric.rollouts, metric.feedback_calls) == (4, 1)  # the progress file counts what the wrapper counts
+    (tmp_path / "optimizer_log").mkdir()
+    (tmp_path / "optimizer_log" / "gepa_state.json").write_text('{"iteration": 3, "metric_calls": 58}')
+    assert progress_text(tmp_path).startswith(
+        "optimize: 4 metric calls this attempt, budget 120; checkpoint: iteration 3, 58 metric calls (at ")
+    (tmp_path / "optimizer_log" / "gepa_state.json").write_text('{"iteration": 3}')  # unreadable: left out
+    assert progress_text(tmp_path).startswith("optimize: 4 metric calls this attempt, budget 120 (at ")
     progress.phase("test", 6)
     progress.example_done(2)
     assert "test: 0/6 examples" in progress_text(tmp_path)  # throttled again

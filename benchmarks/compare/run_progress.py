@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from gepa_dspy.engine.search import CHECKPOINT_FILE
+
 from .atomic_file import write_json_atomic
-from .layout import PROGRESS
+from .layout import OPTIMIZER_LOG, PROGRESS
 
 #: Seconds between two writes within one phase.
 MIN_INTERVAL_S = 15.0
@@ -80,6 +82,23 @@ def progress_text(folder: Path) -> str | None:
     if phase == "optimize":
         budget = f", budget {data['budget']}" if data.get("budget") else ""
         text = f"optimize: {data.get('metric_calls', 0)} metric calls this attempt{budget}"
+        saved = checkpoint_text(folder)
+        if saved:
+            text += f"; {saved}"
     else:
         text = f"{phase}: {data.get('examples_done', 0)}/{data.get('examples', '?')} examples"
     return f"{text} (at {data.get('updated_at', '?')})"
+
+
+def checkpoint_text(folder: Path) -> str | None:
+    """What our GEPA's last checkpoint in ``folder`` holds, e.g. ``checkpoint: iteration 3, 58 metric calls``.
+
+    A resumed run does not pay again for what its checkpoint holds, so "this attempt" alone understates how far
+    it has got. None for other optimizers (dspy.GEPA's state is a pickle, which status never loads) and for a
+    missing or unreadable file.
+    """
+    try:
+        data = json.loads((folder / OPTIMIZER_LOG / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+        return f"checkpoint: iteration {int(data['iteration'])}, {int(data['metric_calls'])} metric calls"
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
