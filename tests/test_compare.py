@@ -349,6 +349,41 @@ def test_mipro_budget_arithmetic() -> None:
     logs = {1: {"total_eval_calls_so_far": 2}, 2: {"total_eval_calls_so_far": 4}}
     assert mipro_metric_calls(logs, counted) == 2 + 4  # the fifth evaluation call was a straggler re-run
     assert mipro_metric_calls({}, counted) == 7
+    # Runs that raised never reached the metric, but MIPROv2 evaluated them: they count, as in GEPA's budget.
+    assert mipro_metric_calls({1: {"total_eval_calls_so_far": 9}}, counted) == 2 + 9
+    assert mipro_metric_calls(logs, counted, bootstrap_runs=3) == 3 + 4  # one bootstrapping run failed
+
+
+class _FailsOnSomeWords(dspy.Module):
+    """compare_toy's program, raising (as an unparsable reply would) for the words in ``bad``."""
+
+    def __init__(self, bad: set[str]) -> None:
+        super().__init__()
+        self.bad = bad
+        self.say = dspy.Predict(dspy.Signature("word -> answer").with_instructions("Repeat the word."))
+
+    def forward(self, word: str) -> dspy.Prediction:
+        if word in self.bad:
+            raise ValueError(f"no parse for {word}")
+        return self.say(word=word)
+
+
+def test_failed_bootstrapping_runs_are_counted_and_the_patch_is_undone() -> None:
+    from dspy.teleprompt.bootstrap import BootstrapFewShot
+
+    from benchmarks.compare.bootstrap_runs import counting_bootstrap_runs
+
+    original = BootstrapFewShot._bootstrap_one_example
+    train = compare_toy.load_splits(seed=0).train  # 6 examples
+    bad = {train[0].word, train[2].word}
+    counted = CountingMetric(compare_toy.metric, scalar=True)
+    with dspy.context(lm=compare_toy.lm_factory("task")), counting_bootstrap_runs() as runs:
+        BootstrapFewShot(metric=counted, max_bootstrapped_demos=6, max_labeled_demos=0, max_errors=10).compile(
+            _FailsOnSomeWords(bad), trainset=train)
+    assert BootstrapFewShot._bootstrap_one_example is original
+    assert runs is not None and runs.runs == 6  # every example once: 4 reached the metric, 2 raised first
+    assert (counted.rollouts, counted.traced_rollouts) == (4, 4)
+    assert mipro_metric_calls({1: {"total_eval_calls_so_far": 12}}, counted, runs.runs) == 6 + 12
 
 
 def test_report_functions_on_synthetic_records(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import dspy
 
+from .bootstrap_runs import counting_bootstrap_runs
 from .config import MiproSettings
 from .evaluation import SplitScores
 from .lms import RunLMs
@@ -182,17 +183,21 @@ def mipro_curve(trial_logs: dict[Any, Any], rollouts: int) -> tuple[list[tuple[i
     return _running_best([(offset + calls, score / 100.0) for calls, score in full]), full
 
 
-def mipro_metric_calls(trial_logs: dict[Any, Any], counted: CountingMetric) -> int:
-    """MIPROv2's rollouts: bootstrapping calls (the metric gets a trace) plus MIPROv2's own evaluation count.
+def mipro_metric_calls(trial_logs: dict[Any, Any], counted: CountingMetric, bootstrap_runs: int | None = None) -> int:
+    """MIPROv2's rollouts: its bootstrapping program runs plus its own evaluation count.
 
-    Not the wrapper's total: DSPy's parallel evaluator re-runs examples slower than 120 s, and those
-    re-runs are not budget MIPROv2 meant to spend. Without trial logs the wrapper's total is used.
+    Every program run on an example counts, failed runs included, as in the GEPA variants' budgets; the
+    metric wrapper alone would leave out runs that raised before the metric was called. So evaluations are
+    MIPROv2's own count from its trial logs (every example it evaluated; not DSPy's straggler re-runs, which
+    it did not mean to spend), and bootstrapping is ``bootstrap_runs`` (teacher runs counted by
+    ``counting_bootstrap_runs``) or, when that is None, the runs whose metric call got a trace. Without trial
+    logs, the evaluations are the wrapper's untraced calls.
     """
     evaluations = [int(t["total_eval_calls_so_far"]) for t in trial_logs.values()
                    if isinstance(t, dict) and "total_eval_calls_so_far" in t]
-    if not evaluations:
-        return counted.rollouts
-    return min(counted.rollouts, counted.traced_rollouts + max(evaluations))
+    evaluated = max(evaluations) if evaluations else counted.rollouts - counted.traced_rollouts
+    bootstrapped = counted.traced_rollouts if bootstrap_runs is None else bootstrap_runs
+    return bootstrapped + evaluated
 
 
 def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
@@ -219,21 +224,22 @@ def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
     expected = mipro_expected_calls(trials, len(job.train), len(job.val), settings)
     counted.cap = max(1, int(math.ceil(expected * settings.max_calls_factor)))
     try:
-        with dspy.context(lm=job.lms.task):
+        with dspy.context(lm=job.lms.task), counting_bootstrap_runs() as bootstrap:
             program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val), seed=job.seed)
     except MetricCallCapExceeded as exc:
         raise RuntimeError(f"MIPROv2 stopped: {exc} ({settings.max_calls_factor} x the expected {expected}); "
                            f"raise --mipro-max-calls-factor if this run is legitimately larger") from None
     best_val = getattr(program, "score", None)
     trial_logs = getattr(program, "trial_logs", {}) or {}
-    spent = mipro_metric_calls(trial_logs, counted)
+    bootstrap_runs = None if bootstrap is None else bootstrap.runs
+    spent = mipro_metric_calls(trial_logs, counted, bootstrap_runs)
     curve, full_evals = mipro_curve(trial_logs, spent)
     return OptimizeOutcome(
         program=program, metric_calls=spent, counted_metric_calls=counted.rollouts,
         feedback_metric_calls=counted.feedback_calls, curve=curve,
         details={"auto": settings.auto, "trials": trials, "max_bootstrapped_demos": settings.max_bootstrapped_demos,
                  "max_labeled_demos": settings.max_labeled_demos, "expected_metric_calls": expected,
-                 "metric_call_cap": counted.cap, "max_errors": max_errors, "best_val_score_percent": best_val, "full_eval_trials": full_evals},
+                 "metric_call_cap": counted.cap, "max_errors": max_errors, "bootstrap_runs": bootstrap_runs, "best_val_score_percent": best_val, "full_eval_trials": full_evals},
     )
 
 
