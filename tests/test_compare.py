@@ -623,9 +623,11 @@ def test_progress_file_is_throttled_and_summarised_in_one_line(tmp_path: Path) -
     (tmp_path / "optimizer_log").mkdir()
     (tmp_path / "optimizer_log" / "gepa_state.json").write_text('{"iteration": 3, "metric_calls": 58}')
     assert progress_text(tmp_path).startswith(
-        "optimize: 4 metric calls this attempt, budget 120; checkpoint: iteration 3, 58 metric calls (at ")
-    (tmp_path / "optimizer_log" / "gepa_state.json").write_text('{"iteration": 3}')  # unreadable: left out
-    assert progress_text(tmp_path).startswith("optimize: 4 metric calls this attempt, budget 120 (at ")
+        "optimize: 4 metric calls this attempt, budget 120; checkpoint: iteration 3 (at ")
+    # Our GEPA's paid-run journal: one complete line per paid run; a line torn by a kill is not one.
+    (tmp_path / "optimizer_log" / "evaluations.jsonl").write_bytes(b'{"c": 1}\n' * 61 + b'{"c": 1')
+    (tmp_path / "optimizer_log" / "gepa_state.json").write_text('{"metric_calls": 58}')  # unreadable: left out
+    assert progress_text(tmp_path).startswith("optimize: 4 metric calls this attempt, budget 120; 61 paid runs (at ")
     progress.phase("test", 6)
     progress.example_done(2)
     assert "test: 0/6 examples" in progress_text(tmp_path)  # throttled again

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from gepa_dspy.engine.search import CHECKPOINT_FILE
+from gepa_dspy.engine.search import CHECKPOINT_FILE, EVAL_JOURNAL_FILE
 
 from .atomic_file import write_json_atomic
 from .layout import OPTIMIZER_LOG, PROGRESS
@@ -91,14 +91,25 @@ def progress_text(folder: Path) -> str | None:
 
 
 def checkpoint_text(folder: Path) -> str | None:
-    """What our GEPA's last checkpoint in ``folder`` holds, e.g. ``checkpoint: iteration 3, 58 metric calls``.
+    """How far our GEPA's own files in ``folder`` say it has got, e.g. ``62 paid runs; checkpoint: iteration 3``.
 
-    A resumed run does not pay again for what its checkpoint holds, so "this attempt" alone understates how far
-    it has got. None for other optimizers (dspy.GEPA's state is a pickle, which status never loads) and for a
-    missing or unreadable file.
+    "This attempt" understates a GEPA run twice over: a resumed run does not pay again for what its journal
+    holds, and a run that fails before the metric is called (an unparsable reply) is paid for but never
+    reaches the metric wrapper. Our GEPA journals every paid (candidate, example) run, one line each, so the
+    complete lines of that journal are the metric calls spent so far. None for other optimizers (dspy.GEPA's
+    state is a pickle, which status never loads) and when neither file can be read.
     """
+    log = folder / OPTIMIZER_LOG
+    parts: list[str] = []
     try:
-        data = json.loads((folder / OPTIMIZER_LOG / CHECKPOINT_FILE).read_text(encoding="utf-8"))
-        return f"checkpoint: iteration {int(data['iteration'])}, {int(data['metric_calls'])} metric calls"
+        with (log / EVAL_JOURNAL_FILE).open("rb") as journal:
+            paid = sum(1 for line in journal if line.endswith(b"\n"))
+        parts.append(f"{paid} paid runs")
+    except OSError:
+        pass
+    try:
+        state = json.loads((log / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+        parts.append(f"checkpoint: iteration {int(state['iteration'])}")
     except (OSError, ValueError, TypeError, KeyError):
-        return None
+        pass
+    return "; ".join(parts) or None
