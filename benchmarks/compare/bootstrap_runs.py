@@ -5,7 +5,7 @@ training example per ``_bootstrap_one_example`` call and calls the metric only w
 that raised (for a small LM, usually an unparsable reply) is still one program run on one example, which the
 GEPA variants pay for from their budget, so the matched budget must count it too. The metric wrapper cannot
 see such runs and DSPy keeps no total, so ``counting_bootstrap_runs`` wraps that method for the duration of a
-block, as ``stragglers.py`` does for the parallel executor.
+block (``patching.replaced_attribute``, as ``stragglers.py`` does for the parallel executor).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import logging
 import threading
 from typing import Any, Iterator
 
-logger = logging.getLogger(__name__)
+from .patching import replaced_attribute
 
-_patch_lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class RunCounter:
@@ -42,23 +42,20 @@ def counting_bootstrap_runs() -> Iterator[RunCounter | None]:
     """
     from dspy.teleprompt.bootstrap import BootstrapFewShot
 
-    original = getattr(BootstrapFewShot, "_bootstrap_one_example", None)
-    if original is None:
+    if not hasattr(BootstrapFewShot, "_bootstrap_one_example"):
         logger.warning("this DSPy has no BootstrapFewShot._bootstrap_one_example: MIPROv2's failed bootstrapping "
                        "runs are not counted in its metric calls")
         yield None
         return
     counter = RunCounter()
 
-    @functools.wraps(original)
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counter.add()
-        return original(self, *args, **kwargs)
+    def wrap(original: Any) -> Any:
+        @functools.wraps(original)
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.add()
+            return original(self, *args, **kwargs)
 
-    with _patch_lock:
-        BootstrapFewShot._bootstrap_one_example = counted  # type: ignore[method-assign]
-    try:
+        return counted
+
+    with replaced_attribute(BootstrapFewShot, "_bootstrap_one_example", wrap):
         yield counter
-    finally:
-        with _patch_lock:
-            BootstrapFewShot._bootstrap_one_example = original  # type: ignore[method-assign]

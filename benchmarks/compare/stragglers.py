@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from typing import Any, Iterator
 
-_lock = threading.Lock()
+from .patching import replaced_attribute
 
 
 @contextlib.contextmanager
@@ -28,10 +27,7 @@ def straggler_timeout(seconds: float | None) -> Iterator[None]:
         raise ValueError(f"the straggler timeout must be >= 0 seconds, got {seconds}")
     from dspy.utils import parallelizer
 
-    executor_cls = parallelizer.ParallelExecutor
-    with _lock:
-        original = executor_cls.__init__
-
+    def wrap(original: Any) -> Any:
         @functools.wraps(original)
         def init(self: Any, *args: Any, **kwargs: Any) -> None:
             # ``timeout`` is the sixth positional parameter; only fill it in when the caller did not give it.
@@ -39,9 +35,7 @@ def straggler_timeout(seconds: float | None) -> Iterator[None]:
                 kwargs.setdefault("timeout", seconds)
             original(self, *args, **kwargs)
 
-        executor_cls.__init__ = init  # type: ignore[method-assign]
-    try:
+        return init
+
+    with replaced_attribute(parallelizer.ParallelExecutor, "__init__", wrap):
         yield
-    finally:
-        with _lock:
-            executor_cls.__init__ = original  # type: ignore[method-assign]
