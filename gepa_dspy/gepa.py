@@ -20,7 +20,7 @@ from .adapter.evaluation import DSPyEvaluator
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
-from .adapter.reflection import REPLY_FORMATS, ReflectionProposer
+from .adapter.reflection import ReflectionProposer, check_reply_format
 from .adapter.snapshot import to_jsonable
 from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
@@ -152,8 +152,7 @@ class GEPA(Teleprompter):
         _check_positive_int("max_reflection_attempts", max_reflection_attempts)
         _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
         _check_positive_int("num_parallel_proposals", num_parallel_proposals)
-        if reflection_reply_format not in REPLY_FORMATS:
-            raise ValueError(f"reflection_reply_format must be one of {sorted(REPLY_FORMATS)}, got {reflection_reply_format!r}")
+        check_reply_format(reflection_reply_format, "reflection_reply_format")
         if parallel_proposal_mode not in PARALLEL_MODES:
             raise ValueError(f"parallel_proposal_mode must be one of {PARALLEL_MODES}, got {parallel_proposal_mode!r}")
         if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):

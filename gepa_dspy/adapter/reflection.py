@@ -77,6 +77,14 @@ REPLY_FORMATS: dict[str, str] = {
     # server that enforces schemas (llama.cpp, OpenAI) emit only this object.
     "json_schema": 'Reply with a JSON object whose one key, "instruction", holds the new instruction.',
 }
+
+
+def check_reply_format(value: str, name: str = "reply_format") -> None:
+    """Raise ``ValueError`` naming the parameter ``name`` unless ``value`` is one of ``REPLY_FORMATS``."""
+    if value not in REPLY_FORMATS:
+        raise ValueError(f"{name} must be one of {sorted(REPLY_FORMATS)}, got {value!r}")
+
+
 INSTRUCTION_RESPONSE_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {
@@ -214,8 +222,7 @@ class ReflectionProposer:
         """``reply_format``: ``"fenced"`` (the instruction in a fenced block) or ``"json_schema"`` (a JSON object
         ``{"instruction": ...}``, requested with an OpenAI-style ``response_format``). ``prompt_renderer``
         replaces our meta-prompt; it must then ask for a reply in ``reply_format`` itself."""
-        if reply_format not in REPLY_FORMATS:
-            raise ValueError(f"reply_format must be one of {sorted(REPLY_FORMATS)}, got {reply_format!r}")
+        check_reply_format(reply_format)
         self.lm = reflection_lm
         self.evaluator = evaluator
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
