@@ -102,6 +102,7 @@ def checkpoint_text(folder: Path) -> str | None:
     log = folder / OPTIMIZER_LOG
     parts: list[str] = []
     try:
+        # Counted here, read-only: ``JsonlJournal.read`` would rewrite a torn last line under the running writer.
         with (log / EVAL_JOURNAL_FILE).open("rb") as journal:
             paid = sum(1 for line in journal if line.endswith(b"\n"))
         parts.append(f"{paid} paid runs")
