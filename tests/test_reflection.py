@@ -4,7 +4,8 @@ import dspy
 import pytest
 
 from gepa_dspy import GEPA
-from gepa_dspy.adapter.reflection import META_PROMPT, extract_instruction, render_reflection_prompt, ReflectiveRecord
+from gepa_dspy.adapter.reflection import (META_PROMPT, MAX_COPIED_SHARE, ReflectiveRecord, copied_share,
+                                          extract_instruction, render_reflection_prompt)
 
 from .scripted_lm import ScriptedLM, chat_reply, input_value, instruction_of
 from .toy_task import CleanThenShout, make_examples, metric, task_responder
@@ -32,6 +33,8 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```text\nNow, I'm ready to write a new instruction for the step.\n```", (None, "preamble")),
         ("```\nHere is the improved instruction:\n```", (None, "preamble")),
         ("```\nI will write a better instruction.\n```", (None, "preamble")),
+        # A 0.5B reply that introduces a list it never gives.
+        ("```text\nThe step succeeded in the following ways:\n```", (None, "preamble")),
         ("```\nFollow every instruction in the prompt exactly.\n```", ("Follow every instruction in the prompt exactly.", "ok")),
         ("```\nHere is how to answer: follow each instruction in the prompt, then check counts and format before "
          "you reply, and never add text the prompt did not ask for, such as notes, greetings or extra headings.\n```",
@@ -67,6 +70,62 @@ def test_bad_reflection_replies_are_retried_counted_and_never_adopted():
     assert counters["reflection_rejected_echo"] >= 1
     assert counters["reflection_no_proposal"] >= 1
     assert "stalled" in results.stop_reason or results.total_metric_calls <= 60
+
+
+TRAINING_PROMPT = ("Write a limerick about a guy named Dave that is funny to moms. The limerick should end with the "
+                   "phrase 'Yes Mom, I am Dave.' Do not say anything after the limerick.")
+LIMERICK_RECORD = ReflectiveRecord({"prompt": TRAINING_PROMPT}, {"response": "There once was a man named Dave..."},
+                                   "The response must end with the phrase 'Yes Mom, I am Dave.' exactly.")
+
+
+@pytest.mark.parametrize(
+    "text, copied",
+    [
+        # Replies seen from a 0.5B reflection LM: a record's input, and our own guidance sent back.
+        (TRAINING_PROMPT, True),
+        ("Write a short limerick about a guy named Dave that is funny to moms; it should end with the phrase "
+         "'Yes Mom, I am Dave.' Do not say anything after the limerick.", True),
+        ("Write a new instruction for the step that states the task and the exact form every output must take, "
+         "records the facts, conventions and edge cases the feedback exposes.", True),
+        # Real instructions: the current one extended, the feedback quoted, a rule that cites one input.
+        ("Respond to the prompt. Then check every constraint it states, such as required endings, before replying.",
+         False),
+        ("Follow the prompt. When it asks for an ending, the response must end with the phrase it names, exactly, "
+         "with nothing after it.", False),
+        ("Obey each constraint of the prompt, e.g. 'Do not say anything after the limerick', to the letter, and "
+         "count words, bullets and sentences before you answer.", False),
+    ],
+)
+def test_copied_share_flags_replies_that_copy_a_record_or_the_guidance(text, copied):
+    prompt = render_reflection_prompt("Respond to the prompt.", [LIMERICK_RECORD])
+    share = copied_share(text, prompt, "Respond to the prompt.", [LIMERICK_RECORD.feedback])
+    assert (share is not None and share >= MAX_COPIED_SHARE) is copied, share
+
+
+def test_copied_share_ignores_the_kept_instruction_and_short_additions():
+    current = "Answer the question in one word, in uppercase, without punctuation, and never explain the answer."
+    prompt = render_reflection_prompt(current, [LIMERICK_RECORD])
+    assert copied_share(current + " Strip punctuation.", prompt, current) is None  # too little new text to judge
+    assert copied_share(current, prompt, current) is None
+    assert copied_share("Write a limerick about a guy named Dave that is funny", prompt) == 1.0
+
+
+def test_a_reply_copying_a_record_is_retried_counted_and_never_adopted():
+    def reflect(messages):
+        prompt = messages[-1]["content"]
+        record_input = prompt.split("- text: ", 1)[1].split("\n", 1)[0]
+        if "tried" not in reflect.__dict__:
+            reflect.tried = True  # the first reply of the run copies a record's input (and a sentence of the prompt)
+            return f"```text\nRewrite this: {record_input}. Work out why the step succeeded or failed in each record.\n```"
+        return "```text\nStrip punctuation from the text and reply with the cleaned field only.\n```"
+
+    dspy.configure(lm=ScriptedLM(task_responder, model="task"))
+    examples = make_examples()
+    results = GEPA(metric, max_metric_calls=40, reflection_lm=ScriptedLM(reflect), track_stats=True,
+                   use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+    assert results.counters["reflection_rejected_copy"] == 1
+    assert all("Rewrite this" not in text for candidate in results.candidates for text in candidate.values())
+    assert any("Strip punctuation" in candidate["clean"] for candidate in results.candidates)
 
 
 class TwinPredictors(dspy.Module):

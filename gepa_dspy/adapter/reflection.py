@@ -3,7 +3,8 @@
 ``build_reflective_records`` collects, for one predictor, what it received, what it generated and
 what the metric said; ``render_reflection_prompt`` turns them into our meta-prompt; ``extract_instruction``
 reads the reply's fenced block (``extract_json_instruction`` the JSON object of ``reply_format="json_schema"``)
-and rejects replies that are empty, truncated or an echo of the prompt.
+and rejects replies that are empty, truncated or an echo of the prompt; ``copied_share`` catches replies that
+copy a record or the prompt's guidance instead of writing an instruction.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ _PREAMBLE = re.compile(
     re.IGNORECASE,
 )
 _PREAMBLE_MAX_WORDS = 20
+
+#: A reply is rejected as ``copy`` when at least this share of its new text (word 4-grams not already in the
+#: current instruction) is lifted from the prompt's records or guidance rather than from the feedback: a 0.5B
+#: reflection LM often answers with one record's input (a training prompt) or our own "What to write" list.
+MAX_COPIED_SHARE = 0.5
+_COPY_NGRAM = 4
+# Below this many new 4-grams a reply adds too little text to judge (a short rule quoting one input is fine).
+_COPY_MIN_NEW_NGRAMS = 6
+_WORD = re.compile(r"\w+")
 
 META_PROMPT = """\
 You are tuning one step of a multi-step language-model program. The step is driven by an instruction; \
@@ -170,9 +180,34 @@ def _check_text(text: str) -> tuple[str | None, str]:
         return None, "blank"
     if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
         return None, "echo"
-    if len(text.split()) <= _PREAMBLE_MAX_WORDS and _PREAMBLE.match(text):
+    if len(text.split()) <= _PREAMBLE_MAX_WORDS and (_PREAMBLE.match(text) or _announces_only(text)):
         return None, "preamble"
     return text, "ok"
+
+
+def _announces_only(text: str) -> bool:
+    """One line ending in a colon ("The step succeeded in the following ways:"): it introduces what never came."""
+    return "\n" not in text and text.endswith(":")
+
+
+def _word_ngrams(text: str) -> list[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return [tuple(words[i : i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)]
+
+
+def copied_share(text: str, prompt: str, instruction: str = "", quotable: Sequence[str] = ()) -> float | None:
+    """Share of ``text``'s new word 4-grams that also occur in ``prompt`` but in none of ``quotable``.
+
+    "New" means not in ``instruction`` (the current one, which a child may keep). ``quotable`` texts (the
+    feedback) may be copied freely: they state the facts an instruction should record. None when ``text`` adds
+    fewer than ``_COPY_MIN_NEW_NGRAMS`` new 4-grams (about nine words), too little to judge.
+    """
+    current = set(_word_ngrams(instruction))
+    new = [g for g in _word_ngrams(text) if g not in current]
+    if len(new) < _COPY_MIN_NEW_NGRAMS:
+        return None
+    lifted = set(_word_ngrams(prompt)) - {g for source in quotable for g in _word_ngrams(source)}
+    return sum(g in lifted for g in new) / len(new)
 
 
 def extract_json_instruction(reply: str) -> tuple[str | None, str]:
@@ -315,6 +350,11 @@ class ReflectionProposer:
             )
 
     # ------------------------------------------------------------- proposal
+    @staticmethod
+    def _copies_prompt(text: str, prompt: str, instruction: str, records: Sequence[ReflectiveRecord]) -> bool:
+        share = copied_share(text, prompt, instruction, [r.feedback for r in records])
+        return share is not None and share >= MAX_COPIED_SHARE
+
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
         records = self.build_reflective_records(candidate, component, runs)
         if not records:
@@ -336,6 +376,8 @@ class ReflectionProposer:
             text, reason = self._read_reply(reply)
             if text is not None and text.strip() == candidate[component].strip():
                 text, reason = None, "unchanged"
+            elif text is not None and self._copies_prompt(text, prompt, candidate[component], records):
+                text, reason = None, "copy"
             if text is None:
                 logger.info("GEPA: rejected reflection reply (%s): %.200r", reason, reply)
                 rejections.append(reason)
