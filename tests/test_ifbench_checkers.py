@@ -333,3 +333,25 @@ def test_character_helpers() -> None:
     assert is_emoji("🚀") and is_emoji("\u2642") and not is_emoji("a")
     assert [count_syllables(w) for w in ("cat", "water", "banana", "make")] == [1, 2, 3, 1]
     assert is_verb("Whirring") and is_verb("identify") and is_verb("explained") and not is_verb("the")
+
+
+def test_language_detection_is_right_when_the_first_calls_come_from_many_threads() -> None:
+    """langdetect publishes its shared factory before loading its profiles; a thread racing the first call used to
+    see part of the languages (Korean detected as "zh-tw"). A fresh interpreter, so nothing is loaded yet."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("langdetect")
+    code = (
+        "import threading\n"
+        "from benchmarks.ifbench.language import detect_language\n"
+        "text = '시스템의 운영과 관리에 대한 인터페이스를 제공합니다. 이것은 한국어 문장입니다.'\n"
+        "found = []\n"
+        "threads = [threading.Thread(target=lambda: found.append(detect_language(text))) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(sorted(found))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == str(["ko"] * 8)
