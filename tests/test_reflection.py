@@ -27,6 +27,10 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("Do X without fences", (None, "no_fence")),
         ("```\nDo X and then", (None, "truncated")),
         ("```\n\n```", (None, "blank")),
+        # The instruction on the opening fence line (a 0.5B reply), alone or before more lines.
+        ("```text Extract the amount charged.\n```", ("Extract the amount charged.", "ok")),
+        ("```text Extract the amount.\nGive digits only.\n```", ("Extract the amount.\nGive digits only.", "ok")),
+        ("```python {linenos}\nx = 1\n```", ("x = 1", "ok")),  # an info string's attribute is not text
         ("```\n## Records of the step at work\nblah\n```", (None, "echo")),
         ("```text\n### Record 1\nInputs:\n- prompt: Create an itinerary\n```", (None, "echo")),
         ("```text\nSee the record 1 above: keep answers short.\n```", ("See the record 1 above: keep answers short.", "ok")),

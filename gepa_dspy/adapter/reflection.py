@@ -155,7 +155,8 @@ def _fences_balance(fences: Sequence[re.Match[str]]) -> bool:
 def extract_instruction(reply: str) -> tuple[str | None, str]:
     """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
 
-    Takes the text between the first fence line and the last one (so fences nested inside survive).
+    Takes the text between the first fence line and the last one (so fences nested inside survive), after any
+    prose on the opening fence line itself.
     Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``unbalanced`` (fences inside the
     block that do not pair up, e.g. several blocks or blocks opened and never closed), ``blank`` (empty
     block), ``echo``, ``preamble`` (one short line announcing an instruction instead of giving one).
@@ -171,7 +172,18 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
         # Seen from a 0.5B reflection LM: "```text / notes / ```text / more notes / ```text / ```". Everything
         # between the outer fences would be adopted as one instruction.
         return None, "unbalanced"
-    return _check_text(reply[fences[0].end() : fences[-1].start()].strip("\n").strip())
+    body = reply[fences[0].end() : fences[-1].start()].strip("\n")
+    return _check_text((_text_on_fence_line(fences[0]) + "\n" + body).strip())
+
+
+def _text_on_fence_line(fence: re.Match[str]) -> str:
+    """What follows the language tag on the opening fence line when it is prose, not a tag's attributes.
+
+    A 0.5B reflection LM writes "```text Extract the total amount ..." with its instruction on the fence line;
+    a real info string is one word, perhaps with an attribute ("```python {linenos}").
+    """
+    parts = fence.group(1).strip().split(None, 1)
+    return parts[1] if len(parts) == 2 and len(parts[1].split()) >= 2 else ""
 
 
 def _check_text(text: str) -> tuple[str | None, str]:
