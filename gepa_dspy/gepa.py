@@ -246,15 +246,16 @@ class GEPA(Teleprompter):
             student, examples, self.metric,
             num_threads=self.num_threads, failure_score=self.failure_score, perfect_score=self.perfect_score,
         )
-        proposer: ReflectionProposer | CustomInstructionProposer = ReflectionProposer(
+        reflection_proposer = ReflectionProposer(
             reflection_lm, evaluator,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback,
             max_attempts=self.max_reflection_attempts,
             warn_on_score_mismatch=self.warn_on_score_mismatch,
             reply_format=self.reflection_reply_format,
         )
+        proposer: ReflectionProposer | CustomInstructionProposer = reflection_proposer
         if self.instruction_proposer is not None:
-            proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, proposer,
+            proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
         config = SearchConfig(
             max_metric_calls=budget,

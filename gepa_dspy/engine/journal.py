@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ class JsonlJournal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._fh = None
+        self._fh: TextIO | None = None
         self._lock = threading.Lock()
         self.torn_lines = 0
 

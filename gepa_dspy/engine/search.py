@@ -231,9 +231,9 @@ class GEPASearch:
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
             return f"stop requested by {self.log_dir / STOP_FILE}"
         for condition in self.stop_conditions:
-            reason = condition()
-            if reason:
-                return reason
+            condition_reason = condition()
+            if condition_reason:
+                return condition_reason
         return None
 
     # ------------------------------------------------------------------ rounds
