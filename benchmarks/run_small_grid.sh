@@ -13,6 +13,10 @@
 #   python -m benchmarks.compare --status --out runs/small     # where it stands
 #   python -m benchmarks.compare --report-only --out runs/small  # table.md and plots from what finished
 #
+# On a fresh clone or a new machine, the finished runs committed under benchmarks/results/compare/small are first
+# copied into runs/small (--import-finished; a run that already has a folder there is left alone), so they are
+# not paid for again. IMPORT_FROM= (empty) turns that off; another OUT imports nothing unless IMPORT_FROM is set.
+#
 # Settings are those of docs/compare.md, "Small-scale runs on the local LM"; change them only for a new
 # OUT folder, since a run resumed with other settings would mix them. --reflection-format json_schema applies to
 # our GEPA only: its reflection step rejected all 11 of the 0.5B model's fenced replies in the first small run.
@@ -29,6 +33,12 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p "$OUT/logs"
+DEFAULT_IMPORT=""
+[ "$OUT" = runs/small ] && DEFAULT_IMPORT=benchmarks/results/compare/small
+IMPORT_FROM="${IMPORT_FROM-$DEFAULT_IMPORT}"
+if [ -n "$IMPORT_FROM" ]; then
+    python -m benchmarks.compare --out "$OUT" --import-finished "$IMPORT_FROM"
+fi
 URL="http://127.0.0.1:$PORT"
 
 if ! curl -sf "$URL/health" >/dev/null 2>&1; then

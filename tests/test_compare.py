@@ -226,6 +226,32 @@ def test_report_and_export_list_failed_runs(tmp_path: Path) -> None:
     assert "Runs that failed" not in (out / "table.md").read_text()
 
 
+def test_import_finished_runs_lets_a_fresh_runs_folder_skip_them(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    run_comparison(_config(first, ["baseline", "gepa"], budget=20), factory=compare_toy.lm_factory)
+    exported = tmp_path / "export"
+    export_runs(first, exported)
+
+    fresh = tmp_path / "fresh"
+    (fresh / "toy" / "gepa" / "seed0").mkdir(parents=True)  # a run started here already: left alone
+    assert main(["--out", str(fresh), "--import-finished", str(exported)]) == 0
+    assert (fresh / "toy" / "baseline" / "seed0" / "record.json").read_bytes() == \
+        (first / "toy" / "baseline" / "seed0" / "record.json").read_bytes()
+    assert (fresh / "toy" / "baseline" / "seed0" / "program.json").exists()
+    assert list((fresh / "toy" / "gepa" / "seed0").iterdir()) == []
+
+    def no_lm(role: str) -> ScriptedLM:
+        raise AssertionError(f"the imported baseline must not run again ({role} LM asked for)")
+
+    summary = run_comparison(_config(fresh, ["baseline"]), factory=no_lm)
+    assert summary.skipped == [RunKey("toy", "baseline", 0)] and not summary.failed
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "empty"), "--import-finished", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit):
+        main(["--out", str(fresh), "--import-finished", str(tmp_path / "nothing-here")])
+
+
 def test_unparsable_replies_score_zero_and_are_counted(tmp_path: Path) -> None:
     def broken_factory(role: str) -> ScriptedLM:
         return ScriptedLM(lambda messages, model: "no fields here", model="broken")

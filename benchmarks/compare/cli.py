@@ -14,7 +14,7 @@ from benchmarks.pupa.judge import JUDGE_FORMATS
 from gepa_dspy.adapter.reflection import REPLY_FORMATS
 
 from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
-from .export import export_runs
+from .export import export_runs, import_finished_runs
 from .status import run_states, status_text
 from .journal import require_base_urls
 from .lms import LMSpec, parse_lm_string
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export", default=None, metavar="DIR",
                      help="only copy the finished runs' record.json, program.json and attempts.json from --out to DIR "
                           "and write the report there (small files to commit; no optimizer checkpoints)")
+    out.add_argument("--import-finished", default=None, metavar="DIR",
+                     help="only copy the finished runs of an --export folder DIR into --out, for runs --out has no "
+                          "folder for yet, so that a fresh clone continues a comparison without running them again")
     return p
 
 
@@ -252,6 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         print((Path(args.export) / TABLE_MD).read_text(encoding="utf-8"))
         print(f"[compare] exported {len(written)} finished run(s) from {out_dir} to {args.export}", file=sys.stderr)
+        return 0
+    if args.import_finished:
+        try:
+            written, kept = import_finished_runs(args.import_finished, out_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            parser.error(str(exc))
+        print(f"[compare] imported {len(written)} finished run(s) from {args.import_finished} into {out_dir}; "
+              f"{len(kept)} already had a folder there and were left alone", file=sys.stderr)
         return 0
     try:
         config = config_from_args(args)

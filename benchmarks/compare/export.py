@@ -5,7 +5,8 @@ which can be large and are only needed to resume. ``export_runs`` copies, for ev
 ``record.json``, the files listed in ``EXPORTED_FILES`` (and, for a run whose last attempt failed, its
 ``error.json`` and ``attempts.json``, so the report lists it), then writes the report next to them, so the
 destination can be committed (for example under ``benchmarks/results/compare/``) and read by
-``notebooks/reproduce.ipynb``.
+``notebooks/reproduce.ipynb``. ``import_finished_runs`` copies them back into a runs folder that lacks
+them, so a comparison continued on another machine skips the runs that already finished.
 """
 
 from __future__ import annotations
@@ -43,6 +44,33 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
         _copy_files(key.folder(source), key.folder(target), (ERROR, ATTEMPTS))
     report(target)
     return written
+
+
+def import_finished_runs(source: str | Path, out_dir: str | Path) -> tuple[list[Path], list[Path]]:
+    """Copy the finished runs of an export (``source``) into a runs folder that does not have them yet.
+
+    This is ``export_runs`` backwards, for a fresh clone or a new machine: with the committed records in
+    ``out_dir``, a comparison started there skips those runs instead of paying for them again. A run whose
+    folder already exists in ``out_dir`` (finished, in progress or failed there) is left alone, so nothing
+    of ``out_dir`` is overwritten. Returns (run folders written, run folders left alone). Raises
+    ``FileNotFoundError`` when ``source`` has no finished run.
+    """
+    source, target = Path(source), Path(out_dir)
+    if source.resolve() == target.resolve():
+        raise ValueError(f"import source {source} is the runs folder itself")
+    records = sorted(source.glob(f"*/*/seed*/{RECORD}"))
+    if not records:
+        raise FileNotFoundError(f"no finished run (no */*/seed*/{RECORD}) in {source}")
+    written: list[Path] = []
+    kept: list[Path] = []
+    for record in records:
+        folder = target / record.parent.relative_to(source)
+        if folder.exists():
+            kept.append(folder)
+            continue
+        _copy_files(record.parent, folder, EXPORTED_FILES)
+        written.append(folder)
+    return written, kept
 
 
 def _copy_files(run: Path, folder: Path, names: tuple[str, ...]) -> Path:
