@@ -30,11 +30,7 @@ def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
     finished run.
     """
     source, target = Path(out_dir), Path(dest)
-    if source.resolve() == target.resolve():
-        raise ValueError(f"export destination {target} is the runs folder itself")
-    records = sorted(source.glob(f"*/*/seed*/{RECORD}"))
-    if not records:
-        raise FileNotFoundError(f"no finished run (no */*/seed*/{RECORD}) in {source}")
+    records = _finished_records(source, target, "export destination")
     written: list[Path] = []
     for record in records:
         run = record.parent
@@ -56,11 +52,7 @@ def import_finished_runs(source: str | Path, out_dir: str | Path) -> tuple[list[
     ``FileNotFoundError`` when ``source`` has no finished run.
     """
     source, target = Path(source), Path(out_dir)
-    if source.resolve() == target.resolve():
-        raise ValueError(f"import source {source} is the runs folder itself")
-    records = sorted(source.glob(f"*/*/seed*/{RECORD}"))
-    if not records:
-        raise FileNotFoundError(f"no finished run (no */*/seed*/{RECORD}) in {source}")
+    records = _finished_records(source, target, "import source")
     written: list[Path] = []
     kept: list[Path] = []
     for record in records:
@@ -71,6 +63,16 @@ def import_finished_runs(source: str | Path, out_dir: str | Path) -> tuple[list[
         _copy_files(record.parent, folder, EXPORTED_FILES)
         written.append(folder)
     return written, kept
+
+
+def _finished_records(source: Path, target: Path, role: str) -> list[Path]:
+    """The ``record.json`` files of ``source``'s finished runs; refuses copying a folder onto itself or nothing."""
+    if source.resolve() == target.resolve():
+        raise ValueError(f"{role} is the runs folder itself ({source})")
+    records = sorted(source.glob(f"*/*/seed*/{RECORD}"))
+    if not records:
+        raise FileNotFoundError(f"no finished run (no */*/seed*/{RECORD}) in {source}")
+    return records
 
 
 def _copy_files(run: Path, folder: Path, names: tuple[str, ...]) -> Path:
