@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Start (or resume) the small-scale comparison grid in the background on the local LM, two processes per
-# (benchmark, seed), against one llama.cpp server. Safe to run again at any time: finished runs are skipped,
-# runs another process holds are skipped, and killed runs resume (checkpoints, --lm-journal replay).
+# Start (or resume) the small-scale comparison grid in the background on the local LM, against one llama.cpp
+# server. Safe to run again at any time: finished runs are skipped, runs another process holds are skipped,
+# and killed runs resume (checkpoints, --lm-journal replay).
 #
-# Each process takes the cell's runs in the order baseline, MIPROv2, dspy.GEPA, ours, skipping any run the
-# other one holds. The second process has no baseline, so it starts on MIPROv2 beside the baseline; once
-# MIPROv2's budget is known (--wait-for-budget), one process runs dspy.GEPA and the other ours. A cell's work
-# then does not queue behind itself, and the server stays busy until the last cell ends.
+# MODE=queue (the default) runs one process at a time, cell after cell (GRID order), each taking its runs in
+# the order baseline, MIPROv2, dspy.GEPA, ours. The server's throughput is about the same however many
+# processes share it (docs/compare.md, "Small-scale runs"), so running one at a time costs nothing and
+# finishes each run as early as it can; a run still in progress when the machine goes away is lost, so the
+# fewer of those the better. Before each cell the queue waits for any other compare process on OUT to end.
+#
+# MODE=lanes is the earlier way: two processes per (benchmark, seed), all cells at once. The second process
+# has no baseline, so it starts on MIPROv2 beside the baseline; once MIPROv2's budget is known
+# (--wait-for-budget), one process runs dspy.GEPA and the other ours.
 #
 #   benchmarks/run_small_grid.sh                      # IFBench and PUPA, seeds 0 and 1 (the default GRID below)
-#   GRID="ifbench:0 ifbench:1" benchmarks/run_small_grid.sh   # only these cells
+#   GRID="ifbench:0 ifbench:1" benchmarks/run_small_grid.sh   # only these cells, in this order
 #   python -m benchmarks.compare --status --out runs/small     # where it stands
 #   python -m benchmarks.compare --report-only --out runs/small  # table.md and plots from what finished
 #
@@ -24,24 +29,27 @@ set -euo pipefail
 
 OUT="${OUT:-runs/small}"
 PORT="${PORT:-8091}"
-# The server's throughput (its 6 slots), not the number of processes, sets the grid's pace; more processes
-# only queue at the server (a request waits a few minutes at most, well inside --lm-timeout's 600 s).
 GRID="${GRID:-ifbench:0 ifbench:1 pupa:0 pupa:1}"
-LANES="baseline,mipro,dspy_gepa,gepa mipro,dspy_gepa,gepa"
+MODE="${MODE:-queue}"
+ALL_OPTIMIZERS="baseline,mipro,dspy_gepa,gepa"
+LANES="$ALL_OPTIMIZERS mipro,dspy_gepa,gepa"
 MODEL="${MODEL:-fast}"
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SCRIPT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+cd "$(dirname "$SCRIPT")/.."
 mkdir -p "$OUT/logs"
 DEFAULT_IMPORT=""
 [ "$OUT" = runs/small ] && DEFAULT_IMPORT=benchmarks/results/compare/small
 IMPORT_FROM="${IMPORT_FROM-$DEFAULT_IMPORT}"
-if [ -n "$IMPORT_FROM" ]; then
+WORKER=0
+[ "${1:-}" = --queue-worker ] && WORKER=1  # the queue's background process: import and server are done
+if [ "$WORKER" = 0 ] && [ -n "$IMPORT_FROM" ]; then
     python -m benchmarks.compare --out "$OUT" --import-finished "$IMPORT_FROM"
 fi
 URL="http://127.0.0.1:$PORT"
 
-if ! curl -sf "$URL/health" >/dev/null 2>&1; then
+if [ "$WORKER" = 0 ] && ! curl -sf "$URL/health" >/dev/null 2>&1; then
     echo "starting llama-server ($MODEL) on port $PORT"
     nohup gepa-dspy serve --model "$MODEL" --port "$PORT" --threads 2 --parallel 6 --ctx-size 49152 \
         >> "$OUT/logs/server.log" 2>&1 &
@@ -52,11 +60,48 @@ if ! curl -sf "$URL/health" >/dev/null 2>&1; then
     curl -sf "$URL/health" >/dev/null || { echo "llama-server did not come up; see $OUT/logs/server.log" >&2; exit 1; }
 fi
 
+# COMMAND := the compare command of one (benchmark, seed, optimizers); its log file is the caller's.
+set_command() {
+    local threads=3
+    [ "$1" = pupa ] && threads=2  # a PUPA example also makes judge calls
+    COMMAND=(python -m benchmarks.compare --benchmark "$1" --seeds "$2" --num-threads "$threads"
+        --optimizers "$3" --scale small --program-max-tokens 384
+        --reflection-max-tokens 768 --lm "local:$URL" --reflection-lm "local:$URL" --dspy-straggler-timeout 0
+        --reflection-format json_schema --attempts 3 --lm-journal --wait-for-budget --no-report --out "$OUT")
+}
+
+if [ "$WORKER" = 1 ]; then
+    for cell in $GRID; do
+        benchmark="${cell%%:*}"
+        seed="${cell##*:}"
+        while pgrep -f -- "benchmarks.compare --benchmark .* --out $OUT( |$)" >/dev/null; do
+            sleep 60  # another compare process (a lane, or one started by hand) is still running
+        done
+        log="$OUT/logs/${benchmark}_s${seed}.log"
+        echo "$(date -u +%FT%TZ) queue: $benchmark seed $seed (log $log)"
+        echo "=== started $(date -u +%FT%TZ) by the queue" >> "$log"
+        set_command "$benchmark" "$seed" "$ALL_OPTIMIZERS"
+        "${COMMAND[@]}" >> "$log" 2>&1 \
+            || echo "$(date -u +%FT%TZ) queue: $benchmark seed $seed exited with $? (see $log)"
+    done
+    echo "$(date -u +%FT%TZ) queue: done"
+    exit 0
+fi
+
+if [ "$MODE" = queue ]; then
+    if pgrep -f -- "run_small_grid.sh --queue-worker" >/dev/null; then
+        echo "a queue is already running; see $OUT/logs/queue.log"
+        exit 0
+    fi
+    nohup bash "$SCRIPT" --queue-worker >> "$OUT/logs/queue.log" 2>&1 &
+    echo "queue started: $GRID, one process at a time (log $OUT/logs/queue.log)"
+    exit 0
+fi
+[ "$MODE" = lanes ] || { echo "MODE must be queue or lanes, not '$MODE'" >&2; exit 2; }
+
 for cell in $GRID; do
     benchmark="${cell%%:*}"
     seed="${cell##*:}"
-    threads=3
-    [ "$benchmark" = pupa ] && threads=2  # a PUPA example also makes judge calls
     lane=0
     for optimizers in $LANES; do
         lane=$((lane + 1))
@@ -67,11 +112,8 @@ for cell in $GRID; do
             continue
         fi
         echo "=== started $(date -u +%FT%TZ)" >> "$log"
-        nohup python -m benchmarks.compare --benchmark "$benchmark" --seeds "$seed" --num-threads "$threads" \
-            --optimizers "$optimizers" --scale small --program-max-tokens 384 \
-            --reflection-max-tokens 768 --lm "local:$URL" --reflection-lm "local:$URL" --dspy-straggler-timeout 0 \
-            --reflection-format json_schema --attempts 3 --lm-journal --wait-for-budget --no-report --out "$OUT" \
-            >> "$log" 2>&1 &
+        set_command "$benchmark" "$seed" "$optimizers"
+        nohup "${COMMAND[@]}" >> "$log" 2>&1 &
         echo "$benchmark seed $seed, $optimizers: started (log $log)"
     done
 done

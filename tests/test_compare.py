@@ -703,7 +703,7 @@ def test_a_running_run_writes_its_phase_and_metric_calls(tmp_path: Path, monkeyp
 
 
 def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -> None:
-    """benchmarks/run_small_grid.sh with stub curl/pgrep/nohup: two lanes per cell, and every command parses."""
+    """benchmarks/run_small_grid.sh MODE=lanes with stub curl/pgrep/nohup: two lanes per cell, every command parses."""
     import os
     import shlex
     import subprocess
@@ -719,7 +719,7 @@ def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -
         (stubs / name).chmod(0o755)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_small_grid.sh"
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(tmp_path / "grid"),
-           "GRID": "ifbench:0 pupa:1"}
+           "GRID": "ifbench:0 pupa:1", "MODE": "lanes"}
     subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, timeout=60)
     deadline = time.monotonic() + 30  # the stub nohups run in the background, as the real ones do
     while time.monotonic() < deadline and (not launched.exists() or len(launched.read_text().splitlines()) < 4):
@@ -734,6 +734,46 @@ def test_the_small_grid_script_launches_valid_compare_commands(tmp_path: Path) -
     assert all(c.lm_journal and c.attempts == 3 and c.out_dir == tmp_path / "grid" for c in configs)
     assert all(c.wait_for_budget_s is not None for c in configs)  # the second lane's GEPA waits for MIPROv2
     assert all(c.reflection_reply_format == "json_schema" for c in configs)
+
+
+def test_the_small_grid_queue_runs_one_cell_at_a_time_in_grid_order(tmp_path: Path) -> None:
+    """MODE=queue (the default) starts one background worker, which runs each cell's command in turn."""
+    import os
+    import shlex
+    import subprocess
+
+    from benchmarks.compare.cli import build_parser, config_from_args
+
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    launched, ran = tmp_path / "launched.txt", tmp_path / "ran.txt"
+    record = 'line=$(printf "%q " "$@"); echo "$line" >> {}'
+    for name, body in {"curl": "exit 0", "pgrep": "exit 1", "nohup": record.format(launched),
+                       "python": record.format(ran)}.items():
+        (stubs / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (stubs / name).chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_small_grid.sh"
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(tmp_path / "grid"),
+           "GRID": "pupa:1 ifbench:0"}
+    out = subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, text=True, timeout=60)
+    assert "queue started" in out.stdout
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not launched.exists():
+        time.sleep(0.05)
+    assert [shlex.split(line) for line in launched.read_text().splitlines()] == [["bash", str(script), "--queue-worker"]]
+    assert not ran.exists()  # the launcher itself runs nothing
+
+    subprocess.run(["bash", str(script), "--queue-worker"], check=True, env=env, capture_output=True, timeout=60)
+    commands = [shlex.split(line) for line in ran.read_text().splitlines()]  # python's arguments
+    assert [c[:2] for c in commands] == [["-m", "benchmarks.compare"]] * 2
+    configs = [config_from_args(build_parser().parse_args(c[2:])) for c in commands]
+    assert [(c.benchmarks[0], c.seeds[0], c.num_threads, ",".join(c.optimizers)) for c in configs] == [
+        ("pupa", 1, 2, "baseline,mipro,dspy_gepa,gepa"), ("ifbench", 0, 3, "baseline,mipro,dspy_gepa,gepa")]
+    assert all(c.lm_journal and c.attempts == 3 and c.reflection_reply_format == "json_schema" for c in configs)
+
+    bad = subprocess.run(["bash", str(script)], env={**env, "MODE": "both"}, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "MODE must be queue or lanes" in bad.stderr
 
 
 def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ() -> None:
