@@ -4,10 +4,11 @@
 # and killed runs resume (checkpoints, --lm-journal replay).
 #
 # MODE=queue (the default) runs one process at a time, cell after cell (GRID order), each taking its runs in
-# the order baseline, MIPROv2, dspy.GEPA, ours. The server's throughput is about the same however many
-# processes share it (docs/compare.md, "Small-scale runs"), so running one at a time costs nothing and
-# finishes each run as early as it can; a run still in progress when the machine goes away is lost, so the
-# fewer of those the better. Before each cell the queue waits for any other compare process on OUT to end.
+# the order baseline, MIPROv2, dspy.GEPA, ours. The server generated about as many tokens a second with one
+# GEPA run on it as with two (docs/compare.md, "Small-scale runs"; benchmarks/server_log_throughput.py), so one
+# at a time costs little and finishes each run as early as it can. A run still in progress when the machine
+# goes away is lost, so the fewer of those the better. Before each cell the queue waits for any other compare
+# process on OUT to end.
 #
 # MODE=lanes is the earlier way: two processes per (benchmark, seed), all cells at once. The second process
 # has no baseline, so it starts on MIPROv2 beside the baseline; once MIPROv2's budget is known
