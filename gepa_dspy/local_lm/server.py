@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import platform
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from .binary import find_server_binary
 from .cache import cache_root, logs_dir
 from .endpoint import Endpoint, check_health
 from .errors import ServerStartError
+from .install_hints import server_rebuild_without_amx_command
 from .lm import make_dspy_lm
 from .ports import find_free_port, require_free_port
 from .process import log_tail, parent_death_signal_hook, stop_process
@@ -168,6 +171,7 @@ class LlamaServer:
                 raise ServerStartError(
                     f"llama-server exited with code {code} before becoming healthy.\n"
                     f"Command: {' '.join(self.command)}\nLast lines of {self.log_path}:\n{log_tail(self.log_path)}"
+                    f"{startup_exit_hint(code)}"
                 )
             report = check_health(self.endpoint, timeout=2.0)
             if report.ready:
@@ -240,3 +244,20 @@ class LlamaServer:
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.running else "stopped"
         return f"LlamaServer({self.model_path.name}, {state})"
+
+
+def startup_exit_hint(code: int, machine: str | None = None) -> str:
+    """Advice for a server that died before becoming healthy, or ``""`` when there is none to give.
+
+    A SIGILL on x86-64 means the build uses an instruction this CPU advertises but does not run; the one seen
+    here is AMX on a virtual machine (see :data:`~gepa_dspy.local_lm.install_hints.NO_AMX_COMPILER_FLAGS`).
+    """
+    if code != -signal.SIGILL:
+        return ""
+    hint = "\nllama-server died of SIGILL (illegal instruction): it was compiled for instructions this CPU cannot run."
+    if (machine or platform.machine()).lower() in {"x86_64", "amd64"}:
+        hint += (
+            " On x86-64 this is usually Intel AMX, which some virtual machines advertise but do not enable."
+            f" Rebuild llama-server without it (about 10 minutes):\n  {server_rebuild_without_amx_command()}"
+        )
+    return hint
