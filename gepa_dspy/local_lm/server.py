@@ -257,7 +257,7 @@ def startup_exit_hint(code: int, machine: str | None = None) -> str:
     hint = "\nllama-server died of SIGILL (illegal instruction): it was compiled for instructions this CPU cannot run."
     if (machine or platform.machine()).lower() in {"x86_64", "amd64"}:
         hint += (
-            " On x86-64 this is usually Intel AMX, which some virtual machines advertise but do not enable."
+            " On x86-64 the instruction seen so far is Intel AMX, which a virtual machine advertised but did not enable."
             f" Rebuild llama-server without it (about 10 minutes):\n  {server_rebuild_without_amx_command()}"
         )
     return hint
