@@ -18,9 +18,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 # AMX instructions: llama.cpp compiles with -march=native, and a VM of this kind advertised AMX but raised SIGILL
 # on it at the server's first matrix product (gepa_dspy/local_lm/install_hints.py, NO_AMX_COMPILER_FLAGS).
 if [ -z "${CMAKE_ARGS:-}" ]; then
-    CMAKE_ARGS="$(python -c 'import platform
-from gepa_dspy.local_lm.install_hints import NO_AMX_CMAKE_ARGS, TRIMMED_CMAKE_ARGS
-print(NO_AMX_CMAKE_ARGS if platform.machine().lower() in ("x86_64", "amd64") else TRIMMED_CMAKE_ARGS)')"
+    CMAKE_ARGS="$(python -c 'from gepa_dspy.local_lm.install_hints import build_cmake_args; print(build_cmake_args())')"
 fi
 export CMAKE_ARGS
 echo "CMAKE_ARGS=$CMAKE_ARGS"

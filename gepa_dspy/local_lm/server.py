@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import platform
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from .binary import find_server_binary
 from .cache import cache_root, logs_dir
 from .endpoint import Endpoint, check_health
 from .errors import ServerStartError
-from .install_hints import server_rebuild_without_amx_command
+from .install_hints import is_x86_64, server_rebuild_without_amx_command
 from .lm import make_dspy_lm
 from .ports import find_free_port, require_free_port
 from .process import log_tail, parent_death_signal_hook, stop_process
@@ -254,10 +253,13 @@ def startup_exit_hint(code: int, machine: str | None = None) -> str:
     """
     if code != -signal.SIGILL:
         return ""
-    hint = "\nllama-server died of SIGILL (illegal instruction): it was compiled for instructions this CPU cannot run."
-    if (machine or platform.machine()).lower() in {"x86_64", "amd64"}:
+    hint = (
+        "\nllama-server died of SIGILL (illegal instruction): it was compiled for instructions this CPU cannot run."
+    )
+    if is_x86_64(machine):
         hint += (
-            " On x86-64 the instruction seen so far is Intel AMX, which a virtual machine advertised but did not enable."
+            " On x86-64 the instruction seen so far is Intel AMX,"
+            " which a virtual machine advertised but did not enable."
             f" Rebuild llama-server without it (about 10 minutes):\n  {server_rebuild_without_amx_command()}"
         )
     return hint
