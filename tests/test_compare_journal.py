@@ -144,6 +144,11 @@ def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, op
     replayed = second["lm_journal"]["replayed"]
     assert replayed == asked if optimizer == "mipro" else 0 < replayed < asked
     assert second["attempt"] == 2
+    # What the run paid for over both attempts: every request of the first, none of the second.
+    assert first["all_attempts"]["lm"]["replies"] == second["all_attempts"]["lm"]["replies"] == asked
+    assert second["all_attempts"]["attempts"] == 2 and second["all_attempts"]["attempts_of_unknown_length"] == 0
+    assert second["all_attempts"]["wall_seconds"] >= first["wall_seconds"]["total"]
+    assert [a["outcome"] for a in json.loads((folder / "attempts.json").read_text())] == ["finished", "finished"]
     assert second["metric_calls"] == first["metric_calls"] and second["prompts"] == first["prompts"]
     for split in ("val", "test"):
         timing = "seconds"
@@ -166,6 +171,9 @@ def test_a_failed_attempt_sets_its_journal_aside(tmp_path: Path, capsys: pytest.
         assert main(argv) == 0
     record = json.loads((folder / "record.json").read_text())
     assert record["attempt"] == 2 and record["lm_journal"]["loaded"] == 0 and record["lm_journal"]["replayed"] == 0
+    failed_replies = len((folder / "lm_journal.failed1.jsonl").read_text().splitlines())
+    assert record["all_attempts"]["lm"]["replies"] == failed_replies + record["lm_journal"]["recorded"]
+    assert [a["outcome"] for a in json.loads((folder / "attempts.json").read_text())] == ["failed", "finished"]
 
 
 def test_a_journal_line_set_aside_by_its_reply_text(tmp_path: Path) -> None:

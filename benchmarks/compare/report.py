@@ -143,6 +143,12 @@ def _usage(record: dict[str, Any], phase: str, role: str, key: str) -> int:
     return int(record.get("lm_usage", {}).get(phase, {}).get(role, {}).get(key, 0))
 
 
+def _all_attempts_lm(record: dict[str, Any], key: str) -> int | None:
+    """From the LM journal, over every attempt; None without a journal or in records that predate the field."""
+    lm = (record.get("all_attempts") or {}).get("lm")
+    return None if lm is None else int(lm.get(key, 0))
+
+
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     prompts = record.get("prompts", {})
     return {
@@ -162,6 +168,11 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "metric_calls": record.get("metric_calls", 0),
         "wall_seconds": record["wall_seconds"]["total"],
         "optimize_seconds": record["wall_seconds"]["optimize"],
+        "attempts": record.get("all_attempts", {}).get("attempts", record.get("attempt")),
+        "wall_seconds_all_attempts": record.get("all_attempts", {}).get("wall_seconds"),
+        "lm_replies_all_attempts": _all_attempts_lm(record, "replies"),
+        "lm_prompt_tokens_all_attempts": _all_attempts_lm(record, "prompt_tokens"),
+        "lm_completion_tokens_all_attempts": _all_attempts_lm(record, "completion_tokens"),
         "task_lm_calls": _usage(record, "optimization", "task", "calls"),
         "task_prompt_tokens": _usage(record, "optimization", "task", "prompt_tokens"),
         "task_completion_tokens": _usage(record, "optimization", "task", "completion_tokens"),

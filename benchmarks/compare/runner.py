@@ -33,8 +33,9 @@ import benchmarks
 from .atomic_file import write_json_atomic
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
+from .attempt_log import all_attempts_summary, end_attempt, start_attempt
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
-from .layout import ATTEMPTS, ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
+from .layout import ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
 from .metric_stats import MetricPhases
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
@@ -190,15 +191,11 @@ def await_mipro_budget(key: RunKey, config: CompareConfig, mipro_folder: Path,
 
 def _start_attempt(folder: Path) -> tuple[int, bool]:
     """Note a new attempt; returns (attempt number, whether an earlier attempt left a checkpoint)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    attempts_path = folder / ATTEMPTS
-    attempts = json.loads(attempts_path.read_text()) if attempts_path.exists() else []
-    attempts.append({"started_at": _now()})
-    write_json_atomic(attempts_path, attempts)
+    attempt = start_attempt(folder)
     for stale in (ERROR, PROGRAM):
         (folder / stale).unlink(missing_ok=True)
     resumed = (folder / OPTIMIZER_LOG).exists() and any((folder / OPTIMIZER_LOG).iterdir())
-    return len(attempts), resumed
+    return attempt, resumed
 
 
 def _now() -> str:
@@ -214,6 +211,22 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     """Optimize, score val and test with the shared runner, save the program and write ``record.json``."""
     folder = key.folder(config.out_dir)
     attempt, resumed = _start_attempt(folder)
+    try:
+        record = _journaled_attempt(key, config, module, splits, factory, budget, budget_source, attempt, resumed)
+    except Exception:
+        end_attempt(folder, "failed")
+        raise
+    except BaseException:  # Ctrl-C, SystemExit: the attempt stops without a verdict and is resumed next time
+        end_attempt(folder, "interrupted")
+        raise
+    end_attempt(folder, "finished")
+    return record
+
+
+def _journaled_attempt(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
+                       budget: int | None, budget_source: str | None, attempt: int, resumed: bool) -> dict[str, Any]:
+    """One attempt, through the run's LM journal when ``config.lm_journal`` is set."""
+    folder = key.folder(config.out_dir)
     if not config.lm_journal:
         return _optimize_and_score(key, config, module, splits, factory, budget, budget_source, attempt, resumed, None)
     try:
@@ -308,6 +321,7 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
         "wall_seconds": {"optimize": round(t_opt - t0, 2), "val_eval": round(t_val - t_opt, 2),
                          "test_eval": round(t_test - t_val, 2), "total": round(t_test - t0, 2)},
         "attempt": attempt, "resumed_from_checkpoint": resumed,
+        "all_attempts": all_attempts_summary(folder, journaled=journal is not None),
         "lm_journal": journal.stats.to_dict() if journal is not None else None,
         "lm_usage": {"optimization": optimization_usage, "evaluation": _usage_dict(lms)},
         "val": val.to_dict(), "test": test.to_dict(),

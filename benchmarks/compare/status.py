@@ -40,7 +40,7 @@ def _state(folder: Path) -> tuple[str, str]:
     record = _read(folder / RECORD)
     if record is not None:
         return "finished", (f"test {100 * record['test']['mean']:.1f}, {record.get('metric_calls', 0)} metric calls, "
-                            f"{record['wall_seconds']['total'] / 60:.0f} min")
+                            f"{_duration_text(record)}")
     progress = progress_text(folder)
     holder = lock_holder(folder)
     if holder is not None:
@@ -50,6 +50,19 @@ def _state(folder: Path) -> tuple[str, str]:
         return "failed", str(error.get("error", ""))[:160]
     return "unfinished", "an attempt was stopped; the next compare resumes it" + (
         f"; it had reached {progress}" if progress else "")
+
+
+def _duration_text(record: dict[str, Any]) -> str:
+    """The wall time over all attempts when the record has it, else the last attempt's, said as such."""
+    last = f"{record['wall_seconds']['total'] / 60:.0f} min"
+    summary = record.get("all_attempts")
+    if isinstance(summary, dict) and summary.get("attempts", 1) > 1:
+        unknown = summary.get("attempts_of_unknown_length", 0)
+        return (f"{summary['wall_seconds'] / 60:.0f} min over {summary['attempts']} attempts"
+                + (f" ({unknown} of unknown length)" if unknown else ""))
+    if record.get("attempt", 1) > 1:
+        return f"{last} (attempt {record['attempt']} only)"
+    return last
 
 
 def run_states(out_dir: str | Path) -> list[RunState]:
