@@ -26,6 +26,13 @@ def _journal_line(prompt: int, completion: int) -> str:
     return json.dumps({"key": "k", "body": json.dumps(body)}) + "\n"
 
 
+def _write_dated(path: Path, text: str, when: str) -> None:
+    """Write ``path`` and set its modification time to the ISO moment ``when``."""
+    path.write_text(text)
+    moment = _at(when).timestamp()
+    os.utime(path, (moment, moment))
+
+
 def test_an_attempt_that_ends_says_how(tmp_path: Path) -> None:
     assert start_attempt(tmp_path) == 1
     end_attempt(tmp_path, "failed")
@@ -38,14 +45,9 @@ def test_an_attempt_that_ends_says_how(tmp_path: Path) -> None:
 
 def test_a_killed_attempt_is_closed_by_the_next_one_at_its_last_activity(tmp_path: Path) -> None:
     (tmp_path / "attempts.json").write_text('[{"started_at": "2026-12-01T23:49:42+00:00"}]')
-    journal = tmp_path / "lm_journal.jsonl"
-    journal.write_text(_journal_line(10, 5))
-    last = _at("2026-12-02T02:15:00+00:00").timestamp()
-    os.utime(journal, (last, last))
+    _write_dated(tmp_path / "lm_journal.jsonl", _journal_line(10, 5), "2026-12-02T02:15:00+00:00")
     (tmp_path / "optimizer_log").mkdir()
-    (tmp_path / "optimizer_log" / "state.json").write_text("{}")
-    earlier = _at("2026-12-02T02:05:00+00:00").timestamp()
-    os.utime(tmp_path / "optimizer_log" / "state.json", (earlier, earlier))
+    _write_dated(tmp_path / "optimizer_log" / "state.json", "{}", "2026-12-02T02:05:00+00:00")
 
     assert start_attempt(tmp_path) == 2
     first, second = read_attempts(tmp_path)
@@ -56,10 +58,7 @@ def test_a_killed_attempt_is_closed_by_the_next_one_at_its_last_activity(tmp_pat
 
 def test_activity_older_than_the_attempt_does_not_date_it(tmp_path: Path) -> None:
     (tmp_path / "attempts.json").write_text('[{"started_at": "2026-12-02T03:00:00+00:00"}]')
-    journal = tmp_path / "lm_journal.jsonl"
-    journal.write_text(_journal_line(1, 1))
-    old = _at("2026-12-02T02:00:00+00:00").timestamp()
-    os.utime(journal, (old, old))
+    _write_dated(tmp_path / "lm_journal.jsonl", _journal_line(1, 1), "2026-12-02T02:00:00+00:00")
     start_attempt(tmp_path)
     first = read_attempts(tmp_path)[0]
     assert "last_seen_at" not in first and attempt_seconds(first) is None
@@ -90,9 +89,7 @@ def test_the_summary_counts_earlier_attempts_and_the_current_one_to_now(tmp_path
         {"started_at": "2026-12-01T12:00:00+00:00", "last_seen_at": "2026-12-01T12:30:00+00:00"},
         {"started_at": "2026-12-01T13:00:00+00:00"},  # killed before writing anything, closed without a sighting
     ]))
-    (tmp_path / "lm_journal.jsonl").write_text(_journal_line(10, 2))
-    written = _at("2026-12-01T12:30:00+00:00").timestamp()
-    os.utime(tmp_path / "lm_journal.jsonl", (written, written))
+    _write_dated(tmp_path / "lm_journal.jsonl", _journal_line(10, 2), "2026-12-01T12:30:00+00:00")
     start_attempt(tmp_path)
     summary = all_attempts_summary(tmp_path, journaled=True)
     assert summary["attempts"] == 4 and summary["attempts_of_unknown_length"] == 1
