@@ -15,6 +15,7 @@ from benchmarks.compare.attempt_log import (
     read_attempts,
     start_attempt,
 )
+from benchmarks.compare.status import run_states
 
 
 def _at(text: str) -> datetime.datetime:
@@ -102,3 +103,25 @@ def test_an_unreadable_ledger_is_read_as_empty(tmp_path: Path) -> None:
     (tmp_path / "attempts.json").write_text("[{")
     assert read_attempts(tmp_path) == []
     assert start_attempt(tmp_path) == 1
+
+
+def _finished(folder: Path, **fields: object) -> None:
+    folder.mkdir(parents=True)
+    record = {"test": {"mean": 0.075}, "metric_calls": 248, "wall_seconds": {"total": 900.0}, **fields}
+    (folder / "record.json").write_text(json.dumps(record))
+
+
+def test_status_gives_the_time_over_all_attempts_or_says_it_has_only_the_last(tmp_path: Path) -> None:
+    _finished(tmp_path / "ifbench" / "gepa" / "seed0", attempt=2,
+              all_attempts={"attempts": 2, "wall_seconds": 9600.0, "attempts_of_unknown_length": 0})
+    _finished(tmp_path / "ifbench" / "gepa" / "seed1", attempt=3,
+              all_attempts={"attempts": 3, "wall_seconds": 600.0, "attempts_of_unknown_length": 1})
+    _finished(tmp_path / "ifbench" / "mipro" / "seed0", attempt=6)  # written before all_attempts existed
+    _finished(tmp_path / "ifbench" / "mipro" / "seed1", attempt=1)
+    details = [state.detail for state in run_states(tmp_path)]
+    assert details == [
+        "test 7.5, 248 metric calls, 160 min over 2 attempts",
+        "test 7.5, 248 metric calls, 10 min over 3 attempts (1 of unknown length)",
+        "test 7.5, 248 metric calls, 15 min (attempt 6 only)",
+        "test 7.5, 248 metric calls, 15 min",
+    ]

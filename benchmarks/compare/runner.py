@@ -31,9 +31,9 @@ from dspy.utils.exceptions import AdapterParseError
 import benchmarks
 
 from .atomic_file import write_json_atomic
+from .attempt_log import all_attempts_summary, end_attempt, start_attempt
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
-from .attempt_log import all_attempts_summary, end_attempt, start_attempt
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .layout import ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
