@@ -837,3 +837,46 @@ def test_git_revision_names_the_commit_and_whether_tracked_files_changed(tmp_pat
     assert git_revision(tmp_path) == head
     (tmp_path / "a.txt").write_text("two\n")
     assert git_revision(tmp_path) == head + "+dirty"
+
+
+def test_program_runs_are_counted_failed_ones_included_across_copies(tmp_path: Path) -> None:
+    from benchmarks.compare.metering import ProgramRunMeter
+    from benchmarks.compare.run_progress import RunProgress, progress_text
+
+    replies = iter(["[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\nA", "no fields here at all", "[[ ## answer ## ]]\nB",
+                    "[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\nC"])
+    lm = ScriptedLM(lambda messages, model: next(replies))
+    progress = RunProgress(tmp_path, budget=120, min_interval_s=0.0)
+    progress.phase("optimize")
+    program = dspy.ChainOfThought("word -> answer")
+    copy = program.deepcopy()  # optimizers run copies of the program
+    meter = ProgramRunMeter(type(program), progress.program_run)
+    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+    with dspy.context(lm=lm, adapter=adapter, callbacks=[meter]):
+        assert program(word="a").answer == "A"  # its inner dspy.Predict is not a run of its own
+        with pytest.raises(Exception):
+            copy(word="b")  # fails before any metric could be called
+        dspy.Predict("word -> answer")(word="x")  # e.g. a proposer's module: another class, not counted
+        progress.phase("test", 1)
+        program(word="c")  # evaluation runs are not the optimizer's
+    data = json.loads((tmp_path / "progress.json").read_text())
+    assert (data["program_runs"], data["failed_program_runs"]) == (2, 1)
+    progress.phase("optimize")
+    assert progress_text(tmp_path).startswith(
+        "optimize: 0 metric calls this attempt (program runs: 2, 1 failed before the metric), budget 120 (at ")
+
+
+@pytest.mark.parametrize("optimizer", ["mipro", "dspy_gepa", "gepa"])
+def test_every_optimizer_reports_its_program_runs_from_its_worker_threads(
+        tmp_path: Path, optimizer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.compare.run_progress import RunProgress
+
+    monkeypatch.setattr(RunProgress, "remove", lambda self: None)  # keep progress.json to read it
+    summary = run_comparison(_config(tmp_path, [optimizer], budget=20, num_threads=3), factory=compare_toy.lm_factory)
+    assert not summary.failed
+    folder = tmp_path / "toy" / optimizer / "seed0"
+    progress = json.loads((folder / "progress.json").read_text())
+    record = json.loads((folder / "record.json").read_text())
+    # Every metric call judged one program run; no run failed in the toy, so the two counts agree.
+    assert progress["program_runs"] == record["metric_calls_counted_this_attempt"] > 0
+    assert progress["failed_program_runs"] == 0

@@ -1,4 +1,5 @@
-"""Counting what an optimizer run spends: metric calls (rollouts) and LM calls and tokens per LM role."""
+"""Counting what an optimizer run spends: metric calls (rollouts), program runs, and LM calls and tokens per LM
+role."""
 
 from __future__ import annotations
 
@@ -133,3 +134,36 @@ class LMUsageMeter(BaseCallback):
     def reset(self) -> None:
         with self._lock:
             self.usage = LMUsage()
+
+
+
+class ProgramRunMeter(BaseCallback):
+    """Reports every run of the program an optimizer is optimizing, failed runs included.
+
+    A run that raises before the metric is called (an unparsable reply) never reaches ``CountingMetric``, yet
+    dspy.GEPA and MIPROv2 pay for it, so a count of metric calls alone understates how far a run has got.
+    DSPy drops a module's own callbacks when it copies the module, and optimizers run copies, so the meter
+    goes into the global callbacks (``dspy.context(callbacks=[..., meter])``, which worker threads inherit)
+    and counts the top-level calls (no enclosing module) of modules of the program's class. Modules of
+    other classes, such as a proposer's ``dspy.Predict``, are not counted. ``on_run(failed)`` is called after
+    each run.
+    """
+
+    def __init__(self, program_type: type, on_run: Callable[[bool], None]) -> None:
+        self.program_type = program_type
+        self.on_run = on_run
+        self._runs: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        # The enclosing modules are pushed only once the call has begun, so a top-level call sees none here.
+        if type(instance) is self.program_type and not dspy.settings.get("caller_modules"):
+            with self._lock:
+                self._runs.add(call_id)
+
+    def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
+        with self._lock:
+            if call_id not in self._runs:
+                return
+            self._runs.discard(call_id)
+        self.on_run(exception is not None)

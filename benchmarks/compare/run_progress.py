@@ -50,6 +50,15 @@ class RunProgress:
             self._state["metric_calls"] += 1
             self._maybe_write()
 
+    def program_run(self, failed: bool) -> None:
+        """One more run of the program (``ProgramRunMeter``'s hook); counted while optimizing only."""
+        with self._lock:
+            if self._state["phase"] != "optimize":
+                return
+            self._state["program_runs"] = self._state.get("program_runs", 0) + 1
+            self._state["failed_program_runs"] = self._state.get("failed_program_runs", 0) + failed
+            self._maybe_write()
+
     def example_done(self, done: int) -> None:
         """``done`` examples of the evaluation phase are scored."""
         with self._lock:
@@ -81,7 +90,10 @@ def progress_text(folder: Path) -> str | None:
     phase = data.get("phase")
     if phase == "optimize":
         budget = f", budget {data['budget']}" if data.get("budget") else ""
-        text = f"optimize: {data.get('metric_calls', 0)} metric calls this attempt{budget}"
+        runs = ""
+        if data.get("program_runs"):
+            runs = f" (program runs: {data['program_runs']}, {data.get('failed_program_runs', 0)} failed before the metric)"
+        text = f"optimize: {data.get('metric_calls', 0)} metric calls this attempt{runs}{budget}"
         saved = checkpoint_text(folder)
         if saved:
             text += f"; {saved}"

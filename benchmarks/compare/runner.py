@@ -37,6 +37,7 @@ from .evaluation import evaluate_program
 from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .layout import ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
+from .metering import ProgramRunMeter
 from .metric_stats import MetricPhases
 from .optimizers import OPTIMIZE, OptimizeJob, OptimizeOutcome
 from .prompts import prompt_summary
@@ -286,7 +287,8 @@ def _optimize_and_score(key: RunKey, config: CompareConfig, module: ModuleType, 
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads,
                       mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size,
                       reflection_reply_format=config.reflection_reply_format, on_rollout=progress.metric_call)
-    with straggler_timeout(config.dspy_straggler_timeout):
+    runs = ProgramRunMeter(type(program), progress.program_run)
+    with straggler_timeout(config.dspy_straggler_timeout), dspy.context(callbacks=[*dspy.settings.get("callbacks", []), runs]):
         outcome: OptimizeOutcome = OPTIMIZE[key.optimizer](job)
     t_opt = time.perf_counter()
     phases.mark("optimization")
