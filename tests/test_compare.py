@@ -880,3 +880,21 @@ def test_every_optimizer_reports_its_program_runs_from_its_worker_threads(
     # Every metric call judged one program run; no run failed in the toy, so the two counts agree.
     assert progress["program_runs"] == record["metric_calls_counted_this_attempt"] > 0
     assert progress["failed_program_runs"] == 0
+
+
+def test_status_estimates_the_optimizing_left_only_from_a_first_attempt(tmp_path: Path) -> None:
+    from benchmarks.compare.run_progress import optimization_time_left, progress_text
+
+    (tmp_path / "attempts.json").write_text('[{"started_at": "2026-12-02T02:00:00+00:00"}]')
+    data = {"phase": "optimize", "metric_calls": 30, "program_runs": 40, "failed_program_runs": 10, "budget": 280,
+            "updated_at": "2026-12-02T02:40:00+00:00"}
+    (tmp_path / "progress.json").write_text(json.dumps(data))
+    assert optimization_time_left(tmp_path, data) == 240 * 60  # 40 runs in 40 min, 240 to go
+    assert progress_text(tmp_path) == (
+        "optimize: 30 metric calls this attempt (program runs: 40, 10 failed before the metric), budget 280; "
+        "about 4.0 h of optimizing left at this attempt's pace (at 2026-12-02T02:40:00+00:00)")
+    assert optimization_time_left(tmp_path, {**data, "program_runs": 9}) is None  # too early to say
+    assert optimization_time_left(tmp_path, {**data, "budget": None}) is None  # MIPROv2 sets its own
+    (tmp_path / "attempts.json").write_text('[{"started_at": "2026-12-02T01:00:00+00:00"}, '
+                                            '{"started_at": "2026-12-02T02:00:00+00:00"}]')
+    assert optimization_time_left(tmp_path, data) is None  # a resumed attempt replays at no cost

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from gepa_dspy.engine.search import CHECKPOINT_FILE, EVAL_JOURNAL_FILE
 
 from .atomic_file import write_json_atomic
+from .attempt_log import read_attempts
 from .layout import OPTIMIZER_LOG, PROGRESS
 
 #: Seconds between two writes within one phase.
@@ -97,9 +98,36 @@ def progress_text(folder: Path) -> str | None:
         saved = checkpoint_text(folder)
         if saved:
             text += f"; {saved}"
+        left = optimization_time_left(folder, data)
+        if left is not None:
+            text += f"; about {left / 3600:.1f} h of optimizing left at this attempt's pace"
     else:
         text = f"{phase}: {data.get('examples_done', 0)}/{data.get('examples', '?')} examples"
     return f"{text} (at {data.get('updated_at', '?')})"
+
+
+#: Program runs an attempt must have made before its pace says anything about the rest.
+MIN_RUNS_FOR_PACE = 10
+
+
+def optimization_time_left(folder: Path, data: dict[str, Any]) -> float | None:
+    """Seconds of optimizing left, from the program runs per second of the run's first attempt so far.
+
+    None unless the run is on its first attempt (a resumed attempt replays journaled replies at no cost, so
+    its pace says nothing), has a budget and has made ``MIN_RUNS_FOR_PACE`` runs. Every optimizer here pays
+    one metric call per program run, so the runs left are the budget minus the runs made.
+    """
+    runs, budget = data.get("program_runs") or 0, data.get("budget")
+    attempts = read_attempts(folder)
+    if not budget or runs < MIN_RUNS_FOR_PACE or len(attempts) != 1:
+        return None
+    try:
+        started = datetime.datetime.fromisoformat(attempts[0]["started_at"])
+        seen = datetime.datetime.fromisoformat(data["updated_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    elapsed = (seen - started).total_seconds()
+    return max(0, budget - runs) * elapsed / runs if elapsed > 0 else None
 
 
 def checkpoint_text(folder: Path) -> str | None:
