@@ -136,7 +136,6 @@ class LMUsageMeter(BaseCallback):
             self.usage = LMUsage()
 
 
-
 class ProgramRunMeter(BaseCallback):
     """Reports every run of the program an optimizer is optimizing, failed runs included.
 
