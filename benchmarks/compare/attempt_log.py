@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .atomic_file import write_json_atomic
+from .journal import ALL_JOURNALS
 from .layout import ATTEMPTS, OPTIMIZER_LOG, PROGRESS
 
 logger = logging.getLogger(__name__)
-
-#: The LM journal of the current attempts and, after failed ones, the journals set aside.
-JOURNAL_GLOBS = ("lm_journal.jsonl", "lm_journal.failed*.jsonl")
 
 
 def _now() -> datetime.datetime:
@@ -37,7 +35,8 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _parse(text: Any) -> datetime.datetime | None:
+def parse_moment(text: Any) -> datetime.datetime | None:
+    """An ISO-8601 moment (UTC when it names no zone), or None for anything else."""
     if not isinstance(text, str):
         return None
     try:
@@ -63,7 +62,7 @@ def read_attempts(folder: Path) -> list[dict[str, Any]]:
 def last_activity(folder: Path) -> datetime.datetime | None:
     """The newest modification time among the files a working attempt keeps writing, or None."""
     paths: list[Path] = [folder / PROGRESS]
-    for pattern in JOURNAL_GLOBS:
+    for pattern in ALL_JOURNALS:
         paths.extend(folder.glob(pattern))
     log = folder / OPTIMIZER_LOG
     if log.is_dir():
@@ -83,7 +82,7 @@ def start_attempt(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     attempts = read_attempts(folder)
     if attempts and "ended_at" not in attempts[-1] and "last_seen_at" not in attempts[-1]:
-        started = _parse(attempts[-1].get("started_at"))
+        started = parse_moment(attempts[-1].get("started_at"))
         seen = last_activity(folder)
         if started is not None and seen is not None and seen > started:
             attempts[-1]["last_seen_at"] = _iso(seen)
@@ -104,8 +103,8 @@ def end_attempt(folder: Path, outcome: str) -> None:
 
 def attempt_seconds(attempt: dict[str, Any], now: datetime.datetime | None = None) -> float | None:
     """How long one attempt ran: to ``ended_at``, else to ``last_seen_at``, else to ``now`` if given, else None."""
-    started = _parse(attempt.get("started_at"))
-    end = _parse(attempt.get("ended_at")) or _parse(attempt.get("last_seen_at")) or now
+    started = parse_moment(attempt.get("started_at"))
+    end = parse_moment(attempt.get("ended_at")) or parse_moment(attempt.get("last_seen_at")) or now
     if started is None or end is None:
         return None
     return max(0.0, (end - started).total_seconds())
@@ -141,7 +140,7 @@ def all_attempts_summary(folder: Path, journaled: bool) -> dict[str, Any]:
     known = [s for s in lengths if s is not None]
     lm = None
     if journaled:
-        lm = journal_usage(sorted(p for pattern in JOURNAL_GLOBS for p in folder.glob(pattern)))
+        lm = journal_usage(sorted(p for pattern in ALL_JOURNALS for p in folder.glob(pattern)))
     return {
         "attempts": len(attempts),
         "wall_seconds": round(sum(known), 2),

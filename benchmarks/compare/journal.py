@@ -34,6 +34,10 @@ from .lms import LMFactory, LMSpec, spec_factory
 logger = logging.getLogger(__name__)
 
 JOURNAL = "lm_journal.jsonl"
+#: A failed attempt's journal, set aside so the next attempt does not replay it: ``FAILED_JOURNAL.format(n)``.
+FAILED_JOURNAL = "lm_journal.failed{}.jsonl"
+#: Every journal in a run folder: the current one and the ones set aside.
+ALL_JOURNALS = (JOURNAL, FAILED_JOURNAL.format("*"))
 
 #: Seconds the proxy waits for the upstream LM. The client (litellm) enforces its own, shorter timeout.
 UPSTREAM_TIMEOUT_S = 3600.0

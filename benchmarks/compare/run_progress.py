@@ -19,7 +19,7 @@ from typing import Any, Callable
 from gepa_dspy.engine.search import CHECKPOINT_FILE, EVAL_JOURNAL_FILE
 
 from .atomic_file import write_json_atomic
-from .attempt_log import read_attempts
+from .attempt_log import attempt_seconds, parse_moment, read_attempts
 from .layout import OPTIMIZER_LOG, PROGRESS
 
 #: Seconds between two writes within one phase.
@@ -119,15 +119,11 @@ def optimization_time_left(folder: Path, data: dict[str, Any]) -> float | None:
     """
     runs, budget = data.get("program_runs") or 0, data.get("budget")
     attempts = read_attempts(folder)
-    if not budget or runs < MIN_RUNS_FOR_PACE or len(attempts) != 1:
+    seen = parse_moment(data.get("updated_at"))
+    if not budget or runs < MIN_RUNS_FOR_PACE or len(attempts) != 1 or seen is None:
         return None
-    try:
-        started = datetime.datetime.fromisoformat(attempts[0]["started_at"])
-        seen = datetime.datetime.fromisoformat(data["updated_at"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    elapsed = (seen - started).total_seconds()
-    return max(0, budget - runs) * elapsed / runs if elapsed > 0 else None
+    elapsed = attempt_seconds(attempts[0], now=seen)
+    return max(0, budget - runs) * elapsed / runs if elapsed else None
 
 
 def checkpoint_text(folder: Path) -> str | None:

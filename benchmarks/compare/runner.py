@@ -34,7 +34,7 @@ from .atomic_file import write_json_atomic
 from .attempt_log import all_attempts_summary, end_attempt, start_attempt
 from .config import BUDGETED, OPTIMIZERS, CompareConfig
 from .evaluation import evaluate_program
-from .journal import JOURNAL, LMJournal, journaled_factory, set_aside_reply
+from .journal import FAILED_JOURNAL, JOURNAL, LMJournal, journaled_factory, set_aside_reply
 from .layout import ERROR, OPTIMIZER_LOG, PROGRAM, RECORD
 from .lms import LMFactory, RunLMs, spec_factory
 from .metering import ProgramRunMeter
@@ -242,7 +242,7 @@ def _journaled_attempt(key: RunKey, config: CompareConfig, module: ModuleType, s
         # Replaying a failed attempt would replay the reply that made it fail. When that is one unparsable
         # reply (a 0.5B proposer's, say), only it is set aside and the rest is replayed; otherwise the next
         # attempt starts with fresh replies. A killed or interrupted attempt keeps its whole journal.
-        set_aside = folder / f"lm_journal.failed{attempt}.jsonl"
+        set_aside = folder / FAILED_JOURNAL.format(attempt)
         bad_reply = unparsable_reply(exc)
         if (folder / JOURNAL).exists() and bad_reply is not None:
             moved, kept = set_aside_reply(folder / JOURNAL, bad_reply, set_aside)
