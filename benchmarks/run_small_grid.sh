@@ -16,6 +16,8 @@
 #
 #   benchmarks/run_small_grid.sh                      # IFBench and PUPA, seeds 0 and 1 (the default GRID below)
 #   GRID="ifbench:0 ifbench:1" benchmarks/run_small_grid.sh   # only these cells, in this order
+#   GRID="ifbench:0:gepa ifbench:0" benchmarks/run_small_grid.sh  # queue only: a cell may name its optimizers
+#       (comma-separated); here ours runs first, then the rest of that cell (finished runs are skipped)
 #   python -m benchmarks.compare --status --out runs/small     # where it stands
 #   python -m benchmarks.compare --report-only --out runs/small  # table.md and plots from what finished
 #
@@ -73,15 +75,15 @@ set_command() {
 
 if [ "$WORKER" = 1 ]; then
     for cell in $GRID; do
-        benchmark="${cell%%:*}"
-        seed="${cell##*:}"
+        IFS=: read -r benchmark seed optimizers <<< "$cell"
+        optimizers="${optimizers:-$ALL_OPTIMIZERS}"
         while pgrep -f -- "benchmarks.compare --benchmark .* --out $OUT( |$)" >/dev/null; do
             sleep 60  # another compare process (a lane, or one started by hand) is still running
         done
         log="$OUT/logs/${benchmark}_s${seed}.log"
-        echo "$(date -u +%FT%TZ) queue: $benchmark seed $seed (log $log)"
-        echo "=== started $(date -u +%FT%TZ) by the queue" >> "$log"
-        set_command "$benchmark" "$seed" "$ALL_OPTIMIZERS"
+        echo "$(date -u +%FT%TZ) queue: $benchmark seed $seed, $optimizers (log $log)"
+        echo "=== started $(date -u +%FT%TZ) by the queue ($optimizers)" >> "$log"
+        set_command "$benchmark" "$seed" "$optimizers"
         "${COMMAND[@]}" >> "$log" 2>&1 \
             || echo "$(date -u +%FT%TZ) queue: $benchmark seed $seed exited with $? (see $log)"
     done
@@ -100,9 +102,12 @@ if [ "$MODE" = queue ]; then
 fi
 [ "$MODE" = lanes ] || { echo "MODE must be queue or lanes, not '$MODE'" >&2; exit 2; }
 
+for cell in $GRID; do  # check every cell before starting any lane
+    IFS=: read -r benchmark seed optimizers <<< "$cell"
+    [ -z "$optimizers" ] || { echo "MODE=lanes picks the optimizers itself; drop ':$optimizers' from '$cell'" >&2; exit 2; }
+done
 for cell in $GRID; do
-    benchmark="${cell%%:*}"
-    seed="${cell##*:}"
+    IFS=: read -r benchmark seed optimizers <<< "$cell"
     lane=0
     for optimizers in $LANES; do
         lane=$((lane + 1))

@@ -754,7 +754,7 @@ def test_the_small_grid_queue_runs_one_cell_at_a_time_in_grid_order(tmp_path: Pa
         (stubs / name).chmod(0o755)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_small_grid.sh"
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(tmp_path / "grid"),
-           "GRID": "pupa:1 ifbench:0"}
+           "GRID": "pupa:1 ifbench:0:gepa ifbench:0"}
     out = subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, text=True, timeout=60)
     assert "queue started" in out.stdout
     deadline = time.monotonic() + 30
@@ -765,15 +765,19 @@ def test_the_small_grid_queue_runs_one_cell_at_a_time_in_grid_order(tmp_path: Pa
 
     subprocess.run(["bash", str(script), "--queue-worker"], check=True, env=env, capture_output=True, timeout=60)
     commands = [shlex.split(line) for line in ran.read_text().splitlines()]  # python's arguments
-    assert [c[:2] for c in commands] == [["-m", "benchmarks.compare"]] * 2
+    assert [c[:2] for c in commands] == [["-m", "benchmarks.compare"]] * 3
     configs = [config_from_args(build_parser().parse_args(c[2:])) for c in commands]
     assert [(c.benchmarks[0], c.seeds[0], c.num_threads, ",".join(c.optimizers)) for c in configs] == [
-        ("pupa", 1, 2, "baseline,mipro,dspy_gepa,gepa"), ("ifbench", 0, 3, "baseline,mipro,dspy_gepa,gepa")]
+        ("pupa", 1, 2, "baseline,mipro,dspy_gepa,gepa"), ("ifbench", 0, 3, "gepa"),  # a cell may name its optimizers
+        ("ifbench", 0, 3, "baseline,mipro,dspy_gepa,gepa")]
     assert all(c.lm_journal and c.attempts == 3 and c.reflection_reply_format == "json_schema" for c in configs)
 
     bad = subprocess.run(["bash", str(script)], env={**env, "MODE": "both"}, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "MODE must be queue or lanes" in bad.stderr
+    bad = subprocess.run(["bash", str(script)], env={**env, "MODE": "lanes"}, capture_output=True, text=True,
+                         timeout=60)  # lanes split each cell's optimizers themselves
+    assert bad.returncode == 2 and "drop ':gepa' from 'ifbench:0:gepa'" in bad.stderr
 
 
 def test_table_states_each_benchmarks_metric_settings_and_names_runs_that_differ() -> None:
