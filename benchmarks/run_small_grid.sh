@@ -73,10 +73,15 @@ set_command() {
         --reflection-format json_schema --attempts 3 --lm-journal --wait-for-budget --no-report --out "$OUT")
 }
 
+# benchmark, seed, cell_optimizers := the parts of one GRID cell, "bench:seed" or "bench:seed:opt1,opt2".
+read_cell() {
+    IFS=: read -r benchmark seed cell_optimizers <<< "$1"
+}
+
 if [ "$WORKER" = 1 ]; then
     for cell in $GRID; do
-        IFS=: read -r benchmark seed optimizers <<< "$cell"
-        optimizers="${optimizers:-$ALL_OPTIMIZERS}"
+        read_cell "$cell"
+        optimizers="${cell_optimizers:-$ALL_OPTIMIZERS}"
         while pgrep -f -- "benchmarks.compare --benchmark .* --out $OUT( |$)" >/dev/null; do
             sleep 60  # another compare process (a lane, or one started by hand) is still running
         done
@@ -103,11 +108,12 @@ fi
 [ "$MODE" = lanes ] || { echo "MODE must be queue or lanes, not '$MODE'" >&2; exit 2; }
 
 for cell in $GRID; do  # check every cell before starting any lane
-    IFS=: read -r benchmark seed optimizers <<< "$cell"
-    [ -z "$optimizers" ] || { echo "MODE=lanes picks the optimizers itself; drop ':$optimizers' from '$cell'" >&2; exit 2; }
+    read_cell "$cell"
+    [ -z "$cell_optimizers" ] || {
+        echo "MODE=lanes picks the optimizers itself; drop ':$cell_optimizers' from '$cell'" >&2; exit 2; }
 done
 for cell in $GRID; do
-    IFS=: read -r benchmark seed optimizers <<< "$cell"
+    read_cell "$cell"
     lane=0
     for optimizers in $LANES; do
         lane=$((lane + 1))
