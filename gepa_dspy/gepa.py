@@ -83,7 +83,10 @@ class GEPA(Teleprompter):
             search takes exactly the sequential loop's decisions; proposal j of a round is drawn assuming
             proposals 1..j-1 lose, and when one wins, the later ones are discarded and drawn again from the
             new pool. Their runs were paid for, so part of the budget goes to discarded work (counted in
-            ``detailed_results.counters["speculative_proposals_discarded"]``).
+            ``detailed_results.counters["speculative_proposals_discarded"]``). ``"prefetch"``: the same
+            decisions as ``"speculative"``, but proposal j runs only its parent minibatch and reflection ahead;
+            its child minibatch waits for the verdicts of proposals 1..j-1 and is skipped when one of them won,
+            so a discarded proposal has paid for its parent minibatch only (cached, free if drawn again).
         seed: seeds parent selection, minibatches and merges.
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
             Create the file ``log_dir/stop`` to ask a running search to stop after its current step.
@@ -134,7 +137,7 @@ class GEPA(Teleprompter):
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
         num_parallel_proposals: int = 1,
-        parallel_proposal_mode: Literal["independent", "speculative"] = "independent",
+        parallel_proposal_mode: Literal["independent", "speculative", "prefetch"] = "independent",
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
         **dspy_only_options: Any,
     ) -> None:

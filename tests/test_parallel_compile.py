@@ -23,7 +23,7 @@ def compile_toy(budget: int = 120, **kwargs):
     return optimizer.compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative"])
+@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
 def test_parallel_proposals_find_the_best_program_within_budget(mode):
     results = compile_toy(num_parallel_proposals=3, parallel_proposal_mode=mode)
     assert results.total_metric_calls <= 120
@@ -52,12 +52,13 @@ def test_benchmark_runs_the_parallel_mode(tmp_path: Path):
     assert code == 0
     report = json.loads(out.read_text())
     assert report["settings"]["parallel_proposals"] == 3
-    assert list(report["runs"]) == ["ours", "ours_parallel", "ours_speculative", "dspy"]
-    for name in ("ours", "ours_parallel", "ours_speculative"):
+    assert list(report["runs"]) == ["ours", "ours_parallel", "ours_speculative", "ours_prefetch", "dspy"]
+    for name in ("ours", "ours_parallel", "ours_speculative", "ours_prefetch"):
         assert report["runs"][name]["metric_calls"] <= 30
         assert f"ratios_{name}_over_dspy" in report
     table = bench.format_table(report)
     assert "k=3 independent" in table and "k=3 speculative" in table and "spec/dspy" in table
+    assert "k=3 prefetch" in table and "prefetch/dspy" in table
 
 
 def test_quality_sweep_reports_every_seed(tmp_path: Path):
@@ -74,7 +75,7 @@ def test_quality_sweep_reports_every_seed(tmp_path: Path):
         assert row["min_best_val_score"] <= row["mean_best_val_score"] <= row["max_best_val_score"]
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative"])
+@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
 def test_parallel_proposals_under_injected_lm_faults_keep_the_budget(mode, monkeypatch):
     from .scripted_lm import ScriptedLM
     from .test_faults import flaky

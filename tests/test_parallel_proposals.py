@@ -191,11 +191,15 @@ def decisions(result) -> list[tuple]:
              h.new_candidate_id) for h in result.history]
 
 
+SEQUENTIAL_DECISION_MODES = ["speculative", "prefetch"]
+
+
+@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
 @pytest.mark.parametrize("k", [2, 4])
 @pytest.mark.parametrize("seed", [0, 5])
-def test_speculative_rounds_take_the_sequential_decisions(k, seed):
+def test_speculative_rounds_take_the_sequential_decisions(k, seed, mode):
     sequential = make(400, 1, seed=seed)[0].run()
-    search, evaluator, _ = make(200, k, seed=seed, evaluator=JitteryEvaluator(0.001), parallel_mode="speculative")
+    search, evaluator, _ = make(200, k, seed=seed, evaluator=JitteryEvaluator(0.001), parallel_mode=mode)
     speculative = search.run()
     got = decisions(speculative)
     assert len(got) > 5 and got == decisions(sequential)[: len(got)]
@@ -205,13 +209,14 @@ def test_speculative_rounds_take_the_sequential_decisions(k, seed):
     assert speculative.counters.get("speculative_proposals_discarded", 0) > 0
 
 
-def test_speculative_rounds_with_merges_match_the_sequential_loop():
+@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
+def test_speculative_rounds_with_merges_match_the_sequential_loop(mode):
     def run(k: int, budget: int):
         val = [f"v{i}" for i in range(8)]
         search = GEPASearch(
             {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], val, RuleEvaluator(), RuleProposer(),
             SearchConfig(max_metric_calls=budget, seed=2, max_merge_invocations=3, merge_subsample_size=4,
-                         num_parallel_proposals=k, parallel_mode="speculative"),
+                         num_parallel_proposals=k, parallel_mode=mode),
             AlwaysSeed(), RoundRobinComponentSelector(),  # siblings, so merges happen
         )
         return search.run()
@@ -223,31 +228,56 @@ def test_speculative_rounds_with_merges_match_the_sequential_loop():
     assert any(h.kind == "merge" for h in sequential.history[:n])
 
 
+@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
 @pytest.mark.parametrize("budget", [5, 17, 23, 40, 61, 90, 128])
-def test_speculative_budget_is_never_exceeded(budget):
-    search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_mode="speculative")
+def test_speculative_budget_is_never_exceeded(budget, mode):
+    search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_mode=mode)
     result = search.run()
     assert result.metric_calls == len(evaluator.runs) <= budget
     assert len(set(evaluator.runs)) == len(evaluator.runs)
 
 
-def test_speculative_same_seed_same_search_whatever_the_thread_timing():
+@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
+def test_speculative_same_seed_same_search_whatever_the_thread_timing(mode):
     results = [
-        make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_mode="speculative")[0].run()
+        make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_mode=mode)[0].run()
         for s in range(3)
     ]
     assert summary(results[0]) == summary(results[1]) == summary(results[2])
 
 
-def test_speculative_resume_matches_uninterrupted_run(tmp_path):
-    expected = make(160, 3, parallel_mode="speculative")[0].run()
-    part, _, _ = make(160, 3, log_dir=tmp_path, parallel_mode="speculative")
+@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
+def test_speculative_resume_matches_uninterrupted_run(tmp_path, mode):
+    expected = make(160, 3, parallel_mode=mode)[0].run()
+    part, _, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
     part.config.max_metric_calls = 70
     part.run()
-    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode="speculative")
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
     got = resumed.run()
     assert summary(got)[:4] == summary(expected)[:4]
     assert len(evaluator.runs) == expected.metric_calls - part.metric_calls
+
+
+def _children_paid_for_outside_the_pool(result, evaluator) -> set[str]:
+    in_pool = {repr(sorted(c.items())) for c in result.pool.candidates}
+    return {candidate for candidate, _ in evaluator.runs if candidate not in in_pool}
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_prefetch_never_pays_for_a_discarded_child(k):
+    """A prefetch round runs a later proposal's child only once every earlier proposal has lost, so the only
+    children paid for outside the pool are those the kept history rejected; speculative rounds pay for more."""
+    found = {}
+    for mode in ("prefetch", "speculative"):
+        search, evaluator, _ = make(200, k, evaluator=JitteryEvaluator(0.001), parallel_mode=mode)
+        result = search.run()
+        rejected = [h for h in result.history if h.status == "rejected" and h.child_scores]
+        assert result.counters.get("speculative_proposals_discarded", 0) > 0
+        found[mode] = (len(_children_paid_for_outside_the_pool(result, evaluator)), len(rejected))
+    paid, rejected = found["prefetch"]
+    assert paid <= rejected
+    paid, rejected = found["speculative"]
+    assert paid > rejected
 
 
 def test_unknown_parallel_mode_is_refused():
@@ -290,7 +320,7 @@ class InterruptingEvaluator(JitteryEvaluator):
         super().evaluate(candidate, example_ids, sink)
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative"])
+@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
 def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode, ctrl_c_raises):
     expected = make(160, 3, parallel_mode=mode)[0].run()
     evaluator = InterruptingEvaluator(after=40, jitter_s=0.02, seed=1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PARALLEL_MODES = ("independent", "speculative")
+PARALLEL_MODES = ("independent", "speculative", "prefetch")
+#: The modes whose rounds take exactly the sequential loop's decisions (later proposals assume earlier ones lose).
+SEQUENTIAL_DECISION_MODES = ("speculative", "prefetch")
 
 
 @dataclass
@@ -32,7 +34,10 @@ class SearchConfig:
     #: ``"independent"``: all are drawn from the pool at the start of the round and all winners join it;
     #: ``"speculative"``: proposal j assumes proposals 1..j-1 are rejected. The round keeps the proposals up to
     #: the first accepted one and discards the rest (their draws are undone, their paid runs stay paid and
-    #: cached), so the search takes exactly the sequential loop's decisions, at the price of discarded runs.
+    #: cached), so the search takes exactly the sequential loop's decisions, at the price of discarded runs;
+    #: ``"prefetch"``: as ``"speculative"``, but proposal j runs only its parent minibatch and reflection ahead;
+    #: its child minibatch waits until proposals 1..j-1 know their minibatch verdicts, and is never run when one
+    #: of them won. A discarded proposal has paid for its parent runs only (cached, so free if drawn again).
     parallel_mode: str = "independent"
 
     def __post_init__(self) -> None:

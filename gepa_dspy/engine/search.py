@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
-from .config import SearchConfig
+from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from .interrupts import remembered_sigint
 from .journal import JsonlJournal
 from .merge import MergePlan, find_merge, stratified_subsample
@@ -62,7 +62,7 @@ class _Slot:
     status: str = ""
     note: str = ""
     #: The draw state just before this slot was drawn, and the component pointers just before it chose its
-    #: components: what a speculative round restores when it discards this slot.
+    #: components: what a speculative or prefetch round restores when it discards this slot.
     draw_state: dict[str, Any] = field(default_factory=dict)
     pointers_before: list[int] | None = None
     #: Set once the slot has chosen its components (or will not), and once it knows whether its child won
@@ -246,7 +246,7 @@ class GEPASearch:
         wins its minibatch, its full validation run; the order-sensitive decisions (component round-robin)
         are taken in slot order. *Commit* (this thread, in slot order): accepted children join the pool.
         With one slot this is exactly the paper's sequential loop. Everything a slot decides depends only on
-        the pool at the start of the round (and, in a speculative round, on the earlier slots' verdicts), so
+        the pool at the start of the round (and, in a speculative or prefetch round, on the earlier slots' verdicts), so
         the outcome does not depend on thread timing.
         """
         # Progress (for the stall check) is a new candidate or a paid run. It is read from the history, not from
@@ -266,7 +266,7 @@ class GEPASearch:
         """Draw the round's slots in order, as many as the budget can pay for in the worst case."""
         slots: list[_Slot] = []
         left = self.remaining
-        speculative = self.config.parallel_mode == "speculative"
+        speculative = self.config.parallel_mode in SEQUENTIAL_DECISION_MODES
         val_max = 0
         while len(slots) < self.config.num_parallel_proposals:
             saved = self._draw_state()
@@ -374,20 +374,34 @@ class GEPASearch:
     def _full_val_due(self, slot: _Slot, earlier: list[_Slot]) -> bool:
         """Whether the slot whose child won its minibatch runs the full validation now.
 
-        In a speculative round it waits until every earlier slot knows its own minibatch verdict, and is
+        In a speculative or prefetch round it waits until every earlier slot knows its own minibatch verdict, and is
         discarded (no validation run) when one of them won: it was drawn assuming they would all lose.
         """
         slot.wants_val = True
         slot.resolved.set()
-        if self.config.parallel_mode != "speculative":
+        if self.config.parallel_mode not in SEQUENTIAL_DECISION_MODES:
             return True
+        return not self._discarded_for_earlier_win(slot, earlier)
+
+    def _discarded_for_earlier_win(self, slot: _Slot, earlier: list[_Slot]) -> bool:
+        """Wait until every earlier slot knows its minibatch verdict; discard this slot if one of them won.
+
+        Only in the modes that keep the sequential decisions, whose slots were drawn assuming the earlier ones lose.
+        """
         for other in earlier:
             other.resolved.wait()
         self.runs.check_abort()
         if any(other.wants_val for other in earlier):
-            slot.set("discarded", "an earlier proposal of this speculative round was accepted")
-            return False
-        return True
+            slot.set("discarded", f"an earlier proposal of this {self.config.parallel_mode} round was accepted")
+            return True
+        return False
+
+    def _child_runs_may_start(self, slot: _Slot, earlier: list[_Slot]) -> bool:
+        """Whether the slot may pay for its child's runs now: in a prefetch round, only once the earlier slots
+        have all lost their minibatches (the slot is discarded, having paid for parent runs only, otherwise)."""
+        if self.config.parallel_mode != "prefetch" or not earlier:
+            return True
+        return not self._discarded_for_earlier_win(slot, earlier)
 
     def _run_reflection(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record = slot.record
@@ -423,6 +437,8 @@ class GEPASearch:
             slot.set("duplicate", f"the proposal equals candidate #{existing}")
             return
 
+        if not self._child_runs_may_start(slot, earlier):
+            return
         child_runs = self.runs.evaluate(child, batch)
         record.child_scores = [o.score for o in child_runs]
         if not self.acceptance.accept(record.parent_scores, record.child_scores):
@@ -437,6 +453,9 @@ class GEPASearch:
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record, plan = slot.record, slot.merge
         assert plan is not None
+        slot.chosen.set()  # a merge takes no round-robin step, so later slots need not wait for it
+        if not self._child_runs_may_start(slot, earlier):
+            return
         runs = self.runs.evaluate(plan.merged, record.example_ids)
         record.child_scores = [o.score for o in runs]
         left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
@@ -444,7 +463,6 @@ class GEPASearch:
         right_sum = sum(right_scores[j] for j in slot.positions)
         record.parent_scores = [left_sum, right_sum]
         what = f"merge of #{plan.left} and #{plan.right} (ancestor #{plan.ancestor})"
-        slot.chosen.set()
         if sum(record.child_scores) < max(left_sum, right_sum):
             slot.set("rejected", f"{what} lost on the subsample")
             return
@@ -456,11 +474,11 @@ class GEPASearch:
     def _commit(self, slots: list[_Slot]) -> list[_Slot]:
         """Add the accepted children to the pool and record every slot, in slot order.
 
-        A speculative round keeps its slots up to the first accepted one; the rest are undone (draws, iteration
+        A speculative or prefetch round keeps its slots up to the first accepted one; the rest are undone (draws, iteration
         numbers, component pointers) as if never drawn, and the next round draws them again from the new pool.
         Returns the slots kept.
         """
-        if self.config.parallel_mode == "speculative":
+        if self.config.parallel_mode in SEQUENTIAL_DECISION_MODES:
             first = next((i for i, slot in enumerate(slots) if slot.status == "accepted"), None)
             if first is not None and first + 1 < len(slots):
                 dropped = slots[first + 1:]
