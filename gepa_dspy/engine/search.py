@@ -246,8 +246,8 @@ class GEPASearch:
         wins its minibatch, its full validation run; the order-sensitive decisions (component round-robin)
         are taken in slot order. *Commit* (this thread, in slot order): accepted children join the pool.
         With one slot this is exactly the paper's sequential loop. Everything a slot decides depends only on
-        the pool at the start of the round (and, in a speculative or prefetch round, on the earlier slots' verdicts), so
-        the outcome does not depend on thread timing.
+        the pool at the start of the round (and, in a speculative or prefetch round, on the earlier slots'
+        verdicts), so the outcome does not depend on thread timing.
         """
         # Progress (for the stall check) is a new candidate or a paid run. It is read from the history, not from
         # live counters, so a resumed run (whose journal replayed part of an interrupted round) decides exactly
@@ -374,8 +374,8 @@ class GEPASearch:
     def _full_val_due(self, slot: _Slot, earlier: list[_Slot]) -> bool:
         """Whether the slot whose child won its minibatch runs the full validation now.
 
-        In a speculative or prefetch round it waits until every earlier slot knows its own minibatch verdict, and is
-        discarded (no validation run) when one of them won: it was drawn assuming they would all lose.
+        In a speculative or prefetch round it waits until every earlier slot knows its own minibatch verdict,
+        and is discarded (no validation run) when one of them won: it was drawn assuming they would all lose.
         """
         slot.wants_val = True
         slot.resolved.set()
@@ -453,7 +453,10 @@ class GEPASearch:
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
         record, plan = slot.record, slot.merge
         assert plan is not None
-        slot.chosen.set()  # a merge takes no round-robin step, so later slots need not wait for it
+        # A merge takes no round-robin step; it passes the turn on as soon as the slot before it has taken its own.
+        if earlier:
+            earlier[-1].chosen.wait()
+        slot.chosen.set()
         if not self._child_runs_may_start(slot, earlier):
             return
         runs = self.runs.evaluate(plan.merged, record.example_ids)
@@ -474,8 +477,9 @@ class GEPASearch:
     def _commit(self, slots: list[_Slot]) -> list[_Slot]:
         """Add the accepted children to the pool and record every slot, in slot order.
 
-        A speculative or prefetch round keeps its slots up to the first accepted one; the rest are undone (draws, iteration
-        numbers, component pointers) as if never drawn, and the next round draws them again from the new pool.
+        A speculative or prefetch round keeps its slots up to the first accepted one; the rest are undone (draws,
+        iteration numbers, component pointers) as if never drawn, and the next round draws them again from the
+        new pool.
         Returns the slots kept.
         """
         if self.config.parallel_mode in SEQUENTIAL_DECISION_MODES:
