@@ -17,6 +17,7 @@ from dspy.teleprompt.teleprompt import Teleprompter
 from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
+from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
@@ -224,7 +225,7 @@ class GEPA(Teleprompter):
             warnings.warn("GEPA does not use a teacher program; the teacher argument is ignored", stacklevel=2)
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(kwargs)}")
-        with progress_logging(logger):
+        with progress_logging(logger), memoized_model_metadata():
             return self._compile(student, trainset, valset)
 
     def _compile(self, student: dspy.Module, trainset: Sequence[dspy.Example],
