@@ -201,10 +201,15 @@ class ReflectionCounts:
 class ReflectionResponder:
     """The scripted reflection LM: current instruction plus the first missing item from the feedback."""
 
-    def __init__(self, noise_modulus: int = NOISE_MODULUS) -> None:
+    def __init__(self, noise_modulus: int = NOISE_MODULUS, decoy_percent: int | None = None) -> None:
         if noise_modulus < 0:
             raise ValueError("noise_modulus must be >= 0 (0 turns the decoys off)")
+        if decoy_percent is not None and not 0 <= decoy_percent <= 100:
+            raise ValueError(f"decoy_percent must be between 0 and 100, got {decoy_percent}")
         self.noise_modulus = noise_modulus
+        #: When set, replaces ``noise_modulus``: this percentage of reflection prompts (by hash) get the decoy,
+        #: which can also model the mostly rejected proposals of real runs (more than one in two).
+        self.decoy_percent = decoy_percent
         self.counts = ReflectionCounts()
 
     def __call__(self, messages: list[dict[str, Any]], model: str) -> str:
@@ -224,13 +229,18 @@ class ReflectionResponder:
         known = known_items(prompt, key)
         missing = [item for item in dict.fromkeys(_NEEDS[key].findall(prompt)) if item not in known]
         digest = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
-        if self.noise_modulus and digest % self.noise_modulus == 0:
+        if self._is_decoy(digest):
             self.counts.add("decoys")
             return instruction_with(key, [*known, DECOY_TOPIC] if DECOY_TOPIC not in known else known)
         if not missing:
             self.counts.add("nothing_missing")
             return instruction_with(key, known)
         return instruction_with(key, [*known, missing[0]])
+
+    def _is_decoy(self, digest: int) -> bool:
+        if self.decoy_percent is not None:
+            return digest % 100 < self.decoy_percent
+        return bool(self.noise_modulus) and digest % self.noise_modulus == 0
 
     @staticmethod
     def _format(messages: list[dict[str, Any]], instruction: str) -> str:
@@ -387,6 +397,7 @@ def run_benchmark(
     progress: bool = False,
     parallel_proposals: int = 1,
     noise_modulus: int = NOISE_MODULUS,
+    decoy_percent: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Run each implementation once against one scripted server; returns the JSON-ready report.
@@ -399,7 +410,7 @@ def run_benchmark(
     for name in chosen:
         if name not in IMPLEMENTATIONS:
             raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
-    reflection = ReflectionResponder(noise_modulus)
+    reflection = ReflectionResponder(noise_modulus, decoy_percent)
 
     def responder(messages: list[dict[str, Any]], model: str) -> str:
         if model == REFLECTION_MODEL:
@@ -423,7 +434,7 @@ def run_benchmark(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seed": seed,
                      "n_train": n_train, "n_val": n_val, "topics": len(TOPICS), "parallel_proposals": parallel_proposals,
-                     "noise_modulus": noise_modulus},
+                     "noise_modulus": noise_modulus, "decoy_percent": decoy_percent},
         "environment": {"python": platform.python_version(), "dspy": dspy.__version__, "cpus": os.cpu_count(),
                         "machine": platform.machine()},
         "runs": runs,
@@ -517,6 +528,7 @@ def quality_sweep(
     n_val: int = 16,
     parallel_proposals: int = 1,
     noise_modulus: int = NOISE_MODULUS,
+    decoy_percent: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Best validation score at equal budget over several seeds, per implementation.
@@ -528,7 +540,8 @@ def quality_sweep(
     for seed in seeds:
         report = run_benchmark(budget=budget, latency_ms=latency_ms, num_threads=num_threads, seed=seed,
                                implementations=implementations, n_train=n_train, n_val=n_val,
-                               parallel_proposals=parallel_proposals, noise_modulus=noise_modulus)
+                               parallel_proposals=parallel_proposals, noise_modulus=noise_modulus,
+                               decoy_percent=decoy_percent)
         for name in implementations:
             run = report["runs"][name]
             per_seed[name].append({"seed": seed, "best_val_score": run["best_val_score"],
@@ -546,7 +559,7 @@ def quality_sweep(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seeds": list(seeds),
                      "n_train": n_train, "n_val": n_val, "parallel_proposals": parallel_proposals,
-                     "noise_modulus": noise_modulus},
+                     "noise_modulus": noise_modulus, "decoy_percent": decoy_percent},
         "summary": summary,
     }
 
@@ -584,6 +597,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--noise-modulus", type=int, default=NOISE_MODULUS, metavar="M",
                         help="one reflection prompt in M (by hash) proposes a useless decoy; smaller M means more "
                              "rejected proposals (0: none)")
+    parser.add_argument("--decoy-percent", type=int, default=None, metavar="P",
+                        help="instead of --noise-modulus: P percent of reflection prompts (by hash) propose the "
+                             "decoy, e.g. 80 for a run where most proposals are rejected, as in real runs")
     parser.add_argument("--quality-seeds", type=int, default=0, metavar="N",
                         help="instead of timing one run, report the best val score over seeds 0..N-1 "
                              "(decisions do not depend on latency: use --latency-ms 0)")
@@ -606,7 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality = quality_sweep(range(args.quality_seeds), implementations=chosen, budget=args.budget,
                                 latency_ms=args.latency_ms, num_threads=args.num_threads, n_train=args.n_train,
                                 n_val=args.n_val, parallel_proposals=args.parallel_proposals,
-                                noise_modulus=args.noise_modulus, log=lambda message: print(message, file=sys.stderr))
+                                noise_modulus=args.noise_modulus, decoy_percent=args.decoy_percent,
+                                log=lambda message: print(message, file=sys.stderr))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(quality, indent=2) + "\n")
         print(format_quality_table(quality))
@@ -614,7 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
-                           parallel_proposals=args.parallel_proposals, noise_modulus=args.noise_modulus, log=lambda message: print(message, file=sys.stderr))
+                           parallel_proposals=args.parallel_proposals, noise_modulus=args.noise_modulus,
+                           decoy_percent=args.decoy_percent, log=lambda message: print(message, file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(format_table(report))

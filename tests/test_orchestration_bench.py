@@ -83,6 +83,19 @@ def test_reflection_is_deterministic_with_some_decoys() -> None:
     assert reflect.propose("no known key at all") == "Answer carefully." and reflect.counts.unrecognized == 1
 
 
+def test_decoy_percent_sets_the_share_of_decoys() -> None:
+    prompts = [f"{bench.instruction_with(bench.RULES_KEY, [])} needs rule music. variant {i}" for i in range(400)]
+    shares = {}
+    for percent in (0, 80, 100):
+        reflect = bench.ReflectionResponder(decoy_percent=percent)
+        for prompt in prompts:
+            reflect.propose(prompt)
+        shares[percent] = reflect.counts.decoys / len(prompts)
+    assert shares[0] == 0.0 and shares[100] == 1.0 and 0.72 < shares[80] < 0.88
+    with pytest.raises(ValueError, match="decoy_percent"):
+        bench.ReflectionResponder(decoy_percent=101)
+
+
 def _check_run(run: dict, budget: int, strict_budget: bool) -> None:
     assert run["metric_calls"] is not None and run["metric_calls"] > 0
     if strict_budget:
