@@ -17,7 +17,8 @@ from gepa_dspy.adapter.model_metadata_memo import memoized_model_metadata  # noq
 from .toy_task import CleanThenShout, make_examples, make_lms, metric  # noqa: E402
 
 LOOKUPS = [("openai", "gpt-4o-mini", None), ("openai", "local", None), ("openai", "task", ("openai",)),
-           ("anthropic", "claude-3-5-haiku-20241022", None), ("openai", "gpt-4o-mini", ())]
+           ("anthropic", "claude-3-5-haiku-20241022", None), ("openai", "gpt-4o-mini", ()),
+           ("openai", "gpt-4o-mini", ["openai"]), ("openai", "gpt-4o-mini", ("openai",))]
 
 
 def test_lookups_inside_the_block_equal_dspys_own_and_are_fresh_copies():
@@ -31,6 +32,14 @@ def test_lookups_inside_the_block_equal_dspys_own_and_are_fresh_copies():
         first["input_cost_per_token"] = -1.0
         assert costs.model_info("openai", "gpt-4o-mini") == expected[0]
     assert costs.model_info is model_info and capabilities.model_info is model_info
+
+
+def test_calls_the_original_would_refuse_are_refused_the_same_way():
+    with memoized_model_metadata():
+        with pytest.raises(TypeError):
+            costs.model_info("openai", "gpt-4o-mini", ("openai",))  # namespaces is keyword-only
+        with pytest.raises(TypeError):
+            costs.model_info("openai", "gpt-4o-mini", colour="red")
 
 
 def test_nested_blocks_restore_only_at_the_outermost_exit():

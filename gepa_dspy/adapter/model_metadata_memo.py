@@ -42,17 +42,20 @@ class _Memoized:
         self.cache: dict[tuple[Any, ...], Any] = {}
         self.lock = threading.Lock()
 
-    def __call__(self, provider: Any, model: Any, *, namespaces: Any = None) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Any signature is passed through unchanged; only ``namespaces`` (a list or a tuple) is normalised for
+        # the key, as DSPy itself reads it with ``tuple(namespaces)``.
+        named = {k: tuple(v) if k == "namespaces" and isinstance(v, list) else v for k, v in kwargs.items()}
+        key = (args, tuple(sorted(named.items())))
         try:
-            key = (provider, model, None if namespaces is None else tuple(namespaces))
             hash(key)
         except TypeError:  # unhashable arguments: no memo, DSPy's own answer
-            return self.original(provider, model, namespaces=namespaces)
+            return self.original(*args, **kwargs)
         with self.lock:
             hit = key in self.cache
             value = self.cache.get(key)
         if not hit:
-            value = self.original(provider, model, namespaces=namespaces)
+            value = self.original(*args, **kwargs)
             with self.lock:
                 self.cache[key] = value
         return copy.deepcopy(value)
