@@ -39,9 +39,14 @@ class SearchConfig:
     #: its child minibatch waits until proposals 1..j-1 know their minibatch verdicts, and is never run when one
     #: of them won. A discarded proposal has paid for its parent runs only (cached, so free if drawn again).
     parallel_mode: str = "independent"
+    #: With held-out selection (the search's ``holdout_ids``), how many of the best candidates by validation
+    #: mean are run on the held-out examples at the end; the best there is returned.
+    holdout_top_k: int = 3
 
     def __post_init__(self) -> None:
         if self.num_parallel_proposals < 1:
             raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
         if self.parallel_mode not in PARALLEL_MODES:
             raise ValueError(f"parallel_mode must be one of {PARALLEL_MODES}, got {self.parallel_mode!r}")
+        if self.holdout_top_k < 1:
+            raise ValueError(f"holdout_top_k must be >= 1, got {self.holdout_top_k}")

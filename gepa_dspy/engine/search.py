@@ -27,6 +27,7 @@ from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
+from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
 from .journal import JsonlJournal
 from .merge import MergePlan, find_merge, stratified_subsample
@@ -99,6 +100,7 @@ class GEPASearch:
         stop_conditions: Sequence[StopCondition] = (),
         log_dir: str | Path | None = None,
         fingerprint: dict[str, Any] | None = None,
+        holdout_ids: Sequence[str] = (),
     ) -> None:
         if not seed_candidate:
             raise ValueError("the seed candidate has no components")
@@ -133,7 +135,11 @@ class GEPASearch:
         self._proposal_journal = JsonlJournal(self.log_dir / PROPOSAL_JOURNAL_FILE) if self.log_dir else None
         self._proposals: dict[str, str | None] = {}
         self.cache = EvaluationCache(self._eval_journal)
-        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls, config.max_consecutive_lm_failures)
+        #: Held-out selection (opt-in): the finalists' runs on these examples are kept back from the loop's budget.
+        self.holdout_ids = list(holdout_ids)
+        self._holdout_reserve = reserve(config.holdout_top_k, len(self.holdout_ids)) if self.holdout_ids else 0
+        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls - self._holdout_reserve,
+                             config.max_consecutive_lm_failures)
         self._stalled = 0
         self._count_lock = threading.Lock()
 
@@ -161,6 +167,7 @@ class GEPASearch:
         self.runs.abort.clear()
         self.cache.unseal()
         stop_reason = "budget exhausted"
+        holdout: HoldoutSelection | None = None
         with remembered_sigint() as ctrl_c:
             try:
                 if not resumed:
@@ -177,6 +184,7 @@ class GEPASearch:
                     if not self._round():
                         stop_reason = "budget exhausted"
                         break
+                holdout = self._select_on_holdout()
             except KeyboardInterrupt:
                 stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
                 logger.warning("GEPA: %s", stop_reason)
@@ -202,14 +210,34 @@ class GEPASearch:
             counters=self._all_counters(),
             curve=list(self.curve),
             val_ids=list(self.val_ids),
+            holdout=holdout,
         )
+
+    def _select_on_holdout(self) -> HoldoutSelection | None:
+        """Once the loop has ended, run the finalists on the held-out examples with the budget kept back."""
+        if not self.holdout_ids:
+            return None
+        self._holdout_reserve = 0
+        selection = select_on_holdout(
+            self.pool, self.holdout_ids, self.config.holdout_top_k, self.runs.evaluate, self.runs.misses,
+            lambda: self.runs.remaining,
+        )
+        means = selection.means()
+        logger.info(
+            "GEPA: held-out selection on %d examples: %s; returning #%d (val best #%d)",
+            len(self.holdout_ids), ", ".join(f"#{i} {m:.4f}" for i, m in means.items()) or "no finalist fit the budget",
+            selection.chosen, self.pool.best_index(),
+        )
+        return selection
 
     def _initialise(self) -> None:
         seed_cost = self.runs.misses(self.seed_candidate, self.val_ids)
         if seed_cost > self.remaining:
             raise BudgetTooSmallError(
                 f"a budget of {self.config.max_metric_calls} metric calls cannot pay for evaluating the seed program "
-                f"on the {len(self.val_ids)} validation examples; raise max_metric_calls or use a smaller valset"
+                f"on the {len(self.val_ids)} validation examples"
+                + (f" after keeping {self._holdout_reserve} back for held-out selection" if self._holdout_reserve else "")
+                + "; raise max_metric_calls or use a smaller valset"
             )
         one_proposal = seed_cost + 2 * self.sampler.batch_size + len(self.val_ids)
         if self.config.max_metric_calls < one_proposal:
