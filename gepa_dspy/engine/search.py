@@ -33,6 +33,7 @@ from .journal import JsonlJournal
 from .merge import MergePlan, find_merge, stratified_subsample
 from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
 from .pool import CandidatePool
+from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
 from .result import SearchResult
@@ -475,7 +476,21 @@ class GEPASearch:
         slot.child = child
         if not self._full_val_due(slot, earlier):
             return
-        slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
+        if self.config.val_policy == "racing":
+            raced = race(
+                self.pool.val_scores, parent_id,
+                lambda positions: [o.score for o in self.runs.evaluate(child, [self.val_ids[j] for j in positions])],
+                self.config.racing_chunk_size, self.config.racing_significance,
+            )
+            if raced.scores is None:
+                self._count("val_runs_saved_by_racing", len(self.val_ids) - raced.examples_seen)
+                slot.set("raced_out", f"lost to its parent on validation ({raced.child_wins} wins, {raced.child_losses} "
+                                      f"losses in {raced.examples_seen} examples, sign test p={raced.p_value:.3f}) "
+                                      "and led on none")
+                return
+            slot.val_scores = raced.scores
+        else:
+            slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
         slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
