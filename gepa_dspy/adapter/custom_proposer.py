@@ -81,7 +81,8 @@ class CustomInstructionProposer:
         return self.records.score_mismatches
 
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
-        records = self.records.build_reflective_records(candidate, component, runs)
+        # One record per run, as dspy.GEPA gives custom proposers.
+        records = self.records.dataset.build(candidate, component, runs, max_calls_per_example=1)
         if not records:
             return ProposalResult(text=None, rejections=["no_records"])
         dataset = {component: [dspy_style_record(r) for r in records]}

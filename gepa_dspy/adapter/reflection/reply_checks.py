@@ -1,0 +1,139 @@
+"""Reading the reflection LM's reply: the instruction it holds, or the reason to reject it.
+
+``extract_instruction`` reads a fenced reply, ``extract_json_instruction`` the JSON object of
+``reply_format="json_schema"``; both reject replies that are empty, truncated or an echo of the prompt.
+``copied_share`` measures how much of a reply is lifted from the prompt instead of written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Sequence
+
+from .prompt import GUIDANCE_HEADING, INSTRUCTION_OPEN, RECORDS_HEADING
+
+# Lines of the meta-prompt that a real instruction would never contain; a reply holding them echoes the prompt.
+_ECHO_MARKERS = (RECORDS_HEADING, GUIDANCE_HEADING, INSTRUCTION_OPEN)
+# A record's header line as ``render_record`` writes it: small reflection LMs copy whole records back.
+_ECHOED_RECORD = re.compile(r"^#+ Record \d+[ \t]*$", re.MULTILINE)
+# A short block that only announces an instruction ("Now, I'm ready to write a new instruction for the step."),
+# seen from a 0.5B reflection LM; an instruction addresses the step, it does not talk about writing one.
+_PREAMBLE = re.compile(
+    r"^(?:(?:now|ok|okay|sure|alright|great)[,.!:]?\s+)?(?:i'?m|i am|i will|i'll|i can|let me|let's|here is|here's|"
+    r"below is)\b[^\n]*\binstructions?\b[^\n]*$",
+    re.IGNORECASE,
+)
+_PREAMBLE_MAX_WORDS = 20
+
+#: A reply is rejected as ``copy`` when at least this share of its new text (word 4-grams not already in the
+#: current instruction) is lifted from the prompt's records or guidance rather than from the feedback: a 0.5B
+#: reflection LM often answers with one record's input (a training prompt) or our own "What to write" list.
+MAX_COPIED_SHARE = 0.5
+_COPY_NGRAM = 4
+# Below this many new 4-grams a reply adds too little text to judge (a short rule quoting one input is fine).
+_COPY_MIN_NEW_NGRAMS = 6
+_WORD = re.compile(r"\w+")
+
+_FENCE = re.compile(r"^[ \t]*```([^\n`]*)$", re.MULTILINE)
+
+
+def _fences_balance(fences: Sequence[re.Match[str]]) -> bool:
+    """Whether fence lines pair up: one with a language tag always opens, a bare one closes the innermost open one."""
+    depth = 0
+    for fence in fences:
+        depth += 1 if fence.group(1).strip() or depth == 0 else -1
+    return depth == 0
+
+
+def extract_instruction(reply: str) -> tuple[str | None, str]:
+    """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
+
+    Takes the text between the first fence line and the last one (so fences nested inside survive), after any
+    prose on the opening fence line itself.
+    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``unbalanced`` (fences inside the
+    block that do not pair up, e.g. several blocks or blocks opened and never closed), ``blank`` (empty
+    block), ``echo``, ``preamble`` (one short line announcing an instruction instead of giving one).
+    """
+    if not reply or not reply.strip():
+        return None, "empty"
+    fences = list(_FENCE.finditer(reply))
+    if not fences:
+        return None, "no_fence"
+    if len(fences) == 1:
+        return None, "truncated"
+    if not _fences_balance(fences[1:-1]):
+        # Seen from a 0.5B reflection LM: "```text / notes / ```text / more notes / ```text / ```". Everything
+        # between the outer fences would be adopted as one instruction.
+        return None, "unbalanced"
+    body = reply[fences[0].end() : fences[-1].start()].strip("\n")
+    return check_text((_text_on_fence_line(fences[0]) + "\n" + body).strip())
+
+
+def _text_on_fence_line(fence: re.Match[str]) -> str:
+    """What follows the language tag on the opening fence line when it is prose, not a tag's attributes.
+
+    A 0.5B reflection LM writes "```text Extract the total amount ..." with its instruction on the fence line;
+    a real info string is one word, perhaps with an attribute ("```python {linenos}").
+    """
+    parts = fence.group(1).strip().split(None, 1)
+    return parts[1] if len(parts) == 2 and len(parts[1].split()) >= 2 else ""
+
+
+def check_text(text: str) -> tuple[str | None, str]:
+    """``text`` if it can be an instruction, else (None, ``blank`` / ``echo`` / ``preamble``)."""
+    if not text:
+        return None, "blank"
+    if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
+        return None, "echo"
+    if len(text.split()) <= _PREAMBLE_MAX_WORDS and (_PREAMBLE.match(text) or _announces_only(text)):
+        return None, "preamble"
+    return text, "ok"
+
+
+def _announces_only(text: str) -> bool:
+    """One line ending in a colon ("The step succeeded in the following ways:"): it introduces what never came."""
+    return "\n" not in text and text.endswith(":")
+
+
+def _word_ngrams(text: str) -> list[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return [tuple(words[i : i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)]
+
+
+def copied_share(text: str, prompt: str, instruction: str = "", quotable: Sequence[str] = ()) -> float | None:
+    """Share of ``text``'s new word 4-grams that also occur in ``prompt`` but in none of ``quotable``.
+
+    "New" means not in ``instruction`` (the current one, which a child may keep). ``quotable`` texts (the
+    feedback) may be copied freely: they state the facts an instruction should record. None when ``text`` adds
+    fewer than ``_COPY_MIN_NEW_NGRAMS`` new 4-grams (about nine words), too little to judge.
+    """
+    current = set(_word_ngrams(instruction))
+    new = [g for g in _word_ngrams(text) if g not in current]
+    if len(new) < _COPY_MIN_NEW_NGRAMS:
+        return None
+    lifted = set(_word_ngrams(prompt)) - {g for source in quotable for g in _word_ngrams(source)}
+    return sum(g in lifted for g in new) / len(new)
+
+
+def extract_json_instruction(reply: str) -> tuple[str | None, str]:
+    """The ``instruction`` of a JSON reply (``reply_format="json_schema"``), or (None, reason) to reject it.
+
+    Reasons: ``empty``, ``truncated`` (the object never closes: the LM hit its token cap), ``not_json`` (no
+    object with a string ``instruction``), then the checks of ``extract_instruction`` on the text (``blank``,
+    ``echo``, ``preamble``). A schema-enforcing server never sends ``not_json``; other LMs may wrap the object
+    in a fenced block, which is accepted.
+    """
+    if not reply or not reply.strip():
+        return None, "empty"
+    text = reply.strip()
+    fenced = re.fullmatch(r"```[^\n`]*\n(.*?)\n?```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, ("truncated" if text.startswith("{") and not text.endswith("}") else "not_json")
+    if not isinstance(data, dict) or not isinstance(data.get("instruction"), str):
+        return None, "not_json"
+    return check_text(data["instruction"].strip())
