@@ -24,7 +24,11 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```text\nA first try.\n```\nOr better:\n```text\nA second try.\n```", (None, "unbalanced")),
         ("", (None, "empty")),
         ("   \n", (None, "empty")),
-        ("Do X without fences", (None, "no_fence")),
+        # No fence at all: the whole reply is the instruction, as upstream takes it (issue 28), if it passes the rest.
+        ("Do X without fences", ("Do X without fences", "ok")),
+        ("  Answer in one word.\nUse uppercase.\n", ("Answer in one word.\nUse uppercase.", "ok")),
+        ("Here is the improved instruction:", (None, "preamble")),
+        ("## Records of the step at work\nblah", (None, "echo")),
         ("```\nDo X and then", (None, "truncated")),
         ("```\n\n```", (None, "blank")),
         # The instruction on the opening fence line (a 0.5B reply), alone or before more lines.
@@ -301,3 +305,18 @@ def test_a_checkpoint_written_under_another_reply_format_is_refused(tmp_path):
     # Proposals replayed from the checkpoint's journal were written under the other format.
     with pytest.raises(CheckpointMismatchError, match="reflection_reply_format"):
         compile_with(reflection_reply_format="json_schema")
+
+
+def test_unfenced_replies_are_adopted_when_they_pass_every_other_check():
+    """Issue 28: 60 of 60 unfenced replies were rejected; upstream takes such a reply as the instruction."""
+    from .toy_task import reflection_responder
+
+    def unfenced(messages):
+        return reflection_responder(messages).split("```\n", 1)[1].rsplit("\n```", 1)[0]
+
+    dspy.configure(lm=ScriptedLM(task_responder, model="task"))
+    examples = make_examples()
+    results = GEPA(metric, max_metric_calls=60, reflection_lm=ScriptedLM(unfenced), track_stats=True,
+                   use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+    assert len(results.candidates) > 1 and results.val_aggregate_scores[results.best_idx] == 1.0
+    assert not any(v for k, v in results.counters.items() if k.startswith("reflection_rejected"))

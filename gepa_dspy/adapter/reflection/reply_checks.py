@@ -47,11 +47,12 @@ def _fences_balance(fences: Sequence[re.Match[str]]) -> bool:
 
 
 def extract_instruction(reply: str) -> tuple[str | None, str]:
-    """The instruction inside the reply's fenced block, or (None, reason) for a reply to reject.
+    """The instruction inside the reply's fenced block (or the whole reply when it has no fence line), or
+    (None, reason) for a reply to reject.
 
     Takes the text between the first fence line and the last one (so fences nested inside survive), after any
     prose on the opening fence line itself.
-    Reasons: ``empty``, ``no_fence``, ``truncated`` (no closing fence), ``unbalanced`` (fences inside the
+    Reasons: ``empty``, ``truncated`` (no closing fence), ``unbalanced`` (fences inside the
     block that do not pair up, e.g. several blocks or blocks opened and never closed), ``blank`` (empty
     block), ``echo``, ``preamble`` (one short line announcing an instruction instead of giving one).
     """
@@ -59,7 +60,9 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
         return None, "empty"
     fences = list(_FENCE.finditer(reply))
     if not fences:
-        return None, "no_fence"
+        # Taken whole, as upstream GEPA takes an unfenced reply: many LMs drop the fence for a one-paragraph
+        # answer. A reply cut off at the token cap is caught by the proposer (its length), not here.
+        return check_text(reply.strip())
     if len(fences) == 1:
         return None, "truncated"
     if not _fences_balance(fences[1:-1]):
