@@ -13,11 +13,12 @@ from .prompt import (INSTRUCTION_RESPONSE_FORMAT, MAX_FIELD_CHARS, META_PROMPT, 
                      render_record, render_reflection_prompt)
 from .proposer import ReflectionProposer, dataset_builder_for
 from .reflective_dataset import MAX_CALLS_PER_EXAMPLE, ReflectiveDatasetBuilder, ReflectiveRecord
-from .reply_checks import (MAX_COPIED_SHARE, check_text, copied_share, extract_instruction,
-                           extract_json_instruction)
+from .reply_checks import (MAX_COPIED_SHARE, PASTED_RUN_WORDS, check_text, copied_share, extract_instruction,
+                           extract_json_instruction, pasted_records)
 
 __all__ = [
     "INSTRUCTION_RESPONSE_FORMAT", "MAX_CALLS_PER_EXAMPLE", "MAX_COPIED_SHARE", "MAX_FIELD_CHARS", "META_PROMPT",
+    "PASTED_RUN_WORDS", "pasted_records",
     "REPLY_FORMATS", "ReflectionProposer", "ReflectiveDatasetBuilder", "ReflectiveRecord", "check_reply_format",
     "check_text", "copied_share", "dataset_builder_for", "extract_instruction", "extract_json_instruction",
     "render_record", "render_reflection_prompt",

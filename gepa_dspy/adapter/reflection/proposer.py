@@ -14,7 +14,8 @@ from ..evaluation import DSPyEvaluator
 from ..program import named_predictors
 from .prompt import INSTRUCTION_RESPONSE_FORMAT, check_reply_format, render_reflection_prompt
 from .reflective_dataset import ReflectiveDatasetBuilder, ReflectiveRecord
-from .reply_checks import MAX_COPIED_SHARE, copied_share, extract_instruction, extract_json_instruction
+from .reply_checks import (MAX_COPIED_SHARE, copied_share, extract_instruction, extract_json_instruction,
+                           pasted_records)
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -110,6 +111,8 @@ class ReflectionProposer:
                 text, reason = None, "unchanged"
             elif text is not None and self._copies_prompt(text, prompt, candidate[component], records):
                 text, reason = None, "copy"
+            elif text is not None and pasted_records(text, records, candidate[component]):
+                text, reason = None, "pasted_records"
             if text is None:
                 logger.info("GEPA: rejected reflection reply (%s): %.200r", reason, reply)
                 rejections.append(reason)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 from .prompt import GUIDANCE_HEADING, INSTRUCTION_OPEN, RECORDS_HEADING
+from .reflective_dataset import ReflectiveRecord
 
-# Lines of the meta-prompt that a real instruction would never contain; a reply holding them echoes the prompt.
-_ECHO_MARKERS = (RECORDS_HEADING, GUIDANCE_HEADING, INSTRUCTION_OPEN)
+# Lines of the meta-prompt that a real instruction would never contain; a reply holding them echoes the prompt
+# (also without their "## ": a 1.5B model's adopted instruction began "Records of the step at work: - Input: ...").
+_ECHO_MARKERS = tuple(m.lstrip("# ").lower() for m in (RECORDS_HEADING, GUIDANCE_HEADING, INSTRUCTION_OPEN))
 # A record's header line as ``render_record`` writes it: small reflection LMs copy whole records back.
 _ECHOED_RECORD = re.compile(r"^#+ Record \d+[ \t]*$", re.MULTILINE)
 # A short block that only announces an instruction ("Now, I'm ready to write a new instruction for the step."),
@@ -87,7 +89,8 @@ def check_text(text: str) -> tuple[str | None, str]:
     """``text`` if it can be an instruction, else (None, ``blank`` / ``echo`` / ``preamble``)."""
     if not text:
         return None, "blank"
-    if any(marker in text for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
+    lowered = text.lower()
+    if any(marker in lowered for marker in _ECHO_MARKERS) or _ECHOED_RECORD.search(text):
         return None, "echo"
     if len(text.split()) <= _PREAMBLE_MAX_WORDS and (_PREAMBLE.match(text) or _announces_only(text)):
         return None, "preamble"
@@ -117,6 +120,52 @@ def copied_share(text: str, prompt: str, instruction: str = "", quotable: Sequen
         return None
     lifted = set(_word_ngrams(prompt)) - {g for source in quotable for g in _word_ngrams(source)}
     return sum(g in lifted for g in new) / len(new)
+
+
+#: A run of this many words lifted from one record's inputs or outputs (and found in neither the current
+#: instruction nor any feedback) is a pasted record, however much new text surrounds it.
+PASTED_RUN_WORDS = 12
+#: Record fields shorter than this many words are too common to count as pasted when they appear.
+_PASTED_FIELD_MIN_WORDS = 3
+
+
+def _words(value: Any) -> list[str]:
+    return _WORD.findall((value if isinstance(value, str) else str(value)).lower())
+
+
+def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    n = len(needle)
+    return any(list(haystack[i : i + n]) == list(needle) for i in range(len(haystack) - n + 1))
+
+
+def pasted_records(text: str, records: Sequence[ReflectiveRecord], instruction: str = "") -> bool:
+    """Whether ``text`` carries records of the reflection prompt instead of rules drawn from them.
+
+    A record counts as pasted when two of its fields (an input, an output, the feedback) appear verbatim in
+    ``text`` (fields of at least three words; a quoted feedback alone is fine, it states facts to record), or when
+    ``PASTED_RUN_WORDS`` consecutive words of an input or output do. Text the current ``instruction`` already
+    holds is never counted. The share of the reply that is pasted does not matter (issue 31: new text plus pasted
+    records passed the 4-gram share check).
+    """
+    words = _words(text)
+    kept = _words(instruction)
+    feedback_runs = {tuple(w[i : i + PASTED_RUN_WORDS]) for r in records for w in [_words(r.feedback)]
+                     for i in range(len(w) - PASTED_RUN_WORDS + 1)}
+    text_runs = {tuple(words[i : i + PASTED_RUN_WORDS]) for i in range(len(words) - PASTED_RUN_WORDS + 1)}
+    kept_runs = {tuple(kept[i : i + PASTED_RUN_WORDS]) for i in range(len(kept) - PASTED_RUN_WORDS + 1)}
+    for record in records:
+        values = [*record.inputs.values(), *record.outputs.values()]
+        for value in values:
+            field_words = _words(value)
+            runs = {tuple(field_words[i : i + PASTED_RUN_WORDS]) for i in range(len(field_words) - PASTED_RUN_WORDS + 1)}
+            if (runs & text_runs) - kept_runs - feedback_runs:
+                return True
+        fields = {tuple(_words(value)) for value in [*values, record.feedback]}
+        shown = [f for f in fields if len(f) >= _PASTED_FIELD_MIN_WORDS and _contains_run(words, f)
+                 and not _contains_run(kept, f)]
+        if len(shown) >= 2:
+            return True
+    return False
 
 
 def extract_json_instruction(reply: str) -> tuple[str | None, str]:
