@@ -93,8 +93,8 @@ LIMERICK_RECORD = ReflectiveRecord({"prompt": TRAINING_PROMPT}, {"response": "Th
         (TRAINING_PROMPT, True),
         ("Write a short limerick about a guy named Dave that is funny to moms; it should end with the phrase "
          "'Yes Mom, I am Dave.' Do not say anything after the limerick.", True),
-        ("Write a new instruction for the step that states the task and the exact form every output must take, "
-         "records the facts, conventions and edge cases the feedback exposes.", True),
+        ("Write a new instruction for the step that says what the task is and the exact form every output must take, "
+         "states as general rules the facts, conventions and edge cases the feedback reveals.", True),
         # Real instructions: the current one extended, the feedback quoted, a rule that cites one input.
         ("Respond to the prompt. Then check every constraint it states, such as required endings, before replying.",
          False),
@@ -124,7 +124,7 @@ def test_a_reply_copying_a_record_is_retried_counted_and_never_adopted():
         record_input = prompt.split("- text: ", 1)[1].split("\n", 1)[0]
         if "tried" not in reflect.__dict__:
             reflect.tried = True  # the first reply of the run copies a record's input (and a sentence of the prompt)
-            return f"```text\nRewrite this: {record_input}. Work out why the step succeeded or failed in each record.\n```"
+            return f"```text\nRewrite this: {record_input}. Find out why the step got each record right or wrong.\n```"
         return "```text\nStrip punctuation from the text and reply with the cleaned field only.\n```"
 
     dspy.configure(lm=ScriptedLM(task_responder, model="task"))

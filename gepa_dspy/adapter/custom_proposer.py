@@ -25,6 +25,7 @@ from ..engine.candidate import Candidate
 from ..engine.protocols import ProposalResult
 from ..engine.records import Outcome
 from .reflection import ReflectionProposer, ReflectiveRecord
+from .reflection.usage import ReflectionUsage
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -101,6 +102,17 @@ class CustomInstructionProposer:
         self.max_attempts = max(1, int(max_attempts))
         self.ignored_components = 0
         self.keep_objects = is_dspy_instruction_proposer(fn)
+        self.usage = ReflectionUsage()
+
+    def reflection_counters(self) -> dict[str, int]:
+        """Reflection LM calls and tokens the user's function spent (as far as DSPy's usage tracking sees them)."""
+        counters = self.usage.as_counters()
+        return {
+            "reflection_lm_calls": counters["reflection_lm_calls"],
+            "reflection_prompt_tokens": counters["reflection_prompt_tokens"],
+            "reflection_completion_tokens": counters["reflection_completion_tokens"],
+            "reflection_untyped_values": self.records.dataset.counters.untyped_values,
+        }
 
     @property
     def feedback_fallbacks(self) -> int:
@@ -119,7 +131,7 @@ class CustomInstructionProposer:
         rejections: list[str] = []
         for _ in range(self.max_attempts):
             try:
-                with dspy.context(lm=self.lm):
+                with dspy.context(lm=self.lm), self.usage.measure():
                     reply = self.fn(candidate=dict(candidate), reflective_dataset=dataset, components_to_update=[component])
             except Exception as exc:  # noqa: BLE001 - e.g. the proposer's own LM call failed: retried, then counted
                 logger.warning("GEPA: instruction_proposer raised %s: %s", type(exc).__name__, exc)

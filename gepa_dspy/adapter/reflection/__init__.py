@@ -6,6 +6,8 @@ One module per job:
   outcomes only, so a live run and a resumed one give the same records;
 - ``prompt``: our meta-prompt and how it shows the records and asks for the reply;
 - ``reply_checks``: reading the reply, and the reasons a reply is rejected;
+- ``reply_budget``: how long a reply may be, from the reflection LM's ``max_tokens``;
+- ``usage``: counting reflection calls and tokens through DSPy's usage tracking;
 - ``proposer``: ``ReflectionProposer``, which calls the reflection LM, checks, retries and counts.
 """
 

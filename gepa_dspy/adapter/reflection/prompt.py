@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .reflective_dataset import ReflectiveRecord
+from .reply_budget import MAX_WORDS
 
 #: Longest text shown per field value in the reflection prompt (longer values are cut in the middle).
 MAX_FIELD_CHARS = 2000
@@ -16,28 +17,40 @@ INSTRUCTION_OPEN = "<<<CURRENT INSTRUCTION>>>"
 INSTRUCTION_CLOSE = "<<<END>>>"
 
 META_PROMPT = """\
-You are tuning one step of a multi-step language-model program. The step is driven by an instruction; \
-your job is to write a better one.
+You are improving the instruction that drives one step of a multi-step language-model program.
 
 <<<CURRENT INSTRUCTION>>>
 {instruction}
 <<<END>>>
 
 ## Records of the step at work
-Each record shows the inputs the step received, the outputs it generated, and feedback on the result. \
-The feedback may name the correct answer, explain what went wrong, or state facts the step did not know.
+Each record shows what the step received, what it produced, and feedback on the result. The feedback may give \
+the right answer, say what went wrong, or state facts the step could not have known.
 
 {records}
 
 ## What to write
-Work out why the step succeeded or failed in each record. Then write a new instruction for the step that:
-- states the task and the exact form every output must take;
-- records the facts, conventions and edge cases the feedback exposes, since the step sees nothing but the \
-instruction and its inputs;
-- turns what worked into explicit strategies and names the mistakes to avoid, phrased so they carry over to \
-new inputs rather than memorising these records.
-The instruction must be self-contained. Write it in plain English prose addressed to the step, not as code, \
-JSON or a template: it is read by a language model, never executed. {reply}"""
+Find out why the step got each record right or wrong. Then write a new instruction for the step that:
+- says what the task is and the exact form every output must take;
+- states as general rules the facts, conventions and edge cases the feedback reveals, since the step sees \
+nothing but its instruction and its inputs;
+- keeps what worked and warns against the mistakes made, in terms that carry over to new inputs.
+Keep it short: at most {word_limit} words of plain English prose, or a brief list, with no headings or \
+sections. Do not copy the records, their inputs or their feedback into it: state the rules they teach. The \
+instruction must be self-contained; it is read by a language model, never executed, so it is not code, JSON or a \
+template. {reply}"""
+
+#: Appended to the prompt of a retry, saying what was wrong with the reply before (by rejection reason).
+RETRY_NOTES: dict[str, str] = {
+    "truncated": "Your previous answer was cut off at the length limit. Write a shorter instruction: at most "
+                 "{word_limit} words, and end the reply as asked.",
+    "pasted_records": "Your previous answer pasted records from above into the instruction. Write only the rules "
+                      "they teach, in your own words.",
+    "copy": "Your previous answer repeated text from this prompt instead of writing a new instruction. Write the "
+            "instruction in your own words.",
+    "echo": "Your previous answer repeated this prompt's headings or records. Reply with the instruction alone.",
+}
+
 
 #: How the reflection LM is asked to reply (``ReflectionProposer(reply_format=...)``), and the sentence that asks.
 REPLY_FORMATS: dict[str, str] = {
@@ -85,7 +98,16 @@ def render_record(index: int, record: ReflectiveRecord) -> str:
     return "\n".join(lines)
 
 
-def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecord], reply_format: str = "fenced") -> str:
-    """Our meta-prompt for ``instruction`` and its ``records``, asking for a reply in ``reply_format``."""
+def render_reflection_prompt(instruction: str, records: Sequence[ReflectiveRecord], reply_format: str = "fenced",
+                             word_limit: int = MAX_WORDS) -> str:
+    """Our meta-prompt for ``instruction`` and its ``records``, asking for at most ``word_limit`` words in
+    ``reply_format``."""
     body = "\n\n".join(render_record(i + 1, r) for i, r in enumerate(records))
-    return META_PROMPT.format(instruction=instruction, records=body, reply=REPLY_FORMATS[reply_format])
+    return META_PROMPT.format(instruction=instruction, records=body, reply=REPLY_FORMATS[reply_format],
+                              word_limit=word_limit)
+
+
+def with_retry_note(prompt: str, reason: str, word_limit: int) -> str:
+    """``prompt`` followed by the note for a retry after a reply rejected for ``reason`` (unchanged if none)."""
+    note = RETRY_NOTES.get(reason)
+    return prompt if note is None else f"{prompt}\n\n{note.format(word_limit=word_limit)}"
