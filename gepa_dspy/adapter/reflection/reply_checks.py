@@ -135,7 +135,10 @@ def _words(value: Any) -> list[str]:
 
 def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     n = len(needle)
-    return any(list(haystack[i : i + n]) == list(needle) for i in range(len(haystack) - n + 1))
+    if n == 0 or n > len(haystack):
+        return False
+    first = needle[0]
+    return any(haystack[i] == first and list(haystack[i : i + n]) == list(needle) for i in range(len(haystack) - n + 1))
 
 
 def pasted_records(text: str, records: Sequence[ReflectiveRecord], instruction: str = "") -> bool:
