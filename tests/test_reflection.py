@@ -342,8 +342,10 @@ BILL_RULES = ("Give the total amount charged as a currency code followed by the 
         (BILL_RULES + "\n- Input: Hotel Bellevue, 2 nights. Total: 1.299,00 €\n  Feedback: Expected 'EUR 1299.00': "
          "give the currency code, then the amount with two decimals.", True),
         # A long input pasted inside otherwise new text, however small its share of the reply.
-        (BILL_RULES * 3 + " Example: Taxi from the airport to the old town, paid in cash, fare 45 francs plus a tip.",
-         True),
+        (BILL_RULES * 3 + " Example: Taxi from the airport to the old town, paid in cash, fare 45 francs plus a tip "
+         "of 5 francs, receipt number 8812.", True),
+        # Quoting one sentence of an input (under PASTED_RUN_WORDS words) is not pasting it.
+        (BILL_RULES + " Example: Taxi from the airport to the old town, paid in cash.", False),
         (BILL_RULES, False),
         # Quoting one feedback is recording a fact, not pasting a record.
         (BILL_RULES + " Expected 'CHF 50.00': the tip is part of the amount.", False),

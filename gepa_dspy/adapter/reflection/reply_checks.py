@@ -123,10 +123,11 @@ def copied_share(text: str, prompt: str, instruction: str = "", quotable: Sequen
 
 
 #: A run of this many words lifted from one record's inputs or outputs (and found in neither the current
-#: instruction nor any feedback) is a pasted record, however much new text surrounds it.
-PASTED_RUN_WORDS = 12
-#: Record fields shorter than this many words are too common to count as pasted when they appear.
-_PASTED_FIELD_MIN_WORDS = 3
+#: instruction nor any feedback) is a pasted record, however much new text surrounds it. Long enough that quoting
+#: one constraint sentence of an input (IFBench prompts share them) is not.
+PASTED_RUN_WORDS = 20
+#: Record fields shorter than this many words ("I do not know.") are too common to count as pasted.
+_PASTED_FIELD_MIN_WORDS = 5
 
 
 def _words(value: Any) -> list[str]:
@@ -145,7 +146,7 @@ def pasted_records(text: str, records: Sequence[ReflectiveRecord], instruction: 
     """Whether ``text`` carries records of the reflection prompt instead of rules drawn from them.
 
     A record counts as pasted when two of its fields (an input, an output, the feedback) appear verbatim in
-    ``text`` (fields of at least three words; a quoted feedback alone is fine, it states facts to record), or when
+    ``text`` (fields of at least five words; a quoted feedback alone is fine, it states facts to record), or when
     ``PASTED_RUN_WORDS`` consecutive words of an input or output do. Text the current ``instruction`` already
     holds is never counted. The share of the reply that is pasted does not matter (issue 31: new text plus pasted
     records passed the 4-gram share check).
