@@ -111,7 +111,7 @@ class CustomInstructionProposer:
             "reflection_lm_calls": counters["reflection_lm_calls"],
             "reflection_prompt_tokens": counters["reflection_prompt_tokens"],
             "reflection_completion_tokens": counters["reflection_completion_tokens"],
-            "reflection_untyped_values": self.records.dataset.counters.untyped_values,
+            "reflection_untyped_values": self.records.dataset.counters["untyped_values"],
         }
 
     @property

@@ -87,16 +87,16 @@ class ReflectionProposer:
 
     @property
     def feedback_fallbacks(self) -> int:
-        return self.dataset.counters.feedback_fallbacks
+        return self.dataset.counters["feedback_fallbacks"]
 
     @property
     def score_mismatches(self) -> int:
         """Predictor-level metric calls whose score differed from the run's score (the run's score is kept)."""
-        return self.dataset.counters.score_mismatches
+        return self.dataset.counters["score_mismatches"]
 
     def reflection_counters(self) -> dict[str, int]:
         """Reflection LM calls, tokens, retries and stops, for ``detailed_results.counters``."""
-        return {**self.usage.as_counters(), "reflection_untyped_values": self.dataset.counters.untyped_values}
+        return {**self.usage.as_counters(), "reflection_untyped_values": self.dataset.counters["untyped_values"]}
 
     def build_reflective_records(self, candidate: Candidate, component: str,
                                  runs: Sequence[tuple[str, Outcome]]) -> list[ReflectiveRecord]:

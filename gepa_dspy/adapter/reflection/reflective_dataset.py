@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import dspy
@@ -25,6 +25,7 @@ from ...engine.records import Outcome
 from ..feedback import MetricReturnError, normalize_metric_result
 from ..snapshot import to_jsonable
 from ..typed_json import decode, plain
+from .usage import Tally
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -48,19 +49,10 @@ class ReflectiveRecord:
     failed: bool = False
 
 
-@dataclass
-class DatasetCounters:
-    """What building datasets had to work around (thread-safe, reported in ``detailed_results.counters``)."""
-
-    feedback_fallbacks: int = 0
-    score_mismatches: int = 0
-    #: Stored values whose type could not be rebuilt (given to the metric and proposers as plain JSON).
-    untyped_values: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self.lock:
-            setattr(self, name, getattr(self, name) + n)
+#: What building datasets had to work around, counted in ``ReflectiveDatasetBuilder.counters``:
+#: ``feedback_fallbacks`` (the metric raised for a predictor), ``score_mismatches`` (its predictor-level score
+#: differed from the run's), ``untyped_values`` (stored values whose type could not be rebuilt, given as plain JSON).
+DATASET_COUNTER_NAMES = ("feedback_fallbacks", "score_mismatches", "untyped_values")
 
 
 def format_failure_feedback(call: Mapping[str, Any]) -> str:
@@ -88,7 +80,8 @@ class ReflectiveDatasetBuilder:
         self.predictors_for = predictors_for
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.warn_on_score_mismatch = warn_on_score_mismatch
-        self.counters = DatasetCounters()
+        self.counters = Tally(DATASET_COUNTER_NAMES)
+        self._warn_lock = threading.Lock()
 
     def build(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]],
               max_calls_per_example: int = MAX_CALLS_PER_EXAMPLE) -> list[ReflectiveRecord]:
@@ -166,8 +159,8 @@ class ReflectiveDatasetBuilder:
         return feedback or outcome.feedback
 
     def _note_score_mismatch(self, component: str, example_id: str, score: float, run_score: float) -> None:
-        with self.counters.lock:
-            self.counters.score_mismatches += 1
+        self.counters.add("score_mismatches")
+        with self._warn_lock:
             warn, self.warn_on_score_mismatch = self.warn_on_score_mismatch, False
         if warn:  # once per run; every case is counted
             logger.warning(

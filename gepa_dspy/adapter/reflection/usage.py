@@ -36,19 +36,34 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-class ReflectionUsage:
-    """Thread-safe totals, reported in ``detailed_results.counters`` under ``reflection_*`` names."""
+class Tally:
+    """Named counts that threads may add to at once (parallel proposals reflect concurrently)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._lock = threading.Lock()
+        self._totals = dict.fromkeys(names, 0)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._totals[name] += n
+
+    def __getitem__(self, name: str) -> int:
+        with self._lock:
+            return self._totals[name]
+
+    def as_dict(self, prefix: str = "") -> dict[str, int]:
+        with self._lock:
+            return {f"{prefix}{name}": value for name, value in self._totals.items()}
+
+
+class ReflectionUsage(Tally):
+    """Reflection calls, tokens, retries and stops, reported in ``detailed_results.counters`` as ``reflection_*``."""
 
     NAMES = ("lm_calls", "prompt_tokens", "completion_tokens", "unmeasured_calls", "estimated_completion_tokens",
              "shorter_retries", "noted_retries", "token_budget_stops")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._totals = dict.fromkeys(self.NAMES, 0)
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self._totals[name] += n
+        super().__init__(self.NAMES)
 
     @contextlib.contextmanager
     def measure(self) -> Iterator[CallUsage]:
@@ -63,20 +78,17 @@ class ReflectionUsage:
                         usage.calls += 1
                         usage.prompt_tokens += int(entry.get("prompt_tokens") or 0)
                         usage.completion_tokens += int(entry.get("completion_tokens") or 0)
-                with self._lock:
-                    self._totals["lm_calls"] += usage.calls
-                    self._totals["prompt_tokens"] += usage.prompt_tokens
-                    self._totals["completion_tokens"] += usage.completion_tokens
+                self.add("lm_calls", usage.calls)
+                self.add("prompt_tokens", usage.prompt_tokens)
+                self.add("completion_tokens", usage.completion_tokens)
 
     def note_unmeasured(self, reply: str) -> int:
         """Count one call without usage; returns the estimate of the tokens it generated."""
         tokens = estimate_tokens(reply)
-        with self._lock:
-            self._totals["lm_calls"] += 1
-            self._totals["unmeasured_calls"] += 1
-            self._totals["estimated_completion_tokens"] += tokens
+        self.add("lm_calls")
+        self.add("unmeasured_calls")
+        self.add("estimated_completion_tokens", tokens)
         return tokens
 
     def as_counters(self) -> dict[str, int]:
-        with self._lock:
-            return {f"reflection_{name}": value for name, value in self._totals.items()}
+        return self.as_dict("reflection_")
