@@ -90,6 +90,8 @@ def test_records_and_the_metric_arguments_are_the_same_fresh_and_read_back_from_
     assert isinstance(fresh[0].raw_inputs["picture"], dspy.Image)
     assert fresh[0].raw_outputs == {"verdict": Verdict(label="cat", confidence=0.5)}
     assert fresh[0].outputs == {"verdict": {"label": "cat", "confidence": 0.5}}  # plain JSON for the prompt
+    # The prompt shows an image as DSPy serialises it (dspy.GEPA's reflection prompt carries it the same way).
+    assert "CUSTOM-TYPE-START-IDENTIFIER" in fresh[0].inputs["picture"] and "0.png" in fresh[0].inputs["picture"]
     for live_call, resumed_call in zip(metric.calls, resumed_metric.calls):
         pred, trace, name, pred_trace = live_call
         assert name == "look" and isinstance(trace[0][0], dspy.Predict)

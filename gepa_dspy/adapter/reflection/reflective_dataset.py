@@ -24,7 +24,7 @@ from ...engine.candidate import Candidate
 from ...engine.records import Outcome
 from ..feedback import MetricReturnError, normalize_metric_result
 from ..snapshot import to_jsonable
-from ..typed_json import decode, plain
+from ..typed_json import decode
 from .usage import Tally
 
 logger = logging.getLogger("gepa_dspy")
@@ -37,7 +37,7 @@ MAX_CALLS_PER_EXAMPLE = 2
 class ReflectiveRecord:
     """One call of a predictor with the feedback on it."""
 
-    #: Plain JSON values (model tags removed): what the prompt shows.
+    #: JSON values as DSPy serialises them (``to_jsonable``): what the prompt shows.
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     feedback: str
@@ -105,7 +105,8 @@ class ReflectiveDatasetBuilder:
                 raw_inputs = self._decode(call.get("inputs") or {})
                 raw_outputs = self._decode(call.get("outputs") or {})
                 records.append(ReflectiveRecord(
-                    inputs=plain(call.get("inputs") or {}), outputs=plain(call.get("outputs") or {}),
+                    # The prompt shows each value as DSPy serialises it (a dspy.Image as its content part).
+                    inputs=to_jsonable(raw_inputs), outputs=to_jsonable(raw_outputs),
                     feedback=format_failure_feedback(call) if failed else str(feedback),
                     raw_inputs=raw_inputs, raw_outputs=raw_outputs, failed=failed,
                 ))
