@@ -292,6 +292,7 @@ class GEPA(Teleprompter):
         result.counters["lm_retries"] = evaluator.lm_retry_count
         result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
         result.counters["predictor_feedback_score_mismatches"] = proposer.score_mismatches
+        result.counters.update(proposer.reflection_counters())
         if isinstance(proposer, CustomInstructionProposer):
             result.counters["instruction_proposer_ignored_components"] = proposer.ignored_components
         best_outputs = None
