@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import json
 import logging
@@ -17,6 +16,7 @@ from dspy.teleprompt.teleprompt import Teleprompter
 from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
+from .adapter.fingerprint import examples_digest, run_identity
 from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
@@ -278,7 +278,7 @@ class GEPA(Teleprompter):
             parent_selector=make_parent_selector(self.candidate_selection_strategy),
             component_selector=make_component_selector(self.component_selector),
             log_dir=self.log_dir,
-            fingerprint=self._fingerprint(seed, train, None if same_sets else val),
+            fingerprint=self._fingerprint(seed, train, None if same_sets else val) | run_identity(student, self.metric),
         )
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
@@ -384,5 +384,4 @@ def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
 
 
 def _examples_digest(examples: Sequence[dspy.Example]) -> str:
-    blob = json.dumps([to_jsonable(dict(ex.items())) for ex in examples], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return examples_digest(examples)

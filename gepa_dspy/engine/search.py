@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key
-from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
+from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
@@ -632,6 +632,8 @@ class GEPASearch:
         if not self.log_dir:
             return False
         data = load_checkpoint(self.log_dir / CHECKPOINT_FILE, self.fingerprint)
+        check_identity(self.log_dir, self.fingerprint, [self.log_dir / EVAL_JOURNAL_FILE, self.log_dir / PROPOSAL_JOURNAL_FILE],
+                       has_checkpoint=data is not None)
         loaded = self.cache.load_journal()
         assert self._proposal_journal is not None
         for rec in self._proposal_journal.read():
