@@ -75,3 +75,51 @@ def test_the_same_run_still_resumes(tmp_path):
     again, task = compile_in(tmp_path, budget=30)
     assert again.detailed_results.candidates == first.detailed_results.candidates
     assert task.calls == 0
+
+
+class OutageError(ConnectionError):
+    """Stands in for connection refused / 5xx / timeout while the provider is down."""
+
+
+def test_runs_failed_in_an_lm_outage_are_rerun_on_resume_not_served_from_the_journal(tmp_path, monkeypatch):
+    """Item 3: fix the LM and compile again: the seed is scored by its real runs, not by the outage."""
+    from gepa_dspy import LMUnavailableError
+
+    monkeypatch.setattr("gepa_dspy.adapter.evaluation.time.sleep", lambda s: None)
+    expected, _ = compile_in(tmp_path / "clean", budget=60)
+
+    down = {"on": True}
+
+    def sometimes_down(messages):
+        if down["on"]:
+            raise OutageError("connection refused (injected outage)")
+        return task_responder(messages)
+
+    with pytest.raises(LMUnavailableError):
+        compile_in(tmp_path / "run", budget=60, task=ScriptedLM(sometimes_down), max_consecutive_lm_failures=12)
+    state = json.loads((tmp_path / "run" / CHECKPOINT_FILE).read_text())
+    assert state["pool"]["val_scores"][0] == [0.0] * 8  # the seed was scored during the outage
+    down["on"] = False
+    program, _ = compile_in(tmp_path / "run", budget=60, task=ScriptedLM(sometimes_down), max_consecutive_lm_failures=12)
+    results = program.detailed_results
+    assert results.val_subscores[0] == expected.detailed_results.val_subscores[0]
+    assert results.counters["outage_runs_forgotten_on_resume"] >= 8
+    assert results.counters.get("failed_runs_lm_error", 0) == 0
+    assert results.total_metric_calls <= 60
+    # Forgotten for good: a further resume neither reruns nor recounts them.
+    again, task = compile_in(tmp_path / "run", budget=60, max_consecutive_lm_failures=12)
+    assert again.detailed_results.val_subscores == results.val_subscores and task.calls == 0
+
+
+def test_lm_request_errors_are_not_outages():
+    from dspy.utils.exceptions import ContextWindowExceededError, LMServerError
+
+    from gepa_dspy.adapter.evaluation import classify_exception
+
+    assert classify_exception(ContextWindowExceededError(model="m")) == "lm_request_error"
+    assert classify_exception(LMServerError("503", model="m", status=503)) == "lm_error"
+
+    class Custom(Exception):
+        status = 404
+
+    assert classify_exception(Custom()) == "program_error"

@@ -48,10 +48,11 @@ class JsonlJournal:
         if torn:
             self.torn_lines += torn
             logger.warning("%s: skipped %d unreadable line(s) left by an interrupted write", self.path, torn)
-            self._rewrite(good)
+            self.rewrite(good)
         return iter(good)
 
-    def _rewrite(self, records: list[dict[str, Any]]) -> None:
+    def rewrite(self, records: list[dict[str, Any]]) -> None:
+        """Replace the file's content with ``records`` atomically (temp file + rename)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             for rec in records:

@@ -173,6 +173,8 @@ class GEPASearch:
             try:
                 if not resumed:
                     self._initialise()
+                else:
+                    self._rerun_outage_failures()
                 while True:
                     self._checkpoint()
                     if ctrl_c.is_set():
@@ -252,6 +254,26 @@ class GEPASearch:
         self._record_curve()
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
+    def _rerun_outage_failures(self) -> None:
+        """Run again the pool's validation runs that failed because the LM was down (the journal forgot them),
+        and update the pool's scores: a candidate is never judged by an outage."""
+        if not self.cache.dropped_outage_runs:
+            return
+        logger.warning("GEPA: %d journaled run(s) failed because the LM was unreachable; they run again now and no "
+                       "longer count against the budget", self.cache.dropped_outage_runs)
+        self._count("outage_runs_forgotten_on_resume", self.cache.dropped_outage_runs)
+        for i, candidate in enumerate(self.pool.candidates):
+            missing = self.runs.misses(candidate, self.val_ids)
+            if not missing:
+                continue
+            if missing > self.remaining:
+                self._count("outage_scores_kept_over_budget")
+                logger.warning("GEPA: the budget left (%d) cannot rerun candidate #%d's %d runs that failed while the LM "
+                               "was down; its validation scores keep failure_score there", self.remaining, i, missing)
+                continue
+            self.pool.val_scores[i] = [o.score for o in self.runs.evaluate(candidate, self.val_ids)]
+            self._count("outage_runs_rerun", missing)
+
     def _should_stop(self) -> str | None:
         if self._stalled >= self.config.max_stalled_iterations:
             reason = f"stalled: {self._stalled} iterations in a row added no candidate and paid for no run"
@@ -282,6 +304,8 @@ class GEPASearch:
         # live counters, so a resumed run (whose journal replayed part of an interrupted round) decides exactly
         # as an uninterrupted one; a round served wholly from the cache must not keep the loop alive forever.
         before = self.history[-1].metric_calls_after if self.history else self.curve[0][0]
+        # Lower only after a resume that forgot runs failed in an LM outage (they no longer count as paid).
+        before = min(before, self.metric_calls)
         slots = self._plan_round()
         if not slots:
             return False
