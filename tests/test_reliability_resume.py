@@ -123,3 +123,15 @@ def test_lm_request_errors_are_not_outages():
         status = 404
 
     assert classify_exception(Custom()) == "program_error"
+
+
+def test_resuming_with_a_smaller_budget_warns_and_says_so(tmp_path):
+    """Item 4: never report total_metric_calls > budget without a warning."""
+    first, _ = compile_in(tmp_path, budget=48)
+    assert first.detailed_results.total_metric_calls > 20
+    with pytest.warns(RuntimeWarning, match="more than this compile's budget of 20"):
+        program, task = compile_in(tmp_path, budget=20)
+    results = program.detailed_results
+    assert task.calls == 0
+    assert "budget of 20" in results.stop_reason
+    assert results.counters["metric_calls_over_budget"] == results.total_metric_calls - 20

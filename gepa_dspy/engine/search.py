@@ -18,6 +18,7 @@ import logging
 import random
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,6 +199,8 @@ class GEPASearch:
                 for journal in (self._eval_journal, self._proposal_journal):
                     if journal is not None:
                         journal.close()
+        if self.metric_calls > self.config.max_metric_calls:
+            stop_reason = self._over_budget_reason(stop_reason)
         logger.info(
             "GEPA finished (%s): %d candidates, best #%d val %.4f, %d/%d metric calls, %d cache hits",
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
@@ -253,6 +256,21 @@ class GEPASearch:
         self.pool.add(self.seed_candidate, [], "seed", scores, self.metric_calls)
         self._record_curve()
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
+
+    def _over_budget_reason(self, stop_reason: str) -> str:
+        """The stop reason of a search that holds more paid runs than this compile's budget, warned about.
+
+        Only a resume with a smaller ``max_metric_calls`` gets here: the runs were paid under the earlier budget,
+        and nothing more was run (the search ends at once with the state it had).
+        """
+        over = self.metric_calls - self.config.max_metric_calls
+        self.counters["metric_calls_over_budget"] = over
+        message = (f"the resumed search in {self.log_dir} had already paid for {self.metric_calls} metric calls, {over} more "
+                   f"than this compile's budget of {self.config.max_metric_calls}; no further run was paid for, and the "
+                   "result is the search as it was saved")
+        logger.warning("GEPA: %s", message)
+        warnings.warn(f"GEPA: {message}", RuntimeWarning, stacklevel=3)
+        return f"{stop_reason} ({message})"
 
     def _rerun_outage_failures(self) -> None:
         """Run again the pool's validation runs that failed because the LM was down (the journal forgot them),
