@@ -22,7 +22,7 @@ class JsonlJournal:
         self.torn_lines = 0
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False)
+        line = json.dumps(record, ensure_ascii=True)
         with self._lock:
             if self._fh is None:
                 self._fh = open(self.path, "a", encoding="utf-8")
@@ -56,7 +56,7 @@ class JsonlJournal:
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(rec, ensure_ascii=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .cache import EvaluationCache
-from .candidate import Candidate, candidate_key
+from .candidate import Candidate, candidate_key, repaired_text
 from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
@@ -603,6 +603,11 @@ class GEPASearch:
             return self._proposals[key]
         self.runs.check_abort()
         result = self.proposer.propose(parent, component, runs)
+        if result.text is not None and repaired_text(result.text) != result.text:
+            self._count("proposals_with_invalid_unicode_repaired")
+            logger.warning("GEPA: the proposed instruction for %s holds lone surrogates (not valid Unicode); they are "
+                           "replaced by U+FFFD", component)
+            result.text = repaired_text(result.text)
         for reason in result.rejections:
             self._count(f"reflection_rejected_{reason}")
         self._count("reflection_calls", 1 + len(result.rejections) - (result.text is None))
