@@ -57,3 +57,51 @@ def test_lone_surrogates_in_reflection_replies_are_hashed_journaled_and_checkpoi
     assert results.counters["proposals_with_invalid_unicode_repaired"] >= 1
     assert candidate_key({"a": SURROGATE}) != candidate_key({"a": "?"})
     assert candidate_key({"a": "caf\u00e9"}) == "%s" % candidate_key({"a": "café"})
+
+
+def test_a_journal_line_torn_inside_a_multibyte_character_is_skipped_and_counted(tmp_path):
+    """Item 6: torn at the byte level, like a torn ASCII line."""
+    journal = JsonlJournal(tmp_path / "j.jsonl")
+    journal.append({"c": "k", "e": "v0", "text": "caf\u00e9"})
+    journal.close()
+    whole = json.dumps({"c": "k", "e": "v1", "text": "\u00e9t\u00e9"}, ensure_ascii=False).encode("utf-8")
+    cut = whole.index("\u00e9".encode("utf-8")) + 1  # inside the two bytes of the first "é"
+    with open(tmp_path / "j.jsonl", "ab") as fh:
+        fh.write(whole[:cut])
+    records = list(JsonlJournal(tmp_path / "j.jsonl").read())
+    assert records == [{"c": "k", "e": "v0", "text": "caf\u00e9"}]
+    reread = JsonlJournal(tmp_path / "j.jsonl")
+    assert list(reread.read()) == records and reread.torn_lines == 0  # the torn tail was cut from the file
+
+
+def test_a_torn_utf8_tail_does_not_block_a_resumed_compile(tmp_path):
+    examples = make_examples()
+    kwargs = dict(max_metric_calls=30, reflection_lm=ScriptedLM(reflection_responder), track_stats=True,
+                  log_dir=str(tmp_path), use_merge=False)
+    dspy.configure(lm=ScriptedLM(task_responder))
+    first = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+    with open(tmp_path / EVAL_JOURNAL_FILE, "ab") as fh:
+        fh.write('{"c": "x", "e": "v0", "o": {"feedback": "\u00e9'.encode("utf-8")[:-1])
+    again = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+    assert again.detailed_results.candidates == first.detailed_results.candidates
+    assert again.detailed_results.counters["torn_journal_lines"] == 1
+
+
+def test_a_truncated_checkpoint_names_the_file_and_what_to_do(tmp_path):
+    """Item 7: not a bare JSONDecodeError."""
+    from gepa_dspy.engine.checkpoint import CheckpointError
+
+    examples = make_examples()
+    kwargs = dict(max_metric_calls=30, reflection_lm=ScriptedLM(reflection_responder), track_stats=True,
+                  log_dir=str(tmp_path), use_merge=False)
+    dspy.configure(lm=ScriptedLM(task_responder))
+    first = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+    path = tmp_path / CHECKPOINT_FILE
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(CheckpointError, match=f"{CHECKPOINT_FILE}.*damaged.*Delete {CHECKPOINT_FILE}"):
+        GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+    # What the message says works: the search restarts from the seed, reusing the journaled runs.
+    path.unlink()
+    again = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+    assert again.detailed_results.candidates[0] == first.detailed_results.candidates[0]
+    assert again.detailed_results.total_metric_calls <= 30

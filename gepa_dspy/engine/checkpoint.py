@@ -49,8 +49,9 @@ def read_json_file(path: Path, what: str) -> Any:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointError(
             f"{path}: the {what} is damaged and cannot be read ({type(exc).__name__}: {str(exc)[:200]}). "
-            f"Delete {path.name} to resume from the journals (finished runs and proposals are replayed for free), "
-            "or use a fresh log_dir to start over."
+            f"Delete {path.name} to restart the search from the seed program, reusing the runs and proposals journaled "
+            "in this log_dir (reused runs are not paid again but still count against the budget), or use a fresh "
+            "log_dir to start over."
         ) from None
 
 

@@ -36,14 +36,15 @@ class JsonlJournal:
             return iter(())
         good: list[dict[str, Any]] = []
         torn = 0
-        with open(self.path, encoding="utf-8") as fh:
+        # Read bytes: a line torn inside a multi-byte character must be skipped like any torn line.
+        with open(self.path, "rb") as fh:
             for line in fh:
                 try:
-                    rec = json.loads(line)
-                    if not isinstance(rec, dict) or not line.endswith("\n"):
+                    rec = json.loads(line.decode("utf-8"))
+                    if not isinstance(rec, dict) or not line.endswith(b"\n"):
                         raise ValueError("incomplete record")
                     good.append(rec)
-                except ValueError:
+                except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                     torn += 1
         if torn:
             self.torn_lines += torn
