@@ -31,6 +31,7 @@ from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
 from .journal import JsonlJournal
+from .log_dir_lock import exclusive_log_dir
 from .merge import MergePlan, find_merge, stratified_subsample
 from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
 from .pool import CandidatePool
@@ -162,9 +163,17 @@ class GEPASearch:
 
     # -------------------------------------------------------------- main loop
     def run(self) -> SearchResult:
-        """Run (or resume) the search until the budget or a stop condition ends it."""
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Run (or resume) the search until the budget or a stop condition ends it.
+
+        With a ``log_dir``, the search holds it exclusively while it runs (``LogDirBusyError`` otherwise).
+        """
+        if not self.log_dir:
+            return self._run()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive_log_dir(self.log_dir):
+            return self._run()
+
+    def _run(self) -> SearchResult:
         resumed = self._restore()
         self.runs.abort.clear()
         self.cache.unseal()
