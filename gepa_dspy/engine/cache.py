@@ -83,10 +83,10 @@ class EvaluationCache:
         with self._lock:
             return list(self._entries.values())
 
-    def load_journal(self) -> int:
+    def load_journal(self, check: Callable[[dict, int], None] | None = None) -> int:
         """Read back the journal's entries; returns how many were loaded.
 
-        Runs that failed because the LM was down (``RETRIED_ON_RESUME``) are not loaded: they run again when the
+        ``check(record, number)`` validates each record first. Runs that failed because the LM was down (``RETRIED_ON_RESUME``) are not loaded: they run again when the
         search needs them, and they no longer count as paid (``dropped_outage_runs`` counts them). A later
         record of the same run (its retry) is loaded instead.
         """
@@ -94,7 +94,9 @@ class EvaluationCache:
             return 0
         loaded = 0
         kept: list[dict] = []
-        for rec in self._journal.read():
+        for number, rec in enumerate(self._journal.read()):
+            if check is not None:
+                check(rec, number)  # raises on a record that does not fit the schema
             key = (str(rec["c"]), str(rec["e"]))
             outcome = Outcome.from_json(rec["o"])
             if outcome.failure in RETRIED_ON_RESUME:

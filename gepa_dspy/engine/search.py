@@ -27,6 +27,7 @@ from typing import Any, Sequence
 from .cache import EvaluationCache
 from .candidate import Candidate, candidate_key, repaired_text
 from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
+from .checkpoint_schema import evaluation_record_checker, proposal_record_checker, validate_checkpoint
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
@@ -688,11 +689,16 @@ class GEPASearch:
         if not self.log_dir:
             return False
         data = load_checkpoint(self.log_dir / CHECKPOINT_FILE, self.fingerprint)
+        if data is not None:
+            validate_checkpoint(self.log_dir / CHECKPOINT_FILE, data, seed_candidate=self.seed_candidate,
+                                train_ids=self.train_ids, n_val=len(self.val_ids), perfect_score=self.config.perfect_score)
         check_identity(self.log_dir, self.fingerprint, [self.log_dir / EVAL_JOURNAL_FILE, self.log_dir / PROPOSAL_JOURNAL_FILE],
                        has_checkpoint=data is not None)
-        loaded = self.cache.load_journal()
+        loaded = self.cache.load_journal(evaluation_record_checker(self.log_dir / EVAL_JOURNAL_FILE, self.config.perfect_score))
         assert self._proposal_journal is not None
-        for rec in self._proposal_journal.read():
+        check_proposal = proposal_record_checker(self.log_dir / PROPOSAL_JOURNAL_FILE)
+        for number, rec in enumerate(self._proposal_journal.read()):
+            check_proposal(rec, number)
             self._proposals[str(rec["k"])] = rec.get("text")
         if data is None:
             if loaded:
