@@ -308,7 +308,11 @@ class GEPASearch:
             logger.warning("GEPA: %s (the parent was already perfect, or proposals were duplicates or rejected; see counters)", reason)
             return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
-            return f"stop requested by {self.log_dir / STOP_FILE}"
+            # Honoured once: removed, so the next compile with this log_dir resumes instead of stopping at once.
+            (self.log_dir / STOP_FILE).unlink(missing_ok=True)
+            reason = f"stop requested by {self.log_dir / STOP_FILE} (the file was removed; compile again to resume)"
+            logger.warning("GEPA: %s", reason)
+            return reason
         for condition in self.stop_conditions:
             condition_reason = condition()
             if condition_reason:

@@ -1,0 +1,35 @@
+"""Issue 27 items 11 and 12: a search that cannot make progress says why; the stop file is honoured once."""
+
+from __future__ import annotations
+
+import logging
+
+import dspy
+import pytest
+
+from gepa_dspy import GEPA
+from gepa_dspy.engine.search import STOP_FILE
+
+from .scripted_lm import ScriptedLM
+from .toy_task import CleanThenShout, make_examples, metric, reflection_responder, task_responder
+
+
+def compile_in(log_dir=None, program=None, budget=40, task=None, **kwargs):
+    dspy.configure(lm=task or ScriptedLM(task_responder))
+    examples = make_examples()
+    return GEPA(metric, max_metric_calls=budget, reflection_lm=ScriptedLM(reflection_responder), track_stats=True,
+                log_dir=None if log_dir is None else str(log_dir), use_merge=False, **kwargs).compile(
+        program or CleanThenShout(), trainset=examples[:8], valset=examples[8:])
+
+
+def test_the_stop_file_is_removed_when_honoured_and_logged(tmp_path, caplog):
+    """Item 12: the next compile resumes instead of stopping at once, silently."""
+    (tmp_path / STOP_FILE).write_text("")
+    with caplog.at_level(logging.WARNING, logger="gepa_dspy"):
+        stopped = compile_in(tmp_path, budget=60)
+    assert "stop requested" in stopped.detailed_results.stop_reason
+    assert "stop requested" in caplog.text and "removed" in caplog.text
+    assert not (tmp_path / STOP_FILE).exists()
+    resumed = compile_in(tmp_path, budget=60)
+    assert "stop requested" not in resumed.detailed_results.stop_reason
+    assert len(resumed.detailed_results.candidates) > len(stopped.detailed_results.candidates)
