@@ -36,7 +36,10 @@ def _compile_twice(tmp_path, task, reflection, examples):
 def test_lone_surrogates_in_examples_and_task_replies_are_hashed_and_journaled(tmp_path):
     """Item 5: text JSON can carry is encoded safely wherever it is hashed or written."""
     def task(messages):
-        return task_responder(messages).replace("[[ ## completed", f"{SURROGATE}\n\n[[ ## completed", 1)
+        reply = task_responder(messages)
+        if "[[ ## answer ## ]]" not in reply:
+            return reply  # the first predictor's output is the second's input, which DSPy would refuse to send
+        return reply.replace("[[ ## completed", f"{SURROGATE}\n\n[[ ## completed", 1)
 
     examples = make_examples()
     examples[0] = dspy.Example(text="odd" + SURROGATE, answer="ODD").with_inputs("text")

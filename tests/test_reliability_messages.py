@@ -33,3 +33,38 @@ def test_the_stop_file_is_removed_when_honoured_and_logged(tmp_path, caplog):
     resumed = compile_in(tmp_path, budget=60)
     assert "stop requested" not in resumed.detailed_results.stop_reason
     assert len(resumed.detailed_results.candidates) > len(stopped.detailed_results.candidates)
+
+
+class AlwaysRaises(CleanThenShout):
+    def forward(self, text):
+        raise RuntimeError("bug in user code (injected)")
+
+
+def test_a_program_whose_every_run_raises_is_a_clear_error_not_a_stalled_seed():
+    """Item 11."""
+    from gepa_dspy.engine.paid_runs import ProgramFailedError
+
+    with pytest.raises(ProgramFailedError, match="bug in user code") as info:
+        compile_in(program=AlwaysRaises(), budget=40)
+    assert "program_error" in str(info.value)
+
+
+class OutageError(ConnectionError):
+    pass
+
+
+def test_a_task_lm_fully_down_with_few_runs_left_is_lm_unavailable(tmp_path, monkeypatch):
+    """Fewer runs than max_consecutive_lm_failures fit in the budget: still LMUnavailableError, state saved."""
+    from gepa_dspy import LMUnavailableError
+
+    monkeypatch.setattr("gepa_dspy.adapter.evaluation.time.sleep", lambda s: None)
+
+    def down(messages):
+        raise OutageError("connection refused (injected)")
+
+    with pytest.raises(LMUnavailableError, match="connection refused"):
+        compile_in(tmp_path, budget=15, task=ScriptedLM(down))
+    assert (tmp_path / "evaluations.jsonl").exists()
+    # Once the LM is back, the same log_dir resumes and reruns the failed runs.
+    program = compile_in(tmp_path, budget=15)
+    assert program.detailed_results.val_aggregate_scores[0] > 0

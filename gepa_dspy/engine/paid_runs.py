@@ -22,6 +22,10 @@ class LMUnavailableError(RuntimeError):
     """Too many consecutive runs failed with LM errors: the LM looks down. State is saved; fix and resume."""
 
 
+class ProgramFailedError(RuntimeError):
+    """Every run of the search failed because the program raised (or the LM was down): nothing can be learned."""
+
+
 class AbortEvaluation(Exception):
     """Raised inside a sink (or before an LM call) to stop a proposal early because another one failed."""
 

@@ -14,6 +14,7 @@ only on the pool at its start (see ``GEPASearch._round``).
 from __future__ import annotations
 
 import contextvars
+from collections import Counter
 import logging
 import random
 import threading
@@ -34,7 +35,7 @@ from .interrupts import remembered_sigint
 from .journal import JsonlJournal
 from .log_dir_lock import exclusive_log_dir
 from .merge import MergePlan, find_merge, stratified_subsample
-from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
+from .paid_runs import AbortEvaluation, LMUnavailableError, PaidRuns, PeerRunFailed, ProgramFailedError
 from .pool import CandidatePool
 from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
@@ -211,6 +212,8 @@ class GEPASearch:
                         journal.close()
         if self.metric_calls > self.config.max_metric_calls:
             stop_reason = self._over_budget_reason(stop_reason)
+        if not stop_reason.startswith("interrupted"):
+            self._raise_if_no_run_worked()
         logger.info(
             "GEPA finished (%s): %d candidates, best #%d val %.4f, %d/%d metric calls, %d cache hits",
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
@@ -266,6 +269,27 @@ class GEPASearch:
         self.pool.add(self.seed_candidate, [], "seed", scores, self.metric_calls)
         self._record_curve()
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
+
+    def _raise_if_no_run_worked(self) -> None:
+        """Raise instead of returning the seed as "stalled" when every paid run failed for a reason that says
+        nothing about the instructions: the program raised, or the LM was unreachable (too few runs were left
+        to reach ``max_consecutive_lm_failures``)."""
+        outcomes = self.cache.outcomes()
+        if not outcomes or len(self.pool) > 1 or any(o.failure not in ("lm_error", "program_error") for o in outcomes):
+            return
+        kinds = Counter(o.failure for o in outcomes)
+        last = outcomes[-1].feedback[:500]
+        saved = (f"The search state is saved in {self.log_dir}; call compile again with it to resume"
+                 if self.log_dir else "Give a log_dir to keep the search state across such failures")
+        if set(kinds) == {"lm_error"}:
+            raise LMUnavailableError(
+                f"all {len(outcomes)} runs of this search failed with LM errors: the LM looks down. Last error: {last}. "
+                f"{saved}; runs that failed because the LM was down run again then."
+            )
+        raise ProgramFailedError(
+            f"all {len(outcomes)} runs of this search failed ({dict(kinds)}), so no instruction could be judged. "
+            f"Last error: {last}. Run the program on one example by hand to see the failure; fix it and compile again."
+        )
 
     def _over_budget_reason(self, stop_reason: str) -> str:
         """The stop reason of a search that holds more paid runs than this compile's budget, warned about.
