@@ -23,8 +23,9 @@ from .toy_task import CleanThenShout, make_examples, metric, reflection_responde
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from pathlib import Path
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sys.path.insert(0, {root!r})
     from gepa_dspy.engine.log_dir_lock import exclusive_log_dir
     with exclusive_log_dir(Path(sys.argv[1])):

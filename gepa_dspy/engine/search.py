@@ -14,12 +14,12 @@ only on the pool at its start (see ``GEPASearch._round``).
 from __future__ import annotations
 
 import contextvars
-from collections import Counter
 import logging
 import random
 import threading
 import time
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
