@@ -68,3 +68,20 @@ def test_a_task_lm_fully_down_with_few_runs_left_is_lm_unavailable(tmp_path, mon
     # Once the LM is back, the same log_dir resumes and reruns the failed runs.
     program = compile_in(tmp_path, budget=15)
     assert program.detailed_results.val_aggregate_scores[0] > 0
+
+
+def test_a_search_that_ends_while_the_lm_is_down_says_so(tmp_path, monkeypatch):
+    """Some runs worked, then the LM went down with too few runs left to reach max_consecutive_lm_failures."""
+    monkeypatch.setattr("gepa_dspy.adapter.evaluation.time.sleep", lambda s: None)
+    calls = {"n": 0}
+
+    def goes_down(messages):
+        calls["n"] += 1
+        if calls["n"] > 16:  # the seed's 8 validation runs (2 LM calls each) work, then the LM is gone
+            raise OutageError("connection refused (injected)")
+        return task_responder(messages)
+
+    program = compile_in(tmp_path, budget=30, task=ScriptedLM(goes_down), num_threads=1)
+    results = program.detailed_results
+    assert "LM may be down" in results.stop_reason
+    assert results.counters["final_consecutive_lm_failures"] >= 1

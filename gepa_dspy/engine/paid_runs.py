@@ -55,6 +55,11 @@ class PaidRuns:
         self.abort = threading.Event()
 
     @property
+    def consecutive_lm_failures(self) -> int:
+        """How many of the latest paid runs failed in a row with LM errors (0 after any other outcome)."""
+        return self._consecutive_lm_failures
+
+    @property
     def metric_calls(self) -> int:
         """Paid runs so far: every cache entry was paid exactly once."""
         return len(self.cache)

@@ -214,6 +214,15 @@ class GEPASearch:
             stop_reason = self._over_budget_reason(stop_reason)
         if not stop_reason.startswith("interrupted"):
             self._raise_if_no_run_worked()
+            if self.runs.consecutive_lm_failures:
+                # Ended (budget or stall) while the LM looked down: say so rather than pass it off as a result.
+                n = self.runs.consecutive_lm_failures
+                self._count("final_consecutive_lm_failures", n)
+                note = (f"the last {n} run(s) failed with LM errors, so the LM may be down; fix it and compile again with "
+                        "the same log_dir to run them again" if self.log_dir else
+                        f"the last {n} run(s) failed with LM errors, so the LM may be down")
+                logger.warning("GEPA: %s", note)
+                stop_reason = f"{stop_reason} ({note})"
         logger.info(
             "GEPA finished (%s): %d candidates, best #%d val %.4f, %d/%d metric calls, %d cache hits",
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
