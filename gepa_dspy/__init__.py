@@ -10,8 +10,9 @@ from __future__ import annotations
 # before importing dspy (litellm otherwise tries to fetch its price map); our CLI and benchmarks do it for you.
 from .adapter.feedback import MetricReturnError, ScoreWithFeedback
 from .adapter.program import ProgramStructureError
-from .engine.checkpoint import CheckpointMismatchError
-from .engine.paid_runs import LMUnavailableError
+from .engine.checkpoint import CheckpointError, CheckpointMismatchError
+from .engine.log_dir_lock import LogDirBusyError
+from .engine.paid_runs import LMUnavailableError, ProgramFailedError
 from .engine.search import BudgetTooSmallError
 from .gepa import GEPA
 from .results import DetailedResults
@@ -23,8 +24,11 @@ __all__ = [
     "ScoreWithFeedback",
     "DetailedResults",
     "BudgetTooSmallError",
+    "CheckpointError",
     "CheckpointMismatchError",
     "LMUnavailableError",
+    "LogDirBusyError",
+    "ProgramFailedError",
     "MetricReturnError",
     "ProgramStructureError",
     "local_lm",

@@ -43,19 +43,27 @@ FATAL_LM_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: LM errors caused by the request itself (too long, malformed, unsupported): the same request fails the same way
+#: again, so they stay recorded on resume, unlike ``lm_error`` (outage: connection, timeout, 5xx, rate limit).
+REQUEST_LM_ERRORS: tuple[type[BaseException], ...] = (dspy_errors.LMInvalidRequestError, dspy_errors.LMUnsupportedFeatureError)
+
+
 def classify_exception(exc: BaseException) -> str:
-    """Failure kind of an exception raised while running the program: ``parse_error``, ``lm_error``,
-    ``program_error``, or ``fatal`` (misconfigured LM, bad credentials: re-raised, never scored)."""
+    """Failure kind of an exception raised while running the program: ``parse_error``, ``lm_error`` (the LM or
+    the way to it is down: retried on resume), ``lm_request_error`` (the LM refused this request), ``program_error``,
+    or ``fatal`` (misconfigured LM, bad credentials: re-raised, never scored)."""
     if isinstance(exc, AdapterParseError):
         return "parse_error"
     if isinstance(exc, FATAL_LM_ERRORS):
         return "fatal"
-    if isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)):
-        return "lm_error"
-    for cls in type(exc).__mro__:
-        if cls.__module__.split(".")[0] in _LM_ERROR_MODULES:
-            return "lm_error"
-    return "program_error"
+    from_lm = isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)) or any(
+        cls.__module__.split(".")[0] in _LM_ERROR_MODULES for cls in type(exc).__mro__)
+    if not from_lm:
+        return "program_error"
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    if isinstance(exc, REQUEST_LM_ERRORS) or (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)):
+        return "lm_request_error"
+    return "lm_error"
 
 
 class _FailedCallRecorder(BaseCallback):
