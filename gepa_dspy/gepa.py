@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import dspy
-from dspy.teleprompt.teleprompt import Teleprompter
 
+from .adapter.compat import Teleprompter, model_metadata_memo
 from .adapter.best_outputs import best_outputs_valset
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
-from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
@@ -225,7 +224,7 @@ class GEPA(Teleprompter):
             warnings.warn("GEPA does not use a teacher program; the teacher argument is ignored", stacklevel=2)
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(kwargs)}")
-        with progress_logging(logger), memoized_model_metadata():
+        with progress_logging(logger), model_metadata_memo():
             return self._compile(student, trainset, valset)
 
     def _compile(self, student: dspy.Module, trainset: Sequence[dspy.Example],
@@ -300,15 +299,15 @@ class GEPA(Teleprompter):
             result.counters["best_outputs_left_out"] = left_out
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
+        # A copy, so the candidate programs are unaffected by later changes to the student.
+        base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
         self.detailed_results_ = DetailedResults.from_search(
-            result, seed=self.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
+            result, build_program=lambda candidate: build_program(base, candidate), seed=self.seed,
+            log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
             objectives=objective_summary(result, search.cache.get),
         )
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
-        # A copy, so candidate_program() is unaffected by later changes to the student.
-        base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
-        self.detailed_results_.program_builder = lambda candidate: build_program(base, candidate)
         program = build_program(student, result.best_candidate)
         if self.track_stats:
             program.detailed_results = self.detailed_results_
