@@ -62,7 +62,10 @@ class GEPA(Teleprompter):
             LMs that cannot keep to a fence (docs/compare.md has a 0.5B model's record). Replies that break the
             format are rejected and counted either way.
         candidate_selection_strategy: ``"pareto"`` or ``"current_best"``, or a ``ParentSelector``.
-        component_selector: ``"round_robin"`` or ``"all"``, or a ``ComponentSelector``.
+        component_selector: ``"round_robin"`` or ``"all"``; a function with ``dspy.GEPA``'s selector signature,
+            ``fn(state, trajectories, subsample_scores, candidate_idx, candidate) -> [component names]`` (``state.i``
+            is the iteration from 0; ``trajectories`` dspy's dicts with ``example``, ``prediction``, ``trace``,
+            ``score``); or an object with ``select(pool, parent_id)`` (``gepa_dspy.engine.strategies``).
         skip_perfect_score: propose nothing when the parent is already perfect on the minibatch.
         perfect_score: the best score the metric can give. failure_score: the score of a failed run.
         add_format_failure_as_feedback: show unparsable LM outputs to the reflection LM as feedback.
@@ -120,7 +123,7 @@ class GEPA(Teleprompter):
         reflection_lm: dspy.BaseLM | None = None,
         reflection_minibatch_size: int = 3,
         candidate_selection_strategy: Literal["pareto", "current_best"] | ParentSelector = "pareto",
-        component_selector: Literal["round_robin", "all"] | ComponentSelector = "round_robin",
+        component_selector: Literal["round_robin", "all"] | ComponentSelector | Callable[..., list[str]] = "round_robin",
         skip_perfect_score: bool = True,
         perfect_score: float = 1.0,
         failure_score: float = 0.0,
@@ -162,8 +165,6 @@ class GEPA(Teleprompter):
             raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {max_merge_invocations!r}")
         if not perfect_score > failure_score:
             raise ValueError(f"perfect_score ({perfect_score}) must be greater than failure_score ({failure_score})")
-        if failure_score < 0:
-            raise ValueError(f"failure_score must be >= 0, got {failure_score}")
         make_parent_selector(candidate_selection_strategy)
         make_component_selector(component_selector)
         if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
@@ -275,7 +276,7 @@ class GEPA(Teleprompter):
         search = GEPASearch(
             seed, train_ids, val_ids, evaluator, proposer, config,
             parent_selector=make_parent_selector(self.candidate_selection_strategy),
-            component_selector=make_component_selector(self.component_selector),
+            component_selector=make_component_selector(self.component_selector, evaluator.trajectories),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val),
         )
@@ -331,7 +332,7 @@ class GEPA(Teleprompter):
             "seed": self.seed,
             "reflection_minibatch_size": self.reflection_minibatch_size,
             "candidate_selection_strategy": str(getattr(self.candidate_selection_strategy, "name", self.candidate_selection_strategy)),
-            "component_selector": str(getattr(self.component_selector, "name", self.component_selector)),
+            "component_selector": _strategy_label(self.component_selector),
             "use_merge": self.use_merge,
             "max_merge_invocations": self.max_merge_invocations,
             "skip_perfect_score": self.skip_perfect_score,
@@ -359,6 +360,13 @@ def _check_metric(metric: Any) -> None:
         ) from None
     except ValueError:
         pass  # builtins without a signature: trust the caller
+
+
+def _strategy_label(spec: Any) -> str:
+    """A name for a strategy that is the same in every process (a function's qualified name, not its repr)."""
+    if isinstance(spec, str):
+        return spec
+    return str(getattr(spec, "name", None) or getattr(spec, "__qualname__", None) or type(spec).__qualname__)
 
 
 def _check_positive_int(name: str, value: Any) -> None:

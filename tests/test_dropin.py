@@ -62,3 +62,77 @@ def test_detailed_results_is_frozen_like_dspys():
     program, _ = compile_toy(budget=30)
     with pytest.raises(Exception):
         program.detailed_results.seed = 3
+
+
+# ---------------------------------------------------------------- component_selector as a plain function
+def test_function_component_selector_gets_dspys_arguments_and_is_obeyed():
+    calls = []
+
+    def only_shout(state, trajectories, subsample_scores, candidate_idx, candidate):
+        calls.append((state.i, len(trajectories), list(subsample_scores), candidate_idx, dict(candidate)))
+        assert state.program_candidates[candidate_idx] == candidate
+        assert state.parent_program_for_candidate[0] == [None]
+        for t, s in zip(trajectories, subsample_scores):
+            assert isinstance(t["example"], dspy.Example) and t["score"] == s
+            assert hasattr(t["prediction"], "answer") and isinstance(t["trace"], list)
+        return ["shout"]
+
+    program, _ = compile_toy(budget=60, component_selector=only_shout)
+    r = program.detailed_results
+    assert calls and calls[0][0] == 0  # state.i counts iterations from 0 (merges and skips call no selector)
+    assert [c[0] for c in calls] == sorted({c[0] for c in calls})
+    assert all(len(c[2]) == 3 and set(c[4]) == {"clean", "shout"} for c in calls)
+    assert all(c["clean"] == "Copy the text." for c in r.candidate_instructions)  # only "shout" was ever rewritten
+    assert len(r.candidates) > 1
+
+
+def test_function_component_selector_may_pick_all_components():
+    program, _ = compile_toy(budget=60, component_selector=lambda state, traj, scores, idx, cand: list(cand))
+    r = program.detailed_results
+    assert any(c["clean"] != "Copy the text." and c["shout"] != "Repeat the word." for c in r.candidate_instructions)
+
+
+@pytest.mark.parametrize("returned, error", [("shout", TypeError), ([], ValueError), (["nope"], ValueError)])
+def test_function_component_selector_bad_return_is_a_clear_error(returned, error):
+    with pytest.raises(error, match="component_selector"):
+        compile_toy(budget=40, component_selector=lambda *args: returned)
+
+
+def test_component_selector_that_is_neither_name_nor_callable_is_rejected():
+    with pytest.raises(TypeError, match="component_selector"):
+        GEPA(metric, max_metric_calls=10, component_selector=42)
+
+
+# ---------------------------------------------------------------- any finite score, as dspy.GEPA takes it
+def test_negative_and_above_perfect_rewards_are_scores():
+    """dspy.GEPA takes any finite float; a reward in [-10, 0] or above perfect_score must optimize the same."""
+    def negative_reward(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        result = metric(gold, pred, trace, pred_name, pred_trace)
+        return dspy.Prediction(score=10 * result.score - 10, feedback=result.feedback)
+
+    def above_perfect(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        result = metric(gold, pred, trace, pred_name, pred_trace)
+        return dspy.Prediction(score=3 * result.score, feedback=result.feedback)
+
+    plain, _ = compile_toy(budget=80)
+    negative, _ = compile_toy(budget=80, metric_fn=negative_reward, perfect_score=0.0, failure_score=-10.0)
+    above, _ = compile_toy(budget=80, metric_fn=above_perfect)
+    r = negative.detailed_results
+    assert min(r.val_aggregate_scores) < 0 and r.val_aggregate_scores[0] == pytest.approx(10 * 0.25 - 10)
+    assert r.candidate_instructions == plain.detailed_results.candidate_instructions  # same search, shifted scores
+    # accepted (perfect_score only marks minibatches reflection skips, as in dspy.GEPA)
+    assert max(above.detailed_results.val_aggregate_scores) > 1.0
+
+
+@pytest.mark.parametrize("convert", ["bool_", "float32", "int64", "float64", "array0d"])
+def test_numpy_scores_are_accepted(convert):
+    np = pytest.importorskip("numpy")
+    make = {"bool_": lambda s: np.bool_(s == 1.0), "float32": np.float32, "int64": lambda s: np.int64(s == 1.0),
+            "float64": np.float64, "array0d": lambda s: np.array(s)}[convert]
+
+    def numpy_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        result = metric(gold, pred, trace, pred_name, pred_trace)
+        return dspy.Prediction(score=make(result.score), feedback=result.feedback)
+
+    program, _ = compile_toy(budget=40, metric_fn=numpy_metric)
+    assert all(isinstance(s, float) for row in program.detailed_results.val_subscores for s in row.values())

@@ -150,6 +150,22 @@ class DSPyEvaluator:
         with self._live_lock:
             return self._live.get((cand_key, example_id))
 
+    def trajectories(self, candidate: Candidate, runs: Sequence[tuple[str, Outcome]]) -> list[dict[str, Any]]:
+        """``dspy.GEPA``'s trajectory dicts for runs of ``candidate``: ``example_ind`` (the example id), ``example``,
+        ``prediction``, ``trace`` and ``score``. Prediction and trace are the live objects of a recent run, else
+        rebuilt from the stored snapshot (a run served from a checkpoint)."""
+        cand_key = candidate_key(candidate)
+        out = []
+        for example_id, outcome in runs:
+            live = self.live_run(cand_key, example_id)
+            if live is not None:
+                prediction, trace = live.prediction, live.trace
+            else:
+                prediction, trace = dspy.Prediction(**outcome.output), list(outcome.trace)
+            out.append({"example_ind": example_id, "example": self.examples[example_id], "prediction": prediction,
+                        "trace": trace, "score": outcome.score})
+        return out
+
     # ----------------------------------------------------------- evaluation
     def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
         program = self.program_for(candidate)

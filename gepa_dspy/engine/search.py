@@ -38,7 +38,8 @@ from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
 from .result import SearchResult
 from .sampler import EpochMinibatchSampler, rng_state_from_json, rng_state_to_json
-from .strategies import AcceptanceCriterion, ComponentSelector, ParentSelector, StrictImprovement
+from .strategies import (AcceptanceCriterion, ComponentSelector, ParentSelector, SelectionContext, StrictImprovement,
+                         select_components)
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -449,7 +450,8 @@ class GEPASearch:
                 slot.set("skipped_perfect", "parent is already perfect on this minibatch")
                 return
             slot.pointers_before = list(self.pool.next_component)
-            components = self.component_selector.select(self.pool, parent_id)
+            components = select_components(self.component_selector, self.pool, parent_id,
+                                           SelectionContext(record.iteration, list(zip(batch, parent_runs))))
         finally:
             slot.chosen.set()
         record.components = list(components)
