@@ -22,7 +22,7 @@ from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer, check_reply_format
 from .adapter.snapshot import to_jsonable
-from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
+from .budget import AUTO_CANDIDATES, BudgetPlan, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import PARALLEL_MODES, SearchConfig
 from .engine.result import SearchResult
@@ -48,10 +48,12 @@ class GEPA(Teleprompter):
         metric: ``metric(gold, pred, trace=None, pred_name=None, pred_trace=None)`` returning a number or
             ``dspy.Prediction(score=..., feedback=...)`` (see ``ScoreWithFeedback``). Called with
             ``pred_name``/``pred_trace`` to get feedback on one predictor during reflection.
-        auto: ``"light" | "medium" | "heavy"``: budget = ``V + P*2b + ceil(P/3)*V`` metric calls, with
-            ``P = k * num_predictors`` proposals (k = 6, 12, 18), V the valset size, b the minibatch size.
+        auto: ``"light" | "medium" | "heavy"``: the number of metric calls ``dspy.GEPA.auto_budget`` gives for the
+            same program and valset (see ``gepa_dspy.budget.auto_budget``). The plan (the budget and how many
+            proposals it buys) is logged at the start of ``compile``.
         max_metric_calls: budget as a number of metric calls (one program run on one example).
-        max_full_evals: budget as ``max_full_evals * (len(trainset) + len(valset))`` metric calls.
+        max_full_evals: budget as ``max_full_evals * (len(trainset) + len(valset))`` metric calls (``len(valset)``
+            is 0 when no valset is given, as in dspy.GEPA).
             Exactly one of ``auto``, ``max_metric_calls`` and ``max_full_evals`` must be given.
         reflection_lm: the LM that writes new instructions (default: the configured ``dspy.settings.lm``).
         reflection_minibatch_size: training examples per reflection step.
@@ -149,8 +151,8 @@ class GEPA(Teleprompter):
         given = [name for name, value in (("auto", auto), ("max_metric_calls", max_metric_calls), ("max_full_evals", max_full_evals)) if value is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of auto, max_metric_calls, max_full_evals (got {given or 'none'})")
-        if auto is not None and auto not in AUTO_PROPOSALS_PER_PREDICTOR:
-            raise ValueError(f"auto must be one of {sorted(AUTO_PROPOSALS_PER_PREDICTOR)}, got {auto!r}")
+        if auto is not None and auto not in AUTO_CANDIDATES:
+            raise ValueError(f"auto must be one of {sorted(AUTO_CANDIDATES)}, got {auto!r}")
         _check_positive_int("max_metric_calls", max_metric_calls)
         _check_positive_int("max_full_evals", max_full_evals)
         _check_positive_int("reflection_minibatch_size", reflection_minibatch_size)
@@ -243,7 +245,7 @@ class GEPA(Teleprompter):
         train_ids = [f"t{i}" for i in range(len(train))]
         val_ids = train_ids if same_sets else [f"v{i}" for i in range(len(val))]
         examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val))
-        budget = self._budget(len(predictors), len(train), len(val))
+        budget = self._budget(len(predictors), len(train), 0 if valset is None else len(val), len(val))
         seed = seed_candidate(student)
 
         evaluator = DSPyEvaluator(
@@ -314,13 +316,21 @@ class GEPA(Teleprompter):
             program.detailed_results = self.detailed_results_
         return program
 
-    def _budget(self, num_predictors: int, n_train: int, n_val: int) -> int:
+    def _budget(self, num_predictors: int, n_train: int, n_given_val: int, n_val: int) -> int:
+        """Metric calls, as dspy.GEPA computes them. ``n_given_val`` is 0 when no valset was passed (dspy then
+        counts the trainset once for ``max_full_evals``); ``n_val`` the size of the set used for validation."""
         if self.max_metric_calls is not None:
-            return self.max_metric_calls
-        if self.max_full_evals is not None:
-            return full_evals_budget(self.max_full_evals, n_train, n_val)
-        assert self.auto is not None
-        return auto_budget(self.auto, num_predictors, n_val, self.reflection_minibatch_size)
+            budget = self.max_metric_calls
+        elif self.max_full_evals is not None:
+            budget = full_evals_budget(self.max_full_evals, n_train, n_given_val)
+        else:
+            assert self.auto is not None
+            budget = auto_budget(self.auto, num_predictors, n_val)
+        plan = BudgetPlan.for_budget(budget, self.reflection_minibatch_size, n_val, n_train)
+        how = (f"auto={self.auto!r}" if self.auto else f"max_full_evals={self.max_full_evals}" if self.max_full_evals
+               else "max_metric_calls")
+        logger.info("GEPA plan (%s): %s", how, plan.describe())
+        return budget
 
     def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
         """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""

@@ -136,3 +136,36 @@ def test_numpy_scores_are_accepted(convert):
 
     program, _ = compile_toy(budget=40, metric_fn=numpy_metric)
     assert all(isinstance(s, float) for row in program.detailed_results.val_subscores for s in row.values())
+
+
+# ---------------------------------------------------------------- auto / max_full_evals buy what dspy.GEPA buys
+@pytest.mark.parametrize("level", ["light", "medium", "heavy"])
+def test_auto_budget_equals_dspys_for_the_same_inputs(level):
+    from gepa_dspy.budget import auto_budget
+
+    reference = dspy.GEPA(metric=metric, auto=level, reflection_lm=dspy.utils.DummyLM([]))
+    n = {"light": 6, "medium": 12, "heavy": 18}[level]
+    for components in (0, 1, 2, 3, 7, 20):
+        for valset_size in (0, 1, 4, 8, 35, 300):
+            expected = reference.auto_budget(num_preds=max(components, 1), num_candidates=n, valset_size=valset_size)
+            assert auto_budget(level, components, valset_size) == expected, (components, valset_size)
+
+
+def test_compile_buys_dspys_budget_and_logs_the_plan(caplog):
+    from gepa_dspy.budget import auto_budget
+
+    with caplog.at_level("INFO", logger="gepa_dspy"):
+        program, _ = compile_toy(budget=None, auto="light")
+    assert program.detailed_results.budget == auto_budget("light", 2, 8) == 778
+    plan = next(r.getMessage() for r in caplog.records if "GEPA plan" in r.getMessage())
+    assert "auto='light'" in plan and "budget 778 metric calls" in plan and "proposals" in plan
+
+
+def test_max_full_evals_without_valset_counts_the_trainset_once_as_dspy():
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()[:8]
+    optimizer = GEPA(metric, max_full_evals=2, reflection_lm=reflection, track_stats=True)
+    assert optimizer.compile(CleanThenShout(), trainset=examples).detailed_results.budget == 2 * 8
+    optimizer = GEPA(metric, max_full_evals=2, reflection_lm=reflection, track_stats=True)
+    assert optimizer.compile(CleanThenShout(), trainset=examples, valset=examples).detailed_results.budget == 2 * 16
