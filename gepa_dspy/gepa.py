@@ -27,7 +27,9 @@ from .engine.candidate import candidate_key
 from .engine.config import PARALLEL_MODES, SearchConfig
 from .engine.result import SearchResult
 from .engine.search import GEPASearch
-from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
+from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
+                                make_component_selector, make_parent_selector)
+from .gepa_kwargs import parse_gepa_kwargs
 from .results import DetailedResults
 
 logger = logging.getLogger("gepa_dspy")
@@ -178,9 +180,11 @@ class GEPA(Teleprompter):
         unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
         if unknown:
             raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
-        for name in ("gepa_kwargs", "code_proposer"):
-            if dspy_only_options.get(name):
-                raise NotImplementedError(f"{name} is specific to dspy.GEPA's backend and is not supported here")
+        if dspy_only_options.get("code_proposer"):
+            raise NotImplementedError("code_proposer (dspy.Flex code evolution) is not supported by gepa_dspy; "
+                                      "see docs/drop-in.md")
+        self.gepa_kwargs = dict(dspy_only_options.get("gepa_kwargs") or {})
+        self._options = parse_gepa_kwargs(self.gepa_kwargs)
         for name in _IGNORED_DSPY_ARGS:
             if dspy_only_options.get(name):
                 warnings.warn(f"GEPA: {name} is a dspy.GEPA logging option and is ignored by gepa_dspy", stacklevel=2)
@@ -263,7 +267,11 @@ class GEPA(Teleprompter):
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
+        options = self._options
         config = SearchConfig(
+            timeout_seconds=options.timeout_seconds,
+            max_iterations_without_improvement=options.max_iterations_without_improvement,
+            score_threshold=options.score_threshold,
             max_metric_calls=budget,
             minibatch_size=self.reflection_minibatch_size,
             perfect_score=self.perfect_score,
@@ -275,13 +283,20 @@ class GEPA(Teleprompter):
             num_parallel_proposals=self.num_parallel_proposals,
             parallel_mode=self.parallel_proposal_mode,
         )
+        parent_selector = make_parent_selector(self.candidate_selection_strategy)
+        if options.frontier_type != "instance" and isinstance(parent_selector, ParetoParentSelector):
+            parent_selector = ParetoParentSelector(options.frontier_type)
         search = GEPASearch(
             seed, train_ids, val_ids, evaluator, proposer, config,
-            parent_selector=make_parent_selector(self.candidate_selection_strategy),
+            parent_selector=parent_selector,
             component_selector=make_component_selector(self.component_selector, evaluator.trajectories),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val),
         )
+        if isinstance(parent_selector, ParetoParentSelector) and parent_selector.frontier_type != "instance":
+            parent_selector.objectives = lambda pool: _objective_table(pool, val_ids, search.cache.get)
+        for stopper in options.stoppers:
+            search.stop_conditions.append(_stop_condition(stopper, search))
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
@@ -349,6 +364,8 @@ class GEPA(Teleprompter):
             "perfect_score": self.perfect_score,
             "failure_score": self.failure_score,
         }
+        if self._options.frontier_type != "instance":
+            fingerprint["frontier_type"] = self._options.frontier_type
         if self.reflection_reply_format != "fenced":
             # Replayed proposals were written under the format; left out at the default for older checkpoints.
             fingerprint["reflection_reply_format"] = self.reflection_reply_format
@@ -370,6 +387,26 @@ def _check_metric(metric: Any) -> None:
         ) from None
     except ValueError:
         pass  # builtins without a signature: trust the caller
+
+
+def _objective_table(pool: Any, val_ids: Sequence[str], lookup: Callable[[str, str], Any]) -> list[list[dict[str, float]]]:
+    """The objectives every pool candidate's metric reported on every validation example (stored with its runs)."""
+    table = []
+    for candidate in pool.candidates:
+        key = candidate_key(candidate)
+        table.append([dict(getattr(lookup(key, v), "objectives", None) or {}) for v in val_ids])
+    return table
+
+
+def _stop_condition(stopper: Callable[[Any], bool], search: GEPASearch) -> Callable[[], str | None]:
+    """An engine stop condition asking a gepa-style ``stopper(state) -> bool`` before every round."""
+    label = getattr(stopper, "__name__", None) or type(stopper).__name__
+
+    def condition() -> str | None:
+        state = SearchStateView.of(search.pool, search.iteration, search.metric_calls)
+        return f"stop_callbacks: {label} asked to stop" if stopper(state) else None
+
+    return condition
 
 
 def _strategy_label(spec: Any) -> str:

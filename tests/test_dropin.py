@@ -169,3 +169,120 @@ def test_max_full_evals_without_valset_counts_the_trainset_once_as_dspy():
     assert optimizer.compile(CleanThenShout(), trainset=examples).detailed_results.budget == 2 * 8
     optimizer = GEPA(metric, max_full_evals=2, reflection_lm=reflection, track_stats=True)
     assert optimizer.compile(CleanThenShout(), trainset=examples, valset=examples).detailed_results.budget == 2 * 16
+
+
+# ---------------------------------------------------------------- gepa_kwargs
+def _metric_with_objectives(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    result = metric(gold, pred, trace, pred_name, pred_trace)
+    answer = str(pred.answer)
+    return dspy.Prediction(score=result.score, feedback=result.feedback,
+                           objective_scores={"correct": float(answer == gold.answer), "short": 1.0 / len(answer)})
+
+
+def test_frontier_fronts_over_objectives():
+    from gepa_dspy.engine.pareto import frontier_fronts, selection_probabilities
+
+    scores = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]
+    objectives = [[{"a": 1.0, "b": 0.0}, {"a": 1.0, "b": 0.0}],
+                  [{"a": 0.0, "b": 0.5}, {"a": 0.0, "b": 1.0}],
+                  [{"a": 0.9, "b": 0.9}, {"a": 0.2, "b": 0.2}]]
+    assert frontier_fronts("instance", scores, objectives) == [{0}, {1}]
+    assert frontier_fronts("objective", scores, objectives) == [{0}, {1}]  # means: a 1/0/.55, b 0/.75/.55
+    assert frontier_fronts("hybrid", scores, objectives) == [{0}, {1}, {0}, {1}]
+    # per (example, objective): (0,a) 0, (0,b) 2, (1,a) 0, (1,b) 1
+    assert frontier_fronts("cartesian", scores, objectives) == [{0}, {2}, {0}, {1}]
+    probs = selection_probabilities(scores, [0.5, 0.5, 0.5], frontier_fronts("cartesian", scores, objectives))
+    assert probs == {0: 0.5, 1: 0.25, 2: 0.25}  # candidate 2 leads one (example, objective) pair
+    with pytest.raises(ValueError, match="objective_scores"):
+        frontier_fronts("objective", scores, [[{}, {}]] * 3)
+    with pytest.raises(ValueError, match="frontier_type"):
+        frontier_fronts("pairs", scores, objectives)
+
+
+@pytest.mark.parametrize("frontier_type", ["objective", "hybrid", "cartesian"])
+def test_frontier_type_selects_parents_over_objective_fronts(frontier_type, monkeypatch):
+    from gepa_dspy.engine import pareto
+
+    seen = []
+    original = pareto.frontier_fronts
+
+    def spy(kind, scores, objectives=None):
+        fronts = original(kind, scores, objectives)
+        seen.append((kind, fronts))
+        return fronts
+
+    monkeypatch.setattr("gepa_dspy.engine.strategies.frontier_fronts", spy)
+    program, _ = compile_toy(budget=80, metric_fn=_metric_with_objectives, gepa_kwargs={"frontier_type": frontier_type})
+    r = program.detailed_results
+    assert seen and all(kind == frontier_type for kind, _ in seen)
+    assert len(r.candidates) > 1 and r.per_objective_best_candidates is not None
+
+
+def test_objective_frontier_without_objective_scores_is_a_clear_error():
+    with pytest.raises(ValueError, match="objective_scores"):
+        compile_toy(budget=80, gepa_kwargs={"frontier_type": "objective"})
+
+
+def test_gepas_stoppers_end_the_search_with_a_reason():
+    from gepa.utils.stop_condition import NoImprovementStopper, ScoreThresholdStopper, TimeoutStopCondition
+
+    program, _ = compile_toy(budget=200, gepa_kwargs={"stop_callbacks": TimeoutStopCondition(0.0001)})
+    r = program.detailed_results
+    assert r.stop_reason.startswith("timeout") and len(r.candidates) == 1 and r.total_metric_calls == 8
+
+    program, _ = compile_toy(budget=200, gepa_kwargs={"stop_callbacks": [ScoreThresholdStopper(0.5)]})
+    r = program.detailed_results
+    assert r.stop_reason.startswith("score threshold") and max(r.val_aggregate_scores) >= 0.5
+    assert sum(s >= 0.5 for s in r.val_aggregate_scores) == 1  # stopped at the first candidate reaching it
+
+    program, _ = compile_toy(budget=400, gepa_kwargs={"stop_callbacks": NoImprovementStopper(2)})
+    r = program.detailed_results
+    assert r.stop_reason.startswith("no improvement") and r.total_metric_calls < 400
+
+
+def test_custom_stopper_gets_the_state_view():
+    seen = []
+
+    def after_three_iterations(state):
+        seen.append((state.i, state.total_num_evals, len(state.program_candidates)))
+        return state.i >= 3
+
+    program, _ = compile_toy(budget=400, gepa_kwargs={"stop_callbacks": after_three_iterations})
+    assert program.detailed_results.stop_reason == "stop_callbacks: after_three_iterations asked to stop"
+    assert [s[0] for s in seen] == [0, 1, 2, 3] and seen[0][1] == 8
+
+
+def test_stop_rules_are_resume_exact(tmp_path):
+    """The no-improvement rule is computed from the checkpointed history, so a resumed run stops where a fresh
+    one does."""
+    from gepa.utils.stop_condition import NoImprovementStopper
+
+    fresh, _ = compile_toy(budget=400, gepa_kwargs={"stop_callbacks": NoImprovementStopper(3)})
+    compile_toy(budget=40, log_dir=str(tmp_path))  # a partial run to resume from
+    resumed, _ = compile_toy(budget=400, log_dir=str(tmp_path), gepa_kwargs={"stop_callbacks": NoImprovementStopper(3)})
+    assert resumed.detailed_results.candidate_instructions == fresh.detailed_results.candidate_instructions
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"max_reflection_cost": 1.0}, ValueError, "max_reflection_cost"),
+    ({"reflection_prompt_template": "x <curr_param>"}, ValueError, "reflection_prompt_template"),
+    ({"frontier_type": "pairs"}, ValueError, "frontier_type"),
+    ({"batch_sampler": object()}, ValueError, "batch_sampler"),
+    ({"val_evaluation_policy": "sampled"}, ValueError, "val_evaluation_policy"),
+    ({"acceptance_criterion": "improvement_or_equal"}, ValueError, "acceptance_criterion"),
+    ({"seed": 3}, TypeError, "pass seed to GEPA"),
+    ({"module_selector": "all"}, TypeError, "component_selector"),
+    ({"no_such_option": 1}, TypeError, "unexpected key"),
+    ({"stop_callbacks": [3]}, TypeError, "stop_callbacks"),
+])
+def test_gepa_kwargs_that_cannot_be_honoured_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        GEPA(metric, max_metric_calls=10, gepa_kwargs=kwargs)
+
+
+def test_gepa_kwargs_that_describe_our_behaviour_are_accepted():
+    GEPA(metric, max_metric_calls=10, gepa_kwargs={
+        "max_reflection_cost": None, "batch_sampler": "epoch_shuffled", "val_evaluation_policy": "full_eval",
+        "acceptance_criterion": "strict_improvement", "cache_evaluation": True, "display_progress_bar": False,
+        "use_cloudpickle": True, "merge_val_overlap_floor": 5, "raise_on_exception": True, "frontier_type": "instance",
+        "stop_callbacks": None})

@@ -37,6 +37,7 @@ from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
 from .result import SearchResult
+from .stopping import stop_rule_reason
 from .sampler import EpochMinibatchSampler, rng_state_from_json, rng_state_to_json
 from .strategies import (AcceptanceCriterion, ComponentSelector, ParentSelector, SelectionContext, StrictImprovement,
                          select_components)
@@ -166,6 +167,7 @@ class GEPASearch:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore()
+        self._started = time.monotonic()
         self.runs.abort.clear()
         self.cache.unseal()
         stop_reason = "budget exhausted"
@@ -260,6 +262,9 @@ class GEPASearch:
             return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
             return f"stop requested by {self.log_dir / STOP_FILE}"
+        rule = stop_rule_reason(self.config, time.monotonic() - self._started, self.iteration, self.history, self.pool)
+        if rule:
+            return rule
         for condition in self.stop_conditions:
             condition_reason = condition()
             if condition_reason:

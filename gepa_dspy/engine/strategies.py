@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from .candidate import Candidate
-from .pareto import sample_pareto_parent
+from .pareto import FRONTIER_TYPES, frontier_fronts, sample_pareto_parent
 from .pool import CandidatePool
 from .records import Outcome
 
@@ -53,13 +53,33 @@ class AcceptanceCriterion(Protocol):
     def accept(self, parent_scores: Sequence[float], child_scores: Sequence[float]) -> bool: ...
 
 
+#: The objectives of every pool candidate on every validation example: ``table[i][j] = {name: value}``.
+ObjectiveTable = Callable[[CandidatePool], Sequence[Sequence[Mapping[str, float]]]]
+
+
 class ParetoParentSelector:
-    """Sample among non-dominated candidates, proportionally to the examples each one leads on."""
+    """Sample among non-dominated candidates, proportionally to the fronts each one leads.
+
+    ``frontier_type`` (see ``pareto.FRONTIER_TYPES``) says what the fronts are: per validation example (default,
+    the paper's), per objective, both, or per (example, objective). The objective kinds need ``objectives``,
+    which reads the objectives the metric reported for the pool's validation runs.
+    """
 
     name = "pareto"
 
+    def __init__(self, frontier_type: str = "instance", objectives: ObjectiveTable | None = None) -> None:
+        if frontier_type not in FRONTIER_TYPES:
+            raise ValueError(f"frontier_type must be one of {FRONTIER_TYPES}, got {frontier_type!r}")
+        self.frontier_type = frontier_type
+        self.objectives = objectives
+
     def select(self, pool: CandidatePool, rng: random.Random) -> int:
-        return sample_pareto_parent(pool.val_scores, pool.aggregate_scores(), rng)
+        fronts = None
+        if self.frontier_type != "instance":
+            if self.objectives is None:
+                raise ValueError(f"frontier_type={self.frontier_type!r} needs the objective scores of the pool")
+            fronts = frontier_fronts(self.frontier_type, pool.val_scores, self.objectives(pool))
+        return sample_pareto_parent(pool.val_scores, pool.aggregate_scores(), rng, fronts)
 
 
 class CurrentBestParentSelector:
@@ -105,6 +125,20 @@ class SearchStateView:
     program_full_scores_val_set: list[float]
     list_of_named_predictors: list[str]
     named_predictor_id_to_update_next_for_program_candidate: list[int]
+    total_num_evals: int = 0
+
+    @classmethod
+    def of(cls, pool: CandidatePool, i: int, total_num_evals: int = 0) -> "SearchStateView":
+        return cls(
+            i=i,
+            program_candidates=[dict(c) for c in pool.candidates],
+            parent_program_for_candidate=[list(p) if p else [None] for p in pool.parents],
+            prog_candidate_val_subscores=[dict(enumerate(row)) for row in pool.val_scores],
+            program_full_scores_val_set=pool.aggregate_scores(),
+            list_of_named_predictors=list(pool.component_names),
+            named_predictor_id_to_update_next_for_program_candidate=list(pool.next_component),
+            total_num_evals=total_num_evals,
+        )
 
 
 #: Turns the parent and its minibatch runs into the ``trajectories`` a function selector receives.
@@ -133,15 +167,7 @@ class FunctionComponentSelector:
         return self.select_in_context(pool, parent_id, SelectionContext(iteration=len(pool), runs=()))
 
     def select_in_context(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> list[str]:
-        state = SearchStateView(
-            i=context.iteration - 1,
-            program_candidates=[dict(c) for c in pool.candidates],
-            parent_program_for_candidate=[list(p) if p else [None] for p in pool.parents],
-            prog_candidate_val_subscores=[dict(enumerate(row)) for row in pool.val_scores],
-            program_full_scores_val_set=pool.aggregate_scores(),
-            list_of_named_predictors=list(pool.component_names),
-            named_predictor_id_to_update_next_for_program_candidate=list(pool.next_component),
-        )
+        state = SearchStateView.of(pool, context.iteration - 1)
         candidate = dict(pool.candidates[parent_id])
         trajectories = self.trajectories(candidate, context.runs)
         scores = [outcome.score for _, outcome in context.runs]
