@@ -247,7 +247,7 @@ class GEPA(Teleprompter):
             logger.warning("GEPA: no reflection_lm given; using the configured task LM %s", getattr(reflection_lm, "model", reflection_lm))
 
         train_ids = [f"t{i}" for i in range(len(train))]
-        val_ids = train_ids if same_sets else [f"v{i}" for i in range(len(val))]
+        val_ids = train_ids if same_sets else _validation_ids(train_ids, train, val)
         examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val))
         budget = self._budget(len(predictors), len(train), 0 if valset is None else len(val), len(val))
         seed = seed_candidate(student)
@@ -435,6 +435,23 @@ def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
         except ValueError:
             raise ValueError(f"{name}[{i}] has no inputs marked; call .with_inputs(...) on your examples") from None
     return out
+
+
+def _validation_ids(train_ids: list[str], train: Sequence[dspy.Example], val: Sequence[dspy.Example]) -> list[str]:
+    """Ids of the validation examples: a validation example equal to a training one (same fields and values, e.g.
+    ``valset=list(trainset)``) shares its id, so a run of a candidate on it is paid once and served from the cache
+    for both roles; the others get ids of their own (``v<index>``)."""
+    def identity(example: dspy.Example) -> tuple[str, tuple[str, ...]]:
+        return _examples_digest([example]), tuple(sorted(example.inputs().keys()))
+
+    by_digest: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for example_id, example in zip(train_ids, train):
+        by_digest.setdefault(identity(example), []).append(example_id)
+    ids = []
+    for j, example in enumerate(val):
+        matches = by_digest.get(identity(example))
+        ids.append(matches.pop(0) if matches else f"v{j}")  # each training id serves one validation example
+    return ids
 
 
 def _examples_digest(examples: Sequence[dspy.Example]) -> str:

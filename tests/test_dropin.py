@@ -286,3 +286,40 @@ def test_gepa_kwargs_that_describe_our_behaviour_are_accepted():
         "acceptance_criterion": "strict_improvement", "cache_evaluation": True, "display_progress_bar": False,
         "use_cloudpickle": True, "merge_val_overlap_floor": 5, "raise_on_exception": True, "frontier_type": "instance",
         "stop_callbacks": None})
+
+
+# ---------------------------------------------------------------- a valset that repeats training examples
+def test_validation_examples_equal_to_training_ones_are_paid_once():
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    examples = make_examples()[:8]
+    copies = [dspy.Example(**ex).with_inputs("text") for ex in examples]  # equal, not the same objects
+    optimizer = GEPA(metric, max_metric_calls=60, reflection_lm=reflection, track_stats=True)
+    r = optimizer.compile(CleanThenShout(), trainset=examples, valset=copies).detailed_results
+    first = next(h for h in r.history if h["kind"] == "reflection" and h["child_scores"])
+    # the parent's minibatch runs were the seed's validation runs: only the child's were paid
+    # the parent's minibatch runs were the seed's validation runs: only the child's minibatch was paid (and, if it
+    # won, its validation runs on the other 5 examples)
+    assert first["metric_calls_after"] - 8 in (len(first["example_ids"]), 8)
+    assert r.counters["cache_hits"] >= len(first["example_ids"])
+
+
+def test_validation_ids_share_training_ids_only_for_equal_examples():
+    from gepa_dspy.gepa import _validation_ids
+
+    train = make_examples()[:3]
+    val = [dspy.Example(**train[1]).with_inputs("text"), dspy.Example(**train[1]).with_inputs("text"),
+           dspy.Example(**train[0]).with_inputs("text", "answer"), make_examples()[5]]
+    # the second copy of train[1] gets its own id (one training id serves one validation example); other inputs,
+    # other example
+    assert _validation_ids(["t0", "t1", "t2"], train, val) == ["t1", "v1", "v2", "v3"]
+
+
+def test_one_example_budget_two_still_reflects_as_dspy():
+    """dspy's test_reflection_lm_gets_structured_images shape: one example as train and val, max_metric_calls=2."""
+    task, reflection = make_lms()
+    dspy.configure(lm=task)
+    example = make_examples()[:1]
+    optimizer = GEPA(metric, max_metric_calls=2, reflection_lm=reflection, track_stats=True)
+    r = optimizer.compile(CleanThenShout(), trainset=example, valset=[dspy.Example(**example[0]).with_inputs("text")]).detailed_results
+    assert reflection.calls >= 1 and r.total_metric_calls <= 2
