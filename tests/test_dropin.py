@@ -323,3 +323,14 @@ def test_one_example_budget_two_still_reflects_as_dspy():
     optimizer = GEPA(metric, max_metric_calls=2, reflection_lm=reflection, track_stats=True)
     r = optimizer.compile(CleanThenShout(), trainset=example, valset=[dspy.Example(**example[0]).with_inputs("text")]).detailed_results
     assert reflection.calls >= 1 and r.total_metric_calls <= 2
+
+
+def test_minibatches_of_a_small_trainset_are_padded_as_dspys():
+    from gepa_dspy.engine.sampler import EpochMinibatchSampler
+
+    sampler = EpochMinibatchSampler(["a", "b"], 3, seed=0)
+    for _ in range(4):
+        batch = sampler.next_batch()
+        assert len(batch) == 3 and sorted(set(batch)) == ["a", "b"] and batch[2] == batch[1]
+    assert EpochMinibatchSampler(["a"], 3, seed=0).next_batch() == ["a", "a", "a"]
+    assert len(EpochMinibatchSampler(list("abcde"), 3, seed=0).next_batch()) == 3  # no padding when big enough

@@ -362,7 +362,7 @@ class GEPASearch:
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
-        worst_case = (self.runs.misses(parent, batch) + len(batch), len(overlap_val))
+        worst_case = (self.runs.misses(parent, batch) + len(set(batch)), len(overlap_val))
         record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
         return _Slot(record=record), worst_case, "the next proposal"
 
