@@ -334,3 +334,29 @@ def test_minibatches_of_a_small_trainset_are_padded_as_dspys():
         assert len(batch) == 3 and sorted(set(batch)) == ["a", "b"] and batch[2] == batch[1]
     assert EpochMinibatchSampler(["a"], 3, seed=0).next_batch() == ["a", "a", "a"]
     assert len(EpochMinibatchSampler(list("abcde"), 3, seed=0).next_batch()) == 3  # no padding when big enough
+
+
+# ---------------------------------------------------------------- the CI step over DSPy's own GEPA tests
+def _peer_suite_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / ".ci" / "peer_suite.py"
+    spec = importlib.util.spec_from_file_location("peer_suite", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peer_known_differences_file_names_at_most_one_test_with_a_reason(tmp_path):
+    peer_suite = _peer_suite_module()
+    known = peer_suite.read_known(peer_suite.KNOWN)
+    assert len(known) <= 1 and all(len(reason) > 40 for reason in known.values())
+    two = tmp_path / "two.txt"
+    two.write_text("# comment\na::b  # replays upstream's LM calls\nc::d  # replays upstream's prompt\n")
+    with pytest.raises(SystemExit, match="at most 1"):
+        peer_suite.read_known(two)
+    bare = tmp_path / "bare.txt"
+    bare.write_text("a::b\n")
+    with pytest.raises(SystemExit, match="no reason"):
+        peer_suite.read_known(bare)
