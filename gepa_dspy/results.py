@@ -84,6 +84,23 @@ class DetailedResults(DspyGEPAResult):
             score_curve=list(result.curve),
         )
 
+    # Defined here too (same meanings as dspy 3.4's) so every supported DSPy version has them.
+    @property
+    def best_idx(self) -> int:
+        """The candidate with the best mean validation score (ties: the earliest)."""
+        scores = self.val_aggregate_scores
+        return max(range(len(scores)), key=lambda i: scores[i])
+
+    @property
+    def best_candidate(self) -> Any:
+        """The best candidate as a program (``candidates[best_idx]``)."""
+        return self.candidates[self.best_idx]
+
+    @property
+    def highest_score_achieved_per_val_task(self) -> dict[int, float]:
+        """``{validation index: the best score any candidate reached there}``."""
+        return {j: max(row[j] for row in self.val_subscores) for j in self.per_val_instance_best_candidates}
+
     @property
     def best_candidate_instructions(self) -> dict[str, str]:
         """The best candidate as ``{predictor name: instruction}`` (``best_candidate`` is the program)."""

@@ -224,6 +224,7 @@ def test_objective_frontier_without_objective_scores_is_a_clear_error():
 
 
 def test_gepas_stoppers_end_the_search_with_a_reason():
+    pytest.importorskip("gepa.utils.stop_condition")  # gepa >= 0.0.4 (dspy >= 3.0.2)
     from gepa.utils.stop_condition import NoImprovementStopper, ScoreThresholdStopper, TimeoutStopCondition
 
     program, _ = compile_toy(budget=200, gepa_kwargs={"stop_callbacks": TimeoutStopCondition(0.0001)})
@@ -255,6 +256,7 @@ def test_custom_stopper_gets_the_state_view():
 def test_stop_rules_are_resume_exact(tmp_path):
     """The no-improvement rule is computed from the checkpointed history, so a resumed run stops where a fresh
     one does."""
+    pytest.importorskip("gepa.utils.stop_condition")
     from gepa.utils.stop_condition import NoImprovementStopper
 
     fresh, _ = compile_toy(budget=400, gepa_kwargs={"stop_callbacks": NoImprovementStopper(3)})

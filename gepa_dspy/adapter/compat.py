@@ -90,16 +90,19 @@ def model_metadata_memo() -> ContextManager[None]:
     return memoized_model_metadata()
 
 
-def dspy_logging_stream() -> Any:
-    """The stream DSPy's own log handler writes to, so our progress lines interleave with DSPy's.
+def dspy_logging_stream_and_format() -> tuple[Any, str, str]:
+    """The stream DSPy's own log handler writes to (switched by ``dspy.disable_logging``) and its line and date
+    formats, so our progress lines look like DSPy's and are silenced with them.
 
-    Why: ``dspy.utils.logging_utils.DSPY_LOGGING_STREAM`` is a module constant, not API. All supported versions;
-    falls back to None (stderr) if it moves."""
+    Why: ``dspy.utils.logging_utils`` constants are not API. All supported versions; falls back to stderr and a
+    plain format if they move."""
     try:
-        from dspy.utils.logging_utils import DSPY_LOGGING_STREAM
+        from dspy.utils.logging_utils import DSPY_LOGGING_STREAM, LOGGING_DATETIME_FORMAT, LOGGING_LINE_FORMAT
     except ImportError:
-        return None
-    return DSPY_LOGGING_STREAM
+        import sys
+
+        return sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y/%m/%d %H:%M:%S"
+    return DSPY_LOGGING_STREAM, LOGGING_LINE_FORMAT, LOGGING_DATETIME_FORMAT
 
 
 def lm15_engine_api() -> bool:

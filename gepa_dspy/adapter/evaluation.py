@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import dspy
-from dspy.utils.callback import BaseCallback
-from dspy.utils import exceptions as dspy_errors
-from dspy.utils.exceptions import AdapterParseError
 
 from ..engine.candidate import Candidate, candidate_key
 from ..engine.protocols import OutcomeSink
 from ..engine.records import Outcome
+from .compat import FATAL_LM_ERRORS, LM_ERROR, AdapterParseError, BaseCallback, current_trace
 from .feedback import generic_feedback, normalize_metric_result, objective_scores_of
 from .program import build_program, named_predictors
 from .snapshot import to_jsonable
@@ -34,13 +32,8 @@ _PROGRAM_CACHE_SIZE = 16
 _LM_ERROR_MODULES = ("litellm", "openai", "httpx", "httpcore", "requests", "urllib3", "aiohttp")
 
 
-#: LM errors that no retry or later example will fix: they stop the run at once instead of being scored.
-FATAL_LM_ERRORS: tuple[type[BaseException], ...] = (
-    dspy_errors.LMConfigurationError,
-    dspy_errors.LMAuthError,
-    dspy_errors.LMBillingError,
-    dspy_errors.LMUnsupportedModelError,
-)
+#: LM errors that no retry or later example will fix (``compat.FATAL_LM_ERRORS``; empty before dspy 3.4): they stop
+#: the run at once instead of being scored.
 
 
 def classify_exception(exc: BaseException) -> str:
@@ -50,7 +43,7 @@ def classify_exception(exc: BaseException) -> str:
         return "parse_error"
     if isinstance(exc, FATAL_LM_ERRORS):
         return "fatal"
-    if isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)):
+    if isinstance(exc, (*LM_ERROR, TimeoutError, ConnectionError)):
         return "lm_error"
     for cls in type(exc).__mro__:
         if cls.__module__.split(".")[0] in _LM_ERROR_MODULES:
@@ -208,7 +201,7 @@ class DSPyEvaluator:
                     error: BaseException | None = None
                 except Exception as exc:  # noqa: BLE001 - every program failure becomes a scored record
                     prediction, error = None, exc
-                trace = list(dspy.settings.trace or [])
+                trace = current_trace()
             if error is not None and classify_exception(error) == "fatal":
                 raise error
             # DSPy's LM already retries transient errors (num_retries, with backoff); this is one more
