@@ -30,12 +30,13 @@ from .engine.search import GEPASearch
 from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
                                 make_component_selector, make_parent_selector)
 from .gepa_kwargs import parse_gepa_kwargs
+from .adapter.mlflow_tracking import MlflowTracker, import_mlflow
 from .results import DetailedResults
 
 logger = logging.getLogger("gepa_dspy")
 
 #: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
-_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow")
+_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs")
 
 
 class GEPA(Teleprompter):
@@ -177,7 +178,7 @@ class GEPA(Teleprompter):
             raise ValueError("track_best_outputs=True needs track_stats=True (the outputs land on detailed_results)")
         if instruction_proposer is not None and not callable(instruction_proposer):
             raise TypeError(f"instruction_proposer must be callable, got {type(instruction_proposer).__name__}")
-        unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
+        unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer", "use_mlflow"})
         if unknown:
             raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
         if dspy_only_options.get("code_proposer"):
@@ -185,6 +186,9 @@ class GEPA(Teleprompter):
                                       "see docs/drop-in.md")
         self.gepa_kwargs = dict(dspy_only_options.get("gepa_kwargs") or {})
         self._options = parse_gepa_kwargs(self.gepa_kwargs)
+        self.use_mlflow = bool(dspy_only_options.get("use_mlflow") or self._options.mlflow.get("use_mlflow"))
+        if self.use_mlflow:
+            import_mlflow()  # a missing optional dependency fails here, not after the seed evaluation
         for name in _IGNORED_DSPY_ARGS:
             if dspy_only_options.get(name):
                 warnings.warn(f"GEPA: {name} is a dspy.GEPA logging option and is ignored by gepa_dspy", stacklevel=2)
@@ -301,8 +305,47 @@ class GEPA(Teleprompter):
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
         )
-        result = search.run()
-        return self._finish(student, result, budget, evaluator, proposer, search)
+        tracker = self._mlflow_tracker(budget, predictors, len(train), len(val))
+        if tracker is not None:
+            search.stop_conditions.append(lambda: tracker.log_progress(search))  # an observer: never stops
+        try:
+            result = search.run()
+            program = self._finish(student, result, budget, evaluator, proposer, search)
+        except BaseException:
+            if tracker is not None:
+                tracker.end(failed=True)
+            raise
+        if tracker is not None:
+            tracker.log_progress(search)
+            tracker.log_outcome(self.detailed_results_, program)
+            self.detailed_results_.counters["mlflow_log_failures"] = tracker.failures
+            tracker.end()
+        return program
+
+    def _mlflow_tracker(self, budget: int, predictors: list[tuple[str, Any]], n_train: int, n_val: int) -> MlflowTracker | None:
+        """The MLflow run for ``use_mlflow`` (started, with this run's settings as params), or None."""
+        if not self.use_mlflow:
+            return None
+        options = self._options.mlflow
+        tracker = MlflowTracker(tracking_uri=options.get("mlflow_tracking_uri"),
+                                experiment_name=options.get("mlflow_experiment_name"),
+                                attach_existing=bool(options.get("mlflow_attach_existing")),
+                                key_prefix=options.get("tracking_key_prefix") or "")
+        tracker.start({
+            "optimizer": "gepa_dspy.GEPA", "max_metric_calls": budget, "auto": self.auto,
+            "max_full_evals": self.max_full_evals, "seed": self.seed,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": _strategy_label(self.candidate_selection_strategy),
+            "component_selector": _strategy_label(self.component_selector),
+            "frontier_type": self._options.frontier_type, "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations, "skip_perfect_score": self.skip_perfect_score,
+            "perfect_score": self.perfect_score, "failure_score": self.failure_score,
+            "num_threads": self.num_threads, "num_parallel_proposals": self.num_parallel_proposals,
+            "reflection_lm": str(getattr(self.reflection_lm, "model", None)),
+            "trainset_size": n_train, "valset_size": n_val, "predictors": [name for name, _ in predictors],
+            "log_dir": self.log_dir,
+        })
+        return tracker
 
     def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
                 proposer: ReflectionProposer | CustomInstructionProposer, search: GEPASearch) -> dspy.Module:

@@ -362,3 +362,69 @@ def test_peer_known_differences_file_names_at_most_one_test_with_a_reason(tmp_pa
     bare.write_text("a::b\n")
     with pytest.raises(SystemExit, match="no reason"):
         peer_suite.read_known(bare)
+
+
+# ---------------------------------------------------------------- MLflow (real MLflow, local file store)
+@pytest.fixture
+def mlflow_store(tmp_path):
+    """A real local MLflow store (sqlite, artifacts under tmp_path); the global tracking URI is restored after."""
+    mlflow = pytest.importorskip("mlflow")
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("gepa-dropin", artifact_location=(tmp_path / "artifacts").as_uri())
+    yield mlflow, uri, client, experiment_id
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(previous)
+
+
+def test_use_mlflow_logs_params_iterations_candidates_and_best_program(tmp_path, mlflow_store):
+    mlflow, uri, client, experiment_id = mlflow_store
+    program, optimizer = compile_toy(budget=60, use_mlflow=True, gepa_kwargs={
+        "mlflow_tracking_uri": uri, "mlflow_experiment_name": "gepa-dropin"})
+    r = program.detailed_results
+    assert mlflow.active_run() is None  # the run we started is ended
+    experiment = client.get_experiment(experiment_id)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["max_metric_calls"] == "60" and params["seed"] == "0" and params["frontier_type"] == "instance"
+    assert json.loads(params["predictors"]) == ["clean", "shout"] and params["valset_size"] == "8"
+    assert params["best/clean"] == r.candidate_instructions[r.best_idx]["clean"]
+    best = client.get_metric_history(run.info.run_id, "best_score_on_valset")
+    calls = client.get_metric_history(run.info.run_id, "total_metric_calls")
+    assert best[0].step == 0 and best[0].value == pytest.approx(r.val_aggregate_scores[0])
+    assert max(m.value for m in best) == pytest.approx(max(r.val_aggregate_scores))
+    assert len(calls) == len(r.history) + 1 and max(m.value for m in calls) == r.total_metric_calls
+    new = client.get_metric_history(run.info.run_id, "new_program_idx")
+    assert sorted(int(m.value) for m in new) == list(range(len(r.candidates)))
+    assert run.data.metrics["best_valset_score"] == pytest.approx(max(r.val_aggregate_scores))
+    artifacts = tmp_path / "download"
+    client.download_artifacts(run.info.run_id, "", str(artifacts))
+    table = json.loads((artifacts / "candidates.json").read_text())
+    assert len(table["data"]) == len(r.candidates)
+    saved = json.loads((artifacts / "detailed_results.json").read_text())
+    assert saved["candidates"] == r.candidate_instructions
+    reloaded = CleanThenShout()
+    reloaded.load(str(artifacts / "best_program" / "program.json"))
+    assert reloaded.clean.signature.instructions == program.clean.signature.instructions
+    assert r.counters["mlflow_log_failures"] == 0
+
+
+def test_use_mlflow_logs_into_an_active_run_and_leaves_it_open(mlflow_store):
+    mlflow, uri, client, experiment_id = mlflow_store
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(experiment_id=experiment_id) as outer:
+        compile_toy(budget=30, use_mlflow=True)
+        assert mlflow.active_run().info.run_id == outer.info.run_id
+    run = mlflow.get_run(outer.info.run_id)
+    assert run.data.params["max_metric_calls"] == "30" and "best_valset_score" in run.data.metrics
+
+
+def test_use_mlflow_without_mlflow_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(ImportError, match=r"gepa-dspy\[mlflow\]"):
+        GEPA(metric, max_metric_calls=10, use_mlflow=True)
