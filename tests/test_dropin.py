@@ -428,3 +428,30 @@ def test_use_mlflow_without_mlflow_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(ImportError, match=r"gepa-dspy\[mlflow\]"):
         GEPA(metric, max_metric_calls=10, use_mlflow=True)
+
+
+def test_gepas_own_selector_classes_work_as_component_selector():
+    selectors = pytest.importorskip("gepa.strategies.component_selector")
+    program, _ = compile_toy(budget=60, component_selector=selectors.RoundRobinReflectionComponentSelector())
+    r = program.detailed_results
+    firsts = [h["components"] for h in r.history if h["kind"] == "reflection" and h["components"]]
+    assert all(len(c) == 1 for c in firsts) and {c[0] for c in firsts} == {"clean", "shout"}  # one at a time, cycling
+    program, _ = compile_toy(budget=60, component_selector=selectors.AllReflectionComponentSelector())
+    assert all(h["components"] in ([], ["clean", "shout"]) for h in program.detailed_results.history
+               if h["kind"] == "reflection")
+
+
+def test_declared_dspy_floor_is_the_one_compat_and_ci_use():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from gepa_dspy.adapter import compat
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    spec = next(d for d in deps if re.match(r"dspy\b", d))
+    floor = tuple(int(p) for p in re.search(r">=\s*([0-9.]+)", spec).group(1).split("."))
+    assert floor == compat.DSPY_FLOOR and "<3.5" in spec
+    assert compat.DSPY_VERSION >= compat.DSPY_FLOOR
+    assert "lowest_dspy.sh" in (root / ".ci" / "run").read_text() and "peer_suite.py" in (root / ".ci" / "run").read_text()
