@@ -12,13 +12,8 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 export LITELLM_LOCAL_MODEL_COST_MAP=True PIP_DISABLE_PIP_VERSION_CHECK=1
-FLOOR="$(python3 - <<'PY'
-import re, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-spec = next(d for d in deps if re.match(r"dspy\b", d))
-print(re.search(r">=\s*([0-9.]+)", spec).group(1))
-PY
-)"
+FLOOR="$(sed -nE 's/^ *"dspy>=([0-9.]+).*/\1/p' pyproject.toml | head -1)"
+[ -n "$FLOOR" ] || { echo "[floor] no dspy>=X in pyproject.toml" >&2; exit 1; }
 VENV="${1:-$REPO/.ci-venv-dspy-floor}"
 rm -rf "$VENV"
 START=$SECONDS
