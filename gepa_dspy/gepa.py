@@ -110,6 +110,13 @@ class GEPA(Teleprompter):
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
             time). See ``gepa_dspy.adapter.custom_proposer`` for what it receives and how bad replies count.
 
+        gepa_kwargs: ``dspy.GEPA``'s pass-through options, read for our engine (``gepa_dspy.gepa_kwargs``):
+            ``frontier_type`` (``"instance"``, ``"objective"``, ``"hybrid"``, ``"cartesian"``), ``stop_callbacks``
+            (gepa's stoppers or any ``stopper(state) -> bool``), the MLflow options; options we cannot honour raise.
+        use_mlflow: log the run to MLflow (params, per-iteration metrics, candidates, best program); needs the
+            ``mlflow`` extra. ``use_wandb`` and its options are accepted and ignored with a warning.
+        code_proposer: not supported (dspy.Flex code evolution); raises ``NotImplementedError``, see docs/drop-in.md.
+
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
     candidate on the same example are served from the cache and do not count. The search never starts
