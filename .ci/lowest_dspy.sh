@@ -6,6 +6,14 @@
 #   test_compare.py, test_compare_journal.py, test_orchestration_bench.py, test_pupa.py, test_parallel_compile.py,
 #   test_local_lm.py, test_testing_server.py: gepa_dspy.testing's scripted LM plugs into dspy.lm15 (dspy >= 3.4)
 #   test_model_metadata_memo.py: the patched dspy.clients.costs / capabilities modules exist from dspy 3.4
+#   test_notebooks.py: the notebooks run on gepa_dspy.testing (dspy >= 3.4) and need the bench extra
+# Single tests left out, each written against a newer DSPy API:
+#   test_faults.py::test_misconfigured_lm_stops_the_run_at_once, ::test_exception_classification: DSPy's LMError
+#     family (LMAuthError, LMRateLimitError, ...) arrived in dspy 3.4; before it nothing is classed fatal
+#   test_custom_proposer.py::test_dspy_types_reach_the_proposer_as_objects_and_the_rest_as_strings,
+#     ::test_an_image_input_reaches_the_proposer_as_a_dspy_image: dspy.Image("url") positionally (dspy >= 3.1)
+#   test_reflection.py::test_format_failures_become_feedback_when_asked: ChatAdapter(use_json_adapter_fallback=)
+#   test_reflection.py::test_json_schema_replies_are_asked_for_on_the_wire_and_adopted: gepa_dspy.testing's server
 # Usage: bash .ci/lowest_dspy.sh [venv dir]   (creates the venv if missing; prints the time taken)
 set -euo pipefail
 
@@ -25,5 +33,11 @@ fi
 "$VENV/bin/python" -m pytest -m "not llm and not slow" -q -p no:cacheprovider \
     --ignore=tests/test_compare.py --ignore=tests/test_compare_journal.py --ignore=tests/test_orchestration_bench.py \
     --ignore=tests/test_pupa.py --ignore=tests/test_parallel_compile.py --ignore=tests/test_local_lm.py \
-    --ignore=tests/test_testing_server.py --ignore=tests/test_model_metadata_memo.py
+    --ignore=tests/test_testing_server.py --ignore=tests/test_model_metadata_memo.py --ignore=tests/test_notebooks.py \
+    --deselect=tests/test_faults.py::test_misconfigured_lm_stops_the_run_at_once \
+    --deselect=tests/test_faults.py::test_exception_classification \
+    --deselect=tests/test_custom_proposer.py::test_dspy_types_reach_the_proposer_as_objects_and_the_rest_as_strings \
+    --deselect=tests/test_custom_proposer.py::test_an_image_input_reaches_the_proposer_as_a_dspy_image \
+    --deselect=tests/test_reflection.py::test_format_failures_become_feedback_when_asked \
+    --deselect=tests/test_reflection.py::test_json_schema_replies_are_asked_for_on_the_wire_and_adopted
 echo "[floor] lowest-dspy lane: $((SECONDS - START)) s"
