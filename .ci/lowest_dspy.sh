@@ -28,7 +28,7 @@ START=$SECONDS
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q -e ".[test]" "dspy==$FLOOR"
+"$VENV/bin/python" -m pip install -q -e ".[test,bench]" "dspy==$FLOOR"
 "$VENV/bin/python" -c "import dspy, gepa_dspy; print('[floor] dspy', dspy.__version__, 'gepa_dspy from', gepa_dspy.__file__)"
 "$VENV/bin/python" -m pytest -m "not llm and not slow" -q -p no:cacheprovider \
     --ignore=tests/test_compare.py --ignore=tests/test_compare_journal.py --ignore=tests/test_orchestration_bench.py \
