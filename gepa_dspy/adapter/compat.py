@@ -125,6 +125,26 @@ def map_http_error(status: int, message: str, *, provider: str, retry_after: flo
     return _map(status, message, provider=provider, retry_after=retry_after)
 
 
+def execute_lm_call(lm: Any, prompt: str | None, messages: list[dict[str, Any]] | None, kwargs: dict[str, Any]) -> Any:
+    """Run one call of a custom ``BaseLM`` through DSPy's own execution path (history, usage tracking, retries) and
+    return the provider-shaped response, as ``dspy.utils.DummyLM`` does.
+
+    Why: the scripted test LM must behave like a real provider LM; ``dspy.clients.execution`` is internal.
+    Gate: dspy >= 3.4."""
+    from dspy.clients.execution import execute, prepare
+
+    return execute(lm, prepare(lm, prompt, messages, kwargs, direct=True)).provider_response()
+
+
+def install_lm_engine(lm: Any, engine: Any, async_engine: Any) -> None:
+    """Make ``lm`` answer through ``engine`` (``complete(Request) -> Response``) with DSPy's response cache off.
+
+    Why: DSPy 3.4's custom-LM contract reads these private attributes (as ``DummyLM`` sets them). Gate: dspy >= 3.4."""
+    lm._cache_responses = False
+    lm._engine_spec = engine
+    lm._async_engine_spec = async_engine
+
+
 def flex_available() -> bool:
     """Whether ``dspy.Flex`` (code evolution, used by dspy.GEPA's ``code_proposer``) exists. Gate: dspy >= 3.4."""
     return hasattr(dspy, "Flex")
