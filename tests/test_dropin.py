@@ -432,6 +432,8 @@ def test_use_mlflow_without_mlflow_is_a_clear_error(monkeypatch):
 
 def test_gepas_own_selector_classes_work_as_component_selector():
     selectors = pytest.importorskip("gepa.strategies.component_selector")
+    if not callable(selectors.RoundRobinReflectionComponentSelector()):
+        pytest.skip("this gepa's selector classes are not callables (gepa < 0.0.4, dspy 3.0.0 has no component_selector)")
     program, _ = compile_toy(budget=60, component_selector=selectors.RoundRobinReflectionComponentSelector())
     r = program.detailed_results
     firsts = [h["components"] for h in r.history if h["kind"] == "reflection" and h["components"]]
