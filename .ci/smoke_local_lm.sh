@@ -99,7 +99,7 @@ with start_server("fast") as server:
     assert scored, f"no proposal was made and scored: {reflections}"
     assert results.total_metric_calls >= len(valset) + 2 * minibatch, results.total_metric_calls
     if scored[0]["status"] == "accepted":
-        assert len(results.candidates) == 2 and results.candidates[1] != results.candidates[0]
+        assert len(results.candidates) == 2 and results.candidate_instructions[1] != results.candidate_instructions[0]
     assert server.running, server.dead_log_tail()
 print("smoke_local_lm: OK (one GEPA proposal made and scored on the local LM)")
 PY

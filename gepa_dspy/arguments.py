@@ -19,14 +19,16 @@ import dspy
 import numpy as np
 
 from .adapter.reflection import check_reply_format
-from .budget import AUTO_PROPOSALS_PER_PREDICTOR
+from .budget import AUTO_CANDIDATES
 from .engine.config import PARALLEL_MODES
 from .engine.strategies import make_component_selector, make_parent_selector
 
 #: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
-IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow")
+IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs")
+#: ``dspy.GEPA`` keyword arguments we support (see ``gepa_kwargs.py`` and ``adapter/mlflow_tracking.py``).
+SUPPORTED_DSPY_ARGS = ("gepa_kwargs", "use_mlflow")
 #: ``dspy.GEPA`` arguments for its own backend: refused when set.
-UNSUPPORTED_DSPY_ARGS = ("gepa_kwargs", "code_proposer")
+UNSUPPORTED_DSPY_ARGS = ("code_proposer",)
 
 BOOL_ARGS = ("skip_perfect_score", "add_format_failure_as_feedback", "use_merge", "track_stats", "track_best_outputs",
              "warn_on_score_mismatch")
@@ -74,8 +76,8 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
     budgets = [name for name in ("auto", "max_metric_calls", "max_full_evals") if args[name] is not None]
     if len(budgets) != 1:
         raise ValueError(f"give exactly one of auto, max_metric_calls, max_full_evals (got {budgets or 'none'})")
-    if args["auto"] is not None and args["auto"] not in AUTO_PROPOSALS_PER_PREDICTOR:
-        raise ValueError(f"auto must be one of {sorted(AUTO_PROPOSALS_PER_PREDICTOR)}, got {args['auto']!r}")
+    if args["auto"] is not None and args["auto"] not in AUTO_CANDIDATES:
+        raise ValueError(f"auto must be one of {sorted(AUTO_CANDIDATES)}, got {args['auto']!r}")
     for name in POSITIVE_INT_ARGS:
         check_positive_int(name, args[name])
     for name in BOOL_ARGS:
@@ -97,8 +99,6 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
             raise ValueError(f"{name} must be a finite number, got {value!r}")
     if not perfect > failure:
         raise ValueError(f"perfect_score ({perfect}) must be greater than failure_score ({failure})")
-    if failure < 0:
-        raise ValueError(f"failure_score must be >= 0, got {failure}")
     make_parent_selector(args["candidate_selection_strategy"])
     make_component_selector(args["component_selector"])
     if args["reflection_lm"] is not None and not isinstance(args["reflection_lm"], dspy.BaseLM):
@@ -109,12 +109,12 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
         raise TypeError(f"instruction_proposer must be callable, got {type(args['instruction_proposer']).__name__}")
     if args["log_dir"] is not None and not isinstance(args["log_dir"], (str, bytes)) and not hasattr(args["log_dir"], "__fspath__"):
         raise TypeError(f"log_dir must be a path (str or os.PathLike) or None, got {type(args['log_dir']).__name__}")
-    unknown = sorted(set(dspy_only_options) - set(IGNORED_DSPY_ARGS) - set(UNSUPPORTED_DSPY_ARGS))
+    unknown = sorted(set(dspy_only_options) - set(IGNORED_DSPY_ARGS) - set(SUPPORTED_DSPY_ARGS) - set(UNSUPPORTED_DSPY_ARGS))
     if unknown:
         raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
     for name in UNSUPPORTED_DSPY_ARGS:
         if dspy_only_options.get(name):
-            raise NotImplementedError(f"{name} is specific to dspy.GEPA's backend and is not supported here")
+            raise NotImplementedError(f"{name} (dspy.Flex code evolution) is not supported by gepa_dspy; see docs/drop-in.md")
     for name in IGNORED_DSPY_ARGS:
         if dspy_only_options.get(name):
             warnings.warn(f"GEPA: {name} is a dspy.GEPA logging option and is ignored by gepa_dspy", stacklevel=3)

@@ -10,25 +10,27 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import dspy
-from dspy.teleprompt.teleprompt import Teleprompter
 
+from .adapter.compat import Teleprompter, model_metadata_memo
 from .adapter.best_outputs import best_outputs_valset
 from .arguments import check_arguments, resolve_arguments
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.fingerprint import examples_digest, run_identity
-from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
 from .adapter.progress_log import progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
-from .budget import auto_budget, full_evals_budget
+from .budget import AUTO_CANDIDATES, BudgetPlan, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import SearchConfig
 from .engine.result import SearchResult
 from .engine.search import GEPASearch
-from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
+from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
+                                make_component_selector, make_parent_selector)
+from .gepa_kwargs import parse_gepa_kwargs
+from .adapter.mlflow_tracking import MlflowTracker, import_mlflow
 from .results import DetailedResults
 
 logger = logging.getLogger("gepa_dspy")
@@ -47,10 +49,12 @@ class GEPA(Teleprompter):
         metric: ``metric(gold, pred, trace=None, pred_name=None, pred_trace=None)`` returning a number or
             ``dspy.Prediction(score=..., feedback=...)`` (see ``ScoreWithFeedback``). Called with
             ``pred_name``/``pred_trace`` to get feedback on one predictor during reflection.
-        auto: ``"light" | "medium" | "heavy"``: budget = ``V + P*2b + ceil(P/3)*V`` metric calls, with
-            ``P = k * num_predictors`` proposals (k = 6, 12, 18), V the valset size, b the minibatch size.
+        auto: ``"light" | "medium" | "heavy"``: the number of metric calls ``dspy.GEPA.auto_budget`` gives for the
+            same program and valset (see ``gepa_dspy.budget.auto_budget``). The plan (the budget and how many
+            proposals it buys) is logged at the start of ``compile``.
         max_metric_calls: budget as a number of metric calls (one program run on one example).
-        max_full_evals: budget as ``max_full_evals * (len(trainset) + len(valset))`` metric calls.
+        max_full_evals: budget as ``max_full_evals * (len(trainset) + len(valset))`` metric calls (``len(valset)``
+            is 0 when no valset is given, as in dspy.GEPA).
             Exactly one of ``auto``, ``max_metric_calls`` and ``max_full_evals`` must be given.
         reflection_lm: the LM that writes new instructions (default: the configured ``dspy.settings.lm``).
         reflection_minibatch_size: training examples per reflection step.
@@ -61,7 +65,10 @@ class GEPA(Teleprompter):
             LMs that cannot keep to a fence (docs/compare.md has a 0.5B model's record). Replies that break the
             format are rejected and counted either way.
         candidate_selection_strategy: ``"pareto"`` or ``"current_best"``, or a ``ParentSelector``.
-        component_selector: ``"round_robin"`` or ``"all"``, or a ``ComponentSelector``.
+        component_selector: ``"round_robin"`` or ``"all"``; a function with ``dspy.GEPA``'s selector signature,
+            ``fn(state, trajectories, subsample_scores, candidate_idx, candidate) -> [component names]`` (``state.i``
+            is the iteration from 0; ``trajectories`` dspy's dicts with ``example``, ``prediction``, ``trace``,
+            ``score``); or an object with ``select(pool, parent_id)`` (``gepa_dspy.engine.strategies``).
         skip_perfect_score: propose nothing when the parent is already perfect on the minibatch.
         perfect_score: the best score the metric can give. failure_score: the score of a failed run.
         add_format_failure_as_feedback: show unparsable LM outputs to the reflection LM as feedback.
@@ -101,6 +108,13 @@ class GEPA(Teleprompter):
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
             time). See ``gepa_dspy.adapter.custom_proposer`` for what it receives and how bad replies count.
 
+        gepa_kwargs: ``dspy.GEPA``'s pass-through options, read for our engine (``gepa_dspy.gepa_kwargs``):
+            ``frontier_type`` (``"instance"``, ``"objective"``, ``"hybrid"``, ``"cartesian"``), ``stop_callbacks``
+            (gepa's stoppers or any ``stopper(state) -> bool``), the MLflow options; options we cannot honour raise.
+        use_mlflow: log the run to MLflow (params, per-iteration metrics, candidates, best program); needs the
+            ``mlflow`` extra. ``use_wandb`` and its options are accepted and ignored with a warning.
+        code_proposer: not supported (dspy.Flex code evolution); raises ``NotImplementedError``, see docs/drop-in.md.
+
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
     candidate on the same example are served from the cache and do not count. The search never starts
@@ -119,7 +133,7 @@ class GEPA(Teleprompter):
         reflection_lm: dspy.BaseLM | None = None,
         reflection_minibatch_size: int = 3,
         candidate_selection_strategy: Literal["pareto", "current_best"] | ParentSelector = "pareto",
-        component_selector: Literal["round_robin", "all"] | ComponentSelector = "round_robin",
+        component_selector: Literal["round_robin", "all"] | ComponentSelector | Callable[..., list[str]] = "round_robin",
         skip_perfect_score: bool = True,
         perfect_score: float = 1.0,
         failure_score: float = 0.0,
@@ -143,6 +157,11 @@ class GEPA(Teleprompter):
         super().__init__()
         check_arguments({name: value for name, value in locals().items() if name not in ("self", "dspy_only_options", "__class__")},
                         dspy_only_options)
+        self.gepa_kwargs = dict(dspy_only_options.get("gepa_kwargs") or {})
+        self._options = parse_gepa_kwargs(self.gepa_kwargs)
+        self.use_mlflow = bool(dspy_only_options.get("use_mlflow") or self._options.mlflow.get("use_mlflow"))
+        if self.use_mlflow:
+            import_mlflow()  # a missing optional dependency fails here, not after the seed evaluation
 
         self.metric = metric
         self.auto = auto
@@ -186,7 +205,7 @@ class GEPA(Teleprompter):
             warnings.warn("GEPA does not use a teacher program; the teacher argument is ignored", stacklevel=2)
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(kwargs)}")
-        with progress_logging(logger), memoized_model_metadata():
+        with progress_logging(logger), model_metadata_memo():
             return self._compile(student, trainset, valset)
 
     def _compile(self, student: dspy.Module, trainset: Sequence[dspy.Example],
@@ -203,9 +222,9 @@ class GEPA(Teleprompter):
             logger.warning("GEPA: no reflection_lm given; using the configured task LM %s", getattr(reflection_lm, "model", reflection_lm))
 
         train_ids = [f"t{i}" for i in range(len(train))]
-        val_ids = train_ids if same_sets else [f"v{i}" for i in range(len(val))]
+        val_ids = train_ids if same_sets else _validation_ids(train_ids, train, val)
         examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val))
-        budget = self._budget(len(predictors), len(train), len(val))
+        budget = self._budget(len(predictors), len(train), 0 if valset is None else len(val), len(val))
         seed = seed_candidate(student)
 
         evaluator = DSPyEvaluator(
@@ -223,7 +242,11 @@ class GEPA(Teleprompter):
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
+        options = self._options
         config = SearchConfig(
+            timeout_seconds=options.timeout_seconds,
+            max_iterations_without_improvement=options.max_iterations_without_improvement,
+            score_threshold=options.score_threshold,
             max_metric_calls=budget,
             minibatch_size=run.reflection_minibatch_size,
             perfect_score=run.perfect_score,
@@ -235,19 +258,65 @@ class GEPA(Teleprompter):
             num_parallel_proposals=self.num_parallel_proposals,
             parallel_mode=self.parallel_proposal_mode,
         )
+        parent_selector = make_parent_selector(self.candidate_selection_strategy)
+        if options.frontier_type != "instance" and isinstance(parent_selector, ParetoParentSelector):
+            parent_selector = ParetoParentSelector(options.frontier_type)
         search = GEPASearch(
             seed, train_ids, val_ids, evaluator, proposer, config,
-            parent_selector=make_parent_selector(self.candidate_selection_strategy),
-            component_selector=make_component_selector(self.component_selector),
+            parent_selector=parent_selector,
+            component_selector=make_component_selector(self.component_selector, evaluator.trajectories),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val) | run_identity(student, self.metric),
         )
+        if isinstance(parent_selector, ParetoParentSelector) and parent_selector.frontier_type != "instance":
+            parent_selector.objectives = lambda pool: _objective_table(pool, val_ids, search.cache.get)
+        for stopper in options.stoppers:
+            search.stop_conditions.append(_stop_condition(stopper, search))
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
         )
-        result = search.run()
-        return self._finish(student, result, budget, evaluator, proposer, search)
+        tracker = self._mlflow_tracker(budget, predictors, len(train), len(val))
+        if tracker is not None:
+            search.stop_conditions.append(lambda: tracker.log_progress(search))  # an observer: never stops
+        try:
+            result = search.run()
+            program = self._finish(student, result, budget, evaluator, proposer, search)
+        except BaseException:
+            if tracker is not None:
+                tracker.end(failed=True)
+            raise
+        if tracker is not None:
+            tracker.log_progress(search)
+            tracker.log_outcome(self.detailed_results_, program)
+            self.detailed_results_.counters["mlflow_log_failures"] = tracker.failures
+            tracker.end()
+        return program
+
+    def _mlflow_tracker(self, budget: int, predictors: list[tuple[str, Any]], n_train: int, n_val: int) -> MlflowTracker | None:
+        """The MLflow run for ``use_mlflow`` (started, with this run's settings as params), or None."""
+        if not self.use_mlflow:
+            return None
+        options = self._options.mlflow
+        tracker = MlflowTracker(tracking_uri=options.get("mlflow_tracking_uri"),
+                                experiment_name=options.get("mlflow_experiment_name"),
+                                attach_existing=bool(options.get("mlflow_attach_existing")),
+                                key_prefix=options.get("tracking_key_prefix") or "")
+        tracker.start({
+            "optimizer": "gepa_dspy.GEPA", "max_metric_calls": budget, "auto": self.auto,
+            "max_full_evals": self.max_full_evals, "seed": self.seed,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": _strategy_label(self.candidate_selection_strategy),
+            "component_selector": _strategy_label(self.component_selector),
+            "frontier_type": self._options.frontier_type, "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations, "skip_perfect_score": self.skip_perfect_score,
+            "perfect_score": self.perfect_score, "failure_score": self.failure_score,
+            "num_threads": self.num_threads, "num_parallel_proposals": self.num_parallel_proposals,
+            "reflection_lm": str(getattr(self.reflection_lm, "model", None)),
+            "trainset_size": n_train, "valset_size": n_val, "predictors": [name for name, _ in predictors],
+            "log_dir": self.log_dir,
+        })
+        return tracker
 
     def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
                 proposer: ReflectionProposer | CustomInstructionProposer, search: GEPASearch) -> dspy.Module:
@@ -264,28 +333,36 @@ class GEPA(Teleprompter):
             result.counters["best_outputs_left_out"] = left_out
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
+        # A copy, so the candidate programs are unaffected by later changes to the student.
+        base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
         self.detailed_results_ = DetailedResults.from_search(
-            result, seed=run.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
+            result, build_program=lambda candidate: build_program(base, candidate), seed=run.seed,
+            log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
             objectives=objective_summary(result, search.cache.get),
         )
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
-        # A copy, so candidate_program() is unaffected by later changes to the student.
-        base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
-        self.detailed_results_.program_builder = lambda candidate: build_program(base, candidate)
         program = build_program(student, result.best_candidate)
         if self.track_stats:
             program.detailed_results = self.detailed_results_
         return program
 
-    def _budget(self, num_predictors: int, n_train: int, n_val: int) -> int:
+    def _budget(self, num_predictors: int, n_train: int, n_given_val: int, n_val: int) -> int:
+        """Metric calls, as dspy.GEPA computes them. ``n_given_val`` is 0 when no valset was passed (dspy then
+        counts the trainset once for ``max_full_evals``); ``n_val`` the size of the set used for validation."""
         run = resolve_arguments(self)
         if run.max_metric_calls is not None:
-            return run.max_metric_calls
-        if run.max_full_evals is not None:
-            return full_evals_budget(run.max_full_evals, n_train, n_val)
-        assert self.auto is not None
-        return auto_budget(self.auto, num_predictors, n_val, run.reflection_minibatch_size)
+            budget = run.max_metric_calls
+        elif run.max_full_evals is not None:
+            budget = full_evals_budget(run.max_full_evals, n_train, n_given_val)
+        else:
+            assert self.auto is not None
+            budget = auto_budget(self.auto, num_predictors, n_val)
+        plan = BudgetPlan.for_budget(budget, run.reflection_minibatch_size, n_val, n_train)
+        how = (f"auto={self.auto!r}" if self.auto else f"max_full_evals={self.max_full_evals}" if self.max_full_evals
+               else "max_metric_calls")
+        logger.info("GEPA plan (%s): %s", how, plan.describe())
+        return budget
 
     def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
         """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""
@@ -293,18 +370,20 @@ class GEPA(Teleprompter):
         fingerprint: dict[str, Any] = {
             "predictors": sorted(seed),
             "seed_candidate": candidate_key(seed),
-            "trainset": _examples_digest(train),
-            "valset": "same as trainset" if val is None else _examples_digest(val),
+            "trainset": examples_digest(train),
+            "valset": "same as trainset" if val is None else examples_digest(val),
             "seed": run.seed,
             "reflection_minibatch_size": run.reflection_minibatch_size,
             "candidate_selection_strategy": str(getattr(self.candidate_selection_strategy, "name", self.candidate_selection_strategy)),
-            "component_selector": str(getattr(self.component_selector, "name", self.component_selector)),
+            "component_selector": _strategy_label(self.component_selector),
             "use_merge": run.use_merge,
             "max_merge_invocations": run.max_merge_invocations,
             "skip_perfect_score": run.skip_perfect_score,
             "perfect_score": run.perfect_score,
             "failure_score": run.failure_score,
         }
+        if self._options.frontier_type != "instance":
+            fingerprint["frontier_type"] = self._options.frontier_type
         if self.reflection_reply_format != "fenced":
             # Replayed proposals were written under the format; left out at the default for older checkpoints.
             fingerprint["reflection_reply_format"] = self.reflection_reply_format
@@ -313,6 +392,33 @@ class GEPA(Teleprompter):
             fingerprint["num_parallel_proposals"] = self.num_parallel_proposals
             fingerprint["parallel_proposal_mode"] = self.parallel_proposal_mode
         return fingerprint
+
+
+def _objective_table(pool: Any, val_ids: Sequence[str], lookup: Callable[[str, str], Any]) -> list[list[dict[str, float]]]:
+    """The objectives every pool candidate's metric reported on every validation example (stored with its runs)."""
+    table = []
+    for candidate in pool.candidates:
+        key = candidate_key(candidate)
+        table.append([dict(getattr(lookup(key, v), "objectives", None) or {}) for v in val_ids])
+    return table
+
+
+def _stop_condition(stopper: Callable[[Any], bool], search: GEPASearch) -> Callable[[], str | None]:
+    """An engine stop condition asking a gepa-style ``stopper(state) -> bool`` before every round."""
+    label = getattr(stopper, "__name__", None) or type(stopper).__name__
+
+    def condition() -> str | None:
+        state = SearchStateView.of(search.pool, search.iteration, search.metric_calls)
+        return f"stop_callbacks: {label} asked to stop" if stopper(state) else None
+
+    return condition
+
+
+def _strategy_label(spec: Any) -> str:
+    """A name for a strategy that is the same in every process (a function's qualified name, not its repr)."""
+    if isinstance(spec, str):
+        return spec
+    return str(getattr(spec, "name", None) or getattr(spec, "__qualname__", None) or type(spec).__qualname__)
 
 
 def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
@@ -329,5 +435,19 @@ def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
     return out
 
 
-def _examples_digest(examples: Sequence[dspy.Example]) -> str:
-    return examples_digest(examples)
+def _validation_ids(train_ids: list[str], train: Sequence[dspy.Example], val: Sequence[dspy.Example]) -> list[str]:
+    """Ids of the validation examples: a validation example equal to a training one (same fields and values, e.g.
+    ``valset=list(trainset)``) shares its id, so a run of a candidate on it is paid once and served from the cache
+    for both roles; the others get ids of their own (``v<index>``)."""
+    def identity(example: dspy.Example) -> tuple[str, tuple[str, ...]]:
+        return examples_digest([example]), tuple(sorted(example.inputs().keys()))
+
+    by_digest: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for example_id, example in zip(train_ids, train):
+        by_digest.setdefault(identity(example), []).append(example_id)
+    ids = []
+    for j, example in enumerate(val):
+        matches = by_digest.get(identity(example))
+        ids.append(matches.pop(0) if matches else f"v{j}")  # each training id serves one validation example
+    return ids
+

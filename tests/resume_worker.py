@@ -40,7 +40,7 @@ def main(log_dir: str | None) -> None:
     program = optimizer.compile(CleanThenShout(), trainset=examples[:10], valset=examples[10:])
     r = program.detailed_results
     print(json.dumps({
-        "candidates": r.candidates, "parents": r.parents, "val_subscores": r.val_subscores,
+        "candidates": r.candidate_instructions, "parents": r.parents, "val_subscores": r.val_subscores,
         "total_metric_calls": r.total_metric_calls, "history": [(h["kind"], h["status"], h["parent_ids"], h["example_ids"]) for h in r.history],
         "num_full_val_evals": r.num_full_val_evals, "stop_reason": r.stop_reason,
     }), flush=True)

@@ -25,11 +25,27 @@ class ScriptedLM(dspy.BaseLM):
             self.calls += 1
         msgs = messages or [{"role": "user", "content": prompt or ""}]
         text = self.responder(msgs)
-        return {
+        return _Reply({
             "model": self.model,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        })
+
+
+class _Reply(dict):
+    """The OpenAI-shaped reply as a dict whose keys also read as attributes (``reply.choices[0].message``): DSPy
+    3.4 takes dicts, DSPy 3.0-3.3 read attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        if isinstance(value, dict):
+            return _Reply(value)
+        if isinstance(value, list):
+            return [_Reply(v) if isinstance(v, dict) else v for v in value]
+        return value
 
 
 def chat_reply(**fields: str) -> str:

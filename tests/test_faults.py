@@ -91,7 +91,8 @@ def test_dead_lm_stops_with_clear_error_and_saved_state(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "bad_value, message",
     [(None, "must return a number"), (float("nan"), "non-finite"), ("0.5", "must return a number"),
-     (1.5, "outside \\[0, perfect_score"), (-0.1, "outside"), ({"feedback": "x"}, "without a 'score'")],
+     (float("inf"), "non-finite"), (float("-inf"), "non-finite"), ([1.0], "must return a number"),
+     (1j, "must return a number"), ({"feedback": "x"}, "without a 'score'"), ({"score": None}, "must return a number")],
 )
 def test_metric_programming_mistakes_raise_naming_the_example(bad_value, message):
     def bad_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):

@@ -215,7 +215,7 @@ def test_quickstart_runs_with_scripted_lms(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(namespace["valset"]) == 4 and len(namespace["testset"]) == 4
     # The scripted reflection LM adds one rule per step, each rule raises the score: a chain of accepted children.
     assert len(results.candidates) >= 2
-    assert results.parents[0] == [] and all(p and p[0] < i for i, p in enumerate(results.parents) if i)
+    assert results.parents[0] == [None] and all(p and p[0] < i for i, p in enumerate(results.parents) if i)
     assert len(results.per_val_instance_best_candidates) == 4
     assert namespace["optimized_test_score"] > namespace["seed_test_score"]
     for expected in ("Seed program:", "Optimized instruction", "└── #1 reflection", "Candidates on at least one front",

@@ -29,7 +29,7 @@ def test_parallel_proposals_find_the_best_program_within_budget(mode):
     assert results.total_metric_calls <= 120
     assert results.val_aggregate_scores[results.best_idx] == 1.0
     again = compile_toy(num_parallel_proposals=3, parallel_proposal_mode=mode)
-    assert again.candidates == results.candidates and again.history == results.history
+    assert again.candidate_instructions == results.candidate_instructions and again.history == results.history
 
 
 def test_bad_parallel_arguments_are_refused():

@@ -132,8 +132,8 @@ def test_a_reply_copying_a_record_is_retried_counted_and_never_adopted():
     results = GEPA(metric, max_metric_calls=40, reflection_lm=ScriptedLM(reflect), track_stats=True,
                    use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
     assert results.counters["reflection_rejected_copy"] == 1
-    assert all("Rewrite this" not in text for candidate in results.candidates for text in candidate.values())
-    assert any("Strip punctuation" in candidate["clean"] for candidate in results.candidates)
+    assert all("Rewrite this" not in text for candidate in results.candidate_instructions for text in candidate.values())
+    assert any("Strip punctuation" in candidate["clean"] for candidate in results.candidate_instructions)
 
 
 class TwinPredictors(dspy.Module):
@@ -221,7 +221,7 @@ def test_a_predictor_level_score_that_differs_is_warned_once_counted_and_never_u
     assert differing.counters["predictor_feedback_score_mismatches"] >= 2
     assert sum("without it" in r.getMessage() for r in caplog.records) == 1
     # Scores come from the program-level call only, so the search is the same as with a consistent metric.
-    assert differing.val_subscores == consistent.val_subscores and differing.candidates == consistent.candidates
+    assert differing.val_subscores == consistent.val_subscores and differing.candidate_instructions == consistent.candidate_instructions
     caplog.clear()
     with caplog.at_level("WARNING", logger="gepa_dspy"):
         quiet = _run_with_metric(_predictor_scores_differ, warn_on_score_mismatch=False)
@@ -388,4 +388,4 @@ def test_a_reply_pasting_a_record_is_rejected_counted_and_never_adopted():
     results = GEPA(metric, max_metric_calls=40, reflection_lm=ScriptedLM(reflect), track_stats=True,
                    use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
     assert results.counters["reflection_rejected_pasted_records"] == 1
-    assert all("Note: pasted" not in text for candidate in results.candidates for text in candidate.values())
+    assert all("Note: pasted" not in text for candidate in results.candidate_instructions for text in candidate.values())

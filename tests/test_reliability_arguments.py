@@ -62,6 +62,6 @@ def test_same_seed_none_and_zero_give_the_same_run():
     dspy.configure(lm=ScriptedLM(task_responder))
     examples = make_examples()
     runs = [GEPA(metric, reflection_lm=ScriptedLM(reflection_responder), track_stats=True, seed=s, max_metric_calls=40)
-            .compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results.candidates
+            .compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results.candidate_instructions
             for s in (None, 0)]
     assert runs[0] == runs[1]

@@ -51,8 +51,8 @@ DELETE = object()
 EDITS = [
     (("pool", "val_scores", 0, 0), float("inf"), "pool.val_scores"),
     (("pool", "val_scores", 0, 0), float("nan"), "pool.val_scores"),
-    (("pool", "val_scores", 0, 0), 1e300, "pool.val_scores[0][0]"),
-    (("pool", "val_scores", 0, 0), -0.5, "pool.val_scores[0][0]"),
+    (("pool", "val_scores", 0, 0), True, "pool.val_scores.0.0"),
+    (("pool", "val_scores", 0, 0), None, "pool.val_scores.0.0"),
     (("pool", "val_scores", 0, 0), "0.5", "pool.val_scores.0.0"),
     (("pool", "val_scores", 1), [], "pool.val_scores[1]"),
     (("pool", "parents", 1), [1], "pool.parents[1]"),
@@ -118,8 +118,8 @@ def test_checkpoints_that_are_not_checkpoints(finished_run, tmp_path, text):
 
 
 JOURNAL_EDITS = [
-    (EVAL_JOURNAL_FILE, lambda r: r["o"].update(score=7.0), "o.score"),
-    (EVAL_JOURNAL_FILE, lambda r: r["o"].update(score=-1.0), "o.score"),
+    (EVAL_JOURNAL_FILE, lambda r: r["o"].update(score="7"), "o.score"),
+    (EVAL_JOURNAL_FILE, lambda r: r["o"].update(score=None), "o.score"),
     (EVAL_JOURNAL_FILE, lambda r: r["o"].update(failure="weird"), "o.failure"),
     (EVAL_JOURNAL_FILE, lambda r: r.pop("e"), "e"),
     (EVAL_JOURNAL_FILE, lambda r: r["o"].update(objectives={"x": "high"}), "o.objectives.x"),

@@ -28,7 +28,7 @@ def _compile_twice(tmp_path, task, reflection, examples):
     dspy.configure(lm=task_lm)
     again = GEPA(metric, reflection_lm=ScriptedLM(reflection), **kwargs).compile(
         CleanThenShout(), trainset=examples[:8], valset=examples[8:])
-    assert again.detailed_results.candidates == first.detailed_results.candidates
+    assert again.detailed_results.candidate_instructions == first.detailed_results.candidate_instructions
     assert task_lm.calls == 0
     return first.detailed_results
 
@@ -56,7 +56,7 @@ def test_lone_surrogates_in_reflection_replies_are_hashed_journaled_and_checkpoi
 
     results = _compile_twice(tmp_path, task_responder, reflection, make_examples())
     # A proposed instruction no signature or LM accepts is repaired, logged and counted, never a crash.
-    assert any("\ufffd" in text for cand in results.candidates[1:] for text in cand.values())
+    assert any("\ufffd" in text for cand in results.candidate_instructions[1:] for text in cand.values())
     assert results.counters["proposals_with_invalid_unicode_repaired"] >= 1
     assert candidate_key({"a": SURROGATE}) != candidate_key({"a": "?"})
     assert candidate_key({"a": "caf\u00e9"}) == "%s" % candidate_key({"a": "café"})
@@ -86,7 +86,7 @@ def test_a_torn_utf8_tail_does_not_block_a_resumed_compile(tmp_path):
     with open(tmp_path / EVAL_JOURNAL_FILE, "ab") as fh:
         fh.write('{"c": "x", "e": "v0", "o": {"feedback": "\u00e9'.encode("utf-8")[:-1])
     again = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
-    assert again.detailed_results.candidates == first.detailed_results.candidates
+    assert again.detailed_results.candidate_instructions == first.detailed_results.candidate_instructions
     assert again.detailed_results.counters["torn_journal_lines"] == 1
 
 
@@ -106,5 +106,5 @@ def test_a_truncated_checkpoint_names_the_file_and_what_to_do(tmp_path):
     # What the message says works: the search restarts from the seed, reusing the journaled runs.
     path.unlink()
     again = GEPA(metric, **kwargs).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:])
-    assert again.detailed_results.candidates[0] == first.detailed_results.candidates[0]
+    assert again.detailed_results.candidate_instructions[0] == first.detailed_results.candidate_instructions[0]
     assert again.detailed_results.total_metric_calls <= 30

@@ -32,7 +32,7 @@ def test_the_stop_file_is_removed_when_honoured_and_logged(tmp_path, caplog):
     assert not (tmp_path / STOP_FILE).exists()
     resumed = compile_in(tmp_path, budget=60)
     assert "stop requested" not in resumed.detailed_results.stop_reason
-    assert len(resumed.detailed_results.candidates) > len(stopped.detailed_results.candidates)
+    assert len(resumed.detailed_results.candidate_instructions) > len(stopped.detailed_results.candidate_instructions)
 
 
 class AlwaysRaises(CleanThenShout):

@@ -73,7 +73,7 @@ def test_another_metric_or_seed_is_refused(tmp_path):
 def test_the_same_run_still_resumes(tmp_path):
     first, _ = compile_in(tmp_path, budget=30)
     again, task = compile_in(tmp_path, budget=30)
-    assert again.detailed_results.candidates == first.detailed_results.candidates
+    assert again.detailed_results.candidate_instructions == first.detailed_results.candidate_instructions
     assert task.calls == 0
 
 

@@ -99,7 +99,7 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
         program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
     results = program.detailed_results
     best = results.best_idx
-    val = SplitScores(scores=[float(s) for s in results.val_subscores[best]], errors=0, seconds=0.0,
+    val = SplitScores(scores=[float(s) for s in results.val_score_table[best]], errors=0, seconds=0.0,
                       source="optimizer")
     return OptimizeOutcome(
         program=program, metric_calls=int(results.total_metric_calls), counted_metric_calls=counted.rollouts,
@@ -107,7 +107,7 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
         curve=[(int(c), float(s)) for c, s in results.score_curve], val=val,
         details={"candidates": len(results.candidates), "best_idx": best, "stop_reason": results.stop_reason,
                  "num_full_val_evals": results.num_full_val_evals, "cache_hits": results.cache_hits,
-                 "val_aggregate_scores": results.val_aggregate_scores, "parents": results.parents,
+                 "val_aggregate_scores": results.val_aggregate_scores, "parents": [list(p) for p in results.parents],
                  "counters": dict(results.counters)},
     )
 

@@ -11,13 +11,11 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, Callable, Mapping, Sequence
 
 import dspy
-from dspy.utils.callback import BaseCallback
-from dspy.utils import exceptions as dspy_errors
-from dspy.utils.exceptions import AdapterParseError
 
 from ..engine.candidate import Candidate, candidate_key
 from ..engine.protocols import OutcomeSink
 from ..engine.records import Outcome
+from .compat import FATAL_LM_ERRORS, LM_ERROR, REQUEST_LM_ERRORS, AdapterParseError, BaseCallback, current_trace
 from .feedback import generic_feedback, normalize_metric_result, objective_scores_of
 from .program import build_program, named_predictors
 from . import typed_json
@@ -34,18 +32,10 @@ _PROGRAM_CACHE_SIZE = 16
 _LM_ERROR_MODULES = ("litellm", "openai", "httpx", "httpcore", "requests", "urllib3", "aiohttp")
 
 
-#: LM errors that no retry or later example will fix: they stop the run at once instead of being scored.
-FATAL_LM_ERRORS: tuple[type[BaseException], ...] = (
-    dspy_errors.LMConfigurationError,
-    dspy_errors.LMAuthError,
-    dspy_errors.LMBillingError,
-    dspy_errors.LMUnsupportedModelError,
-)
+#: LM errors that no retry or later example will fix (``compat.FATAL_LM_ERRORS``; empty before dspy 3.4): they stop
+#: the run at once instead of being scored.
 
 
-#: LM errors caused by the request itself (too long, malformed, unsupported): the same request fails the same way
-#: again, so they stay recorded on resume, unlike ``lm_error`` (outage: connection, timeout, 5xx, rate limit).
-REQUEST_LM_ERRORS: tuple[type[BaseException], ...] = (dspy_errors.LMInvalidRequestError, dspy_errors.LMUnsupportedFeatureError)
 
 
 def classify_exception(exc: BaseException) -> str:
@@ -56,7 +46,7 @@ def classify_exception(exc: BaseException) -> str:
         return "parse_error"
     if isinstance(exc, FATAL_LM_ERRORS):
         return "fatal"
-    from_lm = isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)) or any(
+    from_lm = isinstance(exc, (*LM_ERROR, TimeoutError, ConnectionError)) or any(
         cls.__module__.split(".")[0] in _LM_ERROR_MODULES for cls in type(exc).__mro__)
     if not from_lm:
         return "program_error"
@@ -142,6 +132,14 @@ class DSPyEvaluator:
                 self._programs.move_to_end(key)
             return program
 
+    def trajectories(self, candidate: Candidate, runs: Sequence[tuple[str, Outcome]]) -> list[dict[str, Any]]:
+        """``dspy.GEPA``'s trajectory dicts for runs of ``candidate``: ``example_ind`` (the example id), ``example``,
+        ``prediction``, ``trace`` and ``score``, rebuilt from the stored outcomes only (the same live or resumed);
+        ``trace`` holds the stored per-call records."""
+        return [{"example_ind": example_id, "example": self.examples[example_id],
+                 "prediction": dspy.Prediction(**outcome.output), "trace": list(outcome.trace), "score": outcome.score}
+                for example_id, outcome in runs]
+
     # ----------------------------------------------------------- evaluation
     def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
         program = self.program_for(candidate)
@@ -183,7 +181,7 @@ class DSPyEvaluator:
                     error: BaseException | None = None
                 except Exception as exc:  # noqa: BLE001 - every program failure becomes a scored record
                     prediction, error = None, exc
-                trace = list(dspy.settings.trace or [])
+                trace = current_trace()
             if error is not None and classify_exception(error) == "fatal":
                 raise error
             # DSPy's LM already retries transient errors (num_retries, with backoff); this is one more

@@ -26,7 +26,7 @@ class MetricReturnError(TypeError):
 def normalize_metric_result(result: Any, perfect_score: float, where: str) -> tuple[float, str | None]:
     """(score, feedback or None) from a metric's return value, or a clear error naming the example.
 
-    Accepted: a real number or bool; a ``dspy.Prediction`` / object with ``.score`` (and optionally
+    Accepted: any finite real number (Python or numpy, negative too) or bool; a ``dspy.Prediction`` / object with ``.score`` (and optionally
     ``.feedback``); a dict with ``"score"`` (and optionally ``"feedback"``).
     """
     feedback: Any = None
@@ -37,6 +37,8 @@ def normalize_metric_result(result: Any, perfect_score: float, where: str) -> tu
         raw, feedback = result["score"], result.get("feedback")
     elif not isinstance(result, (Real, bool)) and hasattr(result, "score"):
         raw, feedback = result.score, getattr(result, "feedback", None)
+    if type(raw).__module__ == "numpy" and hasattr(raw, "item") and getattr(raw, "ndim", 1) == 0:
+        raw = raw.item()  # numpy scalars (np.bool_, np.float32, np.int64, 0-d arrays) as Python numbers
     if isinstance(raw, bool):
         raw = float(raw)
     if not isinstance(raw, Real) or isinstance(raw, complex):
@@ -47,11 +49,8 @@ def normalize_metric_result(result: Any, perfect_score: float, where: str) -> tu
     score = float(raw)
     if math.isnan(score) or math.isinf(score):
         raise MetricReturnError(f"metric returned a non-finite score {score} {where}")
-    if score < 0 or score > perfect_score + 1e-9:
-        raise MetricReturnError(
-            f"metric returned {score}, outside [0, perfect_score={perfect_score}] {where}; "
-            f"fix the metric or pass perfect_score= to GEPA"
-        )
+    # Any finite number is a score, as in dspy.GEPA (negative rewards included); perfect_score only marks the
+    # minibatches reflection may skip.
     if feedback is not None and not isinstance(feedback, str):
         feedback = str(feedback)
     return score, (feedback or None)

@@ -14,14 +14,9 @@ import logging
 from contextlib import contextmanager
 from typing import Iterator
 
-try:  # DSPy's switchable stderr stream (dspy.disable_logging / enable_logging)
-    from dspy.utils.logging_utils import DSPY_LOGGING_STREAM as _STREAM, LOGGING_DATETIME_FORMAT, LOGGING_LINE_FORMAT
-except ImportError:  # pragma: no cover - older or newer DSPy layouts
-    import sys
+from .compat import dspy_logging_stream_and_format
 
-    _STREAM = sys.stderr  # type: ignore[assignment]
-    LOGGING_LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    LOGGING_DATETIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+_STREAM, LOGGING_LINE_FORMAT, LOGGING_DATETIME_FORMAT = dspy_logging_stream_and_format()
 
 
 @contextmanager

@@ -1,13 +1,15 @@
 """The schema of ``gepa_state.json`` and of journal records, checked with pydantic before anything is loaded.
 
 A checkpoint is data a user (or a damaged disk) can edit. Every value the search would trust is checked here:
-types, finite numbers, scores in ``[0, perfect_score]`` (the range live metric values must pass), indices that
+types, finite numbers (scores: any finite number, the rule live metric values pass), indices that
 point at earlier candidates (no parent cycles), component pointers, and a sampler order that is a real epoch of
 the training ids (a short one made the sampler loop forever). A violation raises ``CheckpointError`` naming the
 file and the field; nothing is half-loaded.
 """
 
 from __future__ import annotations
+
+import math
 
 import random
 from pathlib import Path
@@ -32,8 +34,10 @@ def _context(info: ValidationInfo) -> dict[str, Any]:
 
 
 def _check_score(where: str, score: float, perfect_score: float | None) -> None:
-    if perfect_score is not None and not 0.0 <= score <= perfect_score:
-        raise ValueError(f"{where}: score {score!r} is outside [0, perfect_score={perfect_score}]")
+    # A live metric value may be any finite number (negative rewards, scores above perfect_score), as in dspy.GEPA;
+    # a stored one passes the same rule and no other.
+    if not math.isfinite(score):
+        raise ValueError(f"{where}: score {score!r} is not a finite number")
 
 
 def _check_rng_state(where: str, state: list[Any]) -> None:

@@ -50,6 +50,11 @@ class SearchConfig:
     val_policy: str = "full"
     racing_chunk_size: int = 4
     racing_significance: float = 0.05
+    #: Stop rules besides the budget (None: off), checked before every round (see ``engine.stopping``): wall time
+    #: of this run; iterations since the best validation mean last rose; a best validation mean to reach.
+    timeout_seconds: float | None = None
+    max_iterations_without_improvement: int | None = None
+    score_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.num_parallel_proposals < 1:
@@ -62,3 +67,7 @@ class SearchConfig:
             raise ValueError("racing_chunk_size must be >= 1 and racing_significance in (0, 1)")
         if self.holdout_top_k < 1:
             raise ValueError(f"holdout_top_k must be >= 1, got {self.holdout_top_k}")
+        if self.timeout_seconds is not None and not self.timeout_seconds > 0:
+            raise ValueError(f"timeout_seconds must be > 0, got {self.timeout_seconds}")
+        if self.max_iterations_without_improvement is not None and self.max_iterations_without_improvement < 1:
+            raise ValueError(f"max_iterations_without_improvement must be >= 1, got {self.max_iterations_without_improvement}")

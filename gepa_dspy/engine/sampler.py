@@ -18,6 +18,9 @@ class EpochMinibatchSampler:
             raise ValueError("cannot sample minibatches from an empty set")
         self.ids = list(ids)
         self.batch_size = min(batch_size, len(self.ids))
+        #: With fewer ids than ``batch_size``, every batch holds each id once and then repeats the batch's last ids
+        #: (latest first) up to ``batch_size``, as dspy.GEPA pads its minibatches; repeated runs are cache hits.
+        self.padding = max(0, batch_size - len(self.ids))
         self._rng = random.Random(seed)
         self._order: list[str] = []
         self._position = 0
@@ -46,7 +49,7 @@ class EpochMinibatchSampler:
                 self._order.append(take)
                 continue
             batch.append(take)
-        return batch
+        return batch + [batch[-1 - k % len(batch)] for k in range(self.padding)]
 
     def state_dict(self) -> dict[str, Any]:
         return {

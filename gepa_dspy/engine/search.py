@@ -41,8 +41,10 @@ from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
 from .result import SearchResult
+from .stopping import stop_rule_reason
 from .sampler import EpochMinibatchSampler, rng_state_from_json, rng_state_to_json
-from .strategies import AcceptanceCriterion, ComponentSelector, ParentSelector, StrictImprovement
+from .strategies import (AcceptanceCriterion, ComponentSelector, ParentSelector, SelectionContext, StrictImprovement,
+                         select_components)
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -177,6 +179,7 @@ class GEPASearch:
 
     def _run(self) -> SearchResult:
         resumed = self._restore()
+        self._started = time.monotonic()
         self.runs.abort.clear()
         self.cache.unseal()
         stop_reason = "budget exhausted"
@@ -346,6 +349,9 @@ class GEPASearch:
             reason = f"stop requested by {self.log_dir / STOP_FILE} (the file was removed; compile again to resume)"
             logger.warning("GEPA: %s", reason)
             return reason
+        rule = stop_rule_reason(self.config, time.monotonic() - self._started, self.iteration, self.history, self.pool)
+        if rule:
+            return rule
         for condition in self.stop_conditions:
             condition_reason = condition()
             if condition_reason:
@@ -445,7 +451,7 @@ class GEPASearch:
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
-        worst_case = (self.runs.misses(parent, batch) + len(batch), len(overlap_val))
+        worst_case = (self.runs.misses(parent, batch) + len(set(batch)), len(overlap_val))
         record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
         return _Slot(record=record), worst_case, "the next proposal"
 
@@ -538,7 +544,8 @@ class GEPASearch:
                 slot.set("skipped_perfect", "parent is already perfect on this minibatch")
                 return
             slot.pointers_before = list(self.pool.next_component)
-            components = self.component_selector.select(self.pool, parent_id)
+            components = select_components(self.component_selector, self.pool, parent_id,
+                                           SelectionContext(record.iteration, list(zip(batch, parent_runs))))
         finally:
             slot.chosen.set()
         record.components = list(components)

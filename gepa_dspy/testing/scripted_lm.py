@@ -20,6 +20,7 @@ import dspy
 from dspy.lm15 import Message, Request, Response, TextPart, Usage
 from dspy.lm15 import TransportError
 
+from gepa_dspy.adapter.compat import execute_lm_call, install_lm_engine, map_http_error
 from gepa_dspy.testing.in_flight import InFlightTracker, LMTrafficStats
 from gepa_dspy.testing.responder import (
     DropConnection,
@@ -43,8 +44,6 @@ def request_to_messages(request: Request) -> list[dict[str, Any]]:
 
 
 def _provider_error(exc: ScriptedHTTPError) -> Exception:
-    from dspy._vendor.lm15.errors import map_http_error
-
     return map_http_error(exc.status, exc.message, provider="scripted", retry_after=exc.retry_after)
 
 
@@ -150,15 +149,12 @@ class ScriptedLM(dspy.BaseLM):
         self.latency_s = float(latency_s)
         self.per_token_s = float(per_token_s)
         self.tracker = tracker or InFlightTracker()
-        self._cache_responses = False
-        self._engine_spec = ScriptedEngine(self)
-        self._async_engine_spec = AsyncScriptedEngine(self._engine_spec)
+        engine = ScriptedEngine(self)
+        install_lm_engine(self, engine, AsyncScriptedEngine(engine))
 
     def forward(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> Any:
         """One call through DSPy's execution path; returns the OpenAI-shaped provider response."""
-        from dspy.clients.execution import execute, prepare
-
-        return execute(self, prepare(self, prompt, messages, kwargs, direct=True)).provider_response()
+        return execute_lm_call(self, prompt, messages, kwargs)
 
     async def aforward(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
@@ -168,8 +164,8 @@ class ScriptedLM(dspy.BaseLM):
 
     def copy(self, **kwargs: Any) -> "ScriptedLM":
         copied = super().copy(**kwargs)
-        copied._engine_spec = ScriptedEngine(copied)
-        copied._async_engine_spec = AsyncScriptedEngine(copied._engine_spec)
+        engine = ScriptedEngine(copied)
+        install_lm_engine(copied, engine, AsyncScriptedEngine(engine))
         return copied
 
     def dump_state(self) -> dict[str, Any]:
