@@ -26,6 +26,7 @@ from .adapter.snapshot import to_jsonable
 from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import PARALLEL_MODES, SearchConfig
+from .engine.events import EventDispatcher
 from .engine.result import SearchResult
 from .engine.search import GEPASearch
 from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
@@ -102,6 +103,10 @@ class GEPA(Teleprompter):
             ``fn(candidate, reflective_dataset, components_to_update) -> {component: new instruction}``, used
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
             time). See ``gepa_dspy.adapter.custom_proposer`` for what it receives and how bad replies count.
+        callbacks: functions called with typed events while the search runs (``gepa_dspy.engine.events``: run
+            start/end, iteration start, proposal made/rejected, child accepted/rejected, candidate added, merge,
+            evaluation batch done, budget update, checkpoint saved). A callback that raises is logged and
+            counted in ``counters["callback_errors"]``; the search goes on. See docs/observability.md.
 
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
@@ -140,6 +145,7 @@ class GEPA(Teleprompter):
         num_parallel_proposals: int = 1,
         parallel_proposal_mode: Literal["independent", "speculative", "prefetch"] = "independent",
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
+        callbacks: Sequence[Callable[[Any], object]] | None = None,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -209,6 +215,8 @@ class GEPA(Teleprompter):
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
         self.num_parallel_proposals = num_parallel_proposals
         self.parallel_proposal_mode = parallel_proposal_mode
+        self.callbacks = list(callbacks or [])
+        EventDispatcher(self.callbacks)  # checks that each is callable
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -279,6 +287,7 @@ class GEPA(Teleprompter):
             component_selector=make_component_selector(self.component_selector),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val),
+            callbacks=self.callbacks,
         )
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
