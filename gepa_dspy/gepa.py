@@ -19,7 +19,8 @@ from .adapter.custom_proposer import CustomInstructionProposer, InstructionPropo
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
-from .adapter.progress_log import progress_logging
+from .adapter.progress_bar import BudgetProgressBar
+from .adapter.progress_log import progress_display_enabled, progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer, check_reply_format
 from .adapter.snapshot import to_jsonable
@@ -107,6 +108,8 @@ class GEPA(Teleprompter):
             start/end, iteration start, proposal made/rejected, child accepted/rejected, candidate added, merge,
             evaluation batch done, budget update, checkpoint saved). A callback that raises is logged and
             counted in ``counters["callback_errors"]``; the search goes on. See docs/observability.md.
+        display_progress: show a tqdm bar over the metric-call budget (ETA, best score) while ``compile`` runs.
+            Default (None): shown while DSPy's logging is on, so ``dspy.disable_logging()`` hides it.
 
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
@@ -146,6 +149,7 @@ class GEPA(Teleprompter):
         parallel_proposal_mode: Literal["independent", "speculative", "prefetch"] = "independent",
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
         callbacks: Sequence[Callable[[Any], object]] | None = None,
+        display_progress: bool | None = None,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -216,6 +220,7 @@ class GEPA(Teleprompter):
         self.num_parallel_proposals = num_parallel_proposals
         self.parallel_proposal_mode = parallel_proposal_mode
         self.callbacks = list(callbacks or [])
+        self.display_progress = display_progress
         EventDispatcher(self.callbacks)  # checks that each is callable
 
     # ------------------------------------------------------------------ compile
@@ -269,6 +274,7 @@ class GEPA(Teleprompter):
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
+        progress_bar = BudgetProgressBar() if progress_display_enabled(self.display_progress) else None
         config = SearchConfig(
             max_metric_calls=budget,
             minibatch_size=self.reflection_minibatch_size,
@@ -287,13 +293,17 @@ class GEPA(Teleprompter):
             component_selector=make_component_selector(self.component_selector),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val),
-            callbacks=self.callbacks,
+            callbacks=[progress_bar, *self.callbacks] if progress_bar else self.callbacks,
         )
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
         )
-        result = search.run()
+        try:
+            result = search.run()
+        finally:
+            if progress_bar:
+                progress_bar.close()
         return self._finish(student, result, budget, evaluator, proposer, search)
 
     def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
