@@ -15,6 +15,7 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from .adapter.best_outputs import best_outputs_valset
+from .adapter.cost_ledger import CostLedger, CostLimit, LedgerSaver, MeteredEvaluator, MeteredProposer
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.model_metadata_memo import memoized_model_metadata
@@ -29,7 +30,7 @@ from .engine.candidate import candidate_key
 from .engine.config import PARALLEL_MODES, SearchConfig
 from .engine.events import EventDispatcher
 from .engine.result import SearchResult
-from .engine.search import GEPASearch
+from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
 from .results import DetailedResults
 
@@ -110,6 +111,9 @@ class GEPA(Teleprompter):
             counted in ``counters["callback_errors"]``; the search goes on. See docs/observability.md.
         display_progress: show a tqdm bar over the metric-call budget (ETA, best score) while ``compile`` runs.
             Default (None): shown while DSPy's logging is on, so ``dspy.disable_logging()`` hides it.
+        max_cost: stop before the next round once the LM calls of this run cost this many dollars (litellm's
+            prices; calls to unpriced models are counted apart). Everything already paid for is kept. Tokens and
+            dollars per role are in ``detailed_results.cost_ledger`` (``gepa_dspy.adapter.cost_ledger``).
 
     Metric calls are counted exactly: every program run the optimizer pays for (seed evaluation, both
     minibatch runs, full validation runs, merge subsamples) counts once; repeated runs of an identical
@@ -150,6 +154,7 @@ class GEPA(Teleprompter):
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
         callbacks: Sequence[Callable[[Any], object]] | None = None,
         display_progress: bool | None = None,
+        max_cost: float | None = None,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -221,6 +226,9 @@ class GEPA(Teleprompter):
         self.parallel_proposal_mode = parallel_proposal_mode
         self.callbacks = list(callbacks or [])
         self.display_progress = display_progress
+        if max_cost is not None and (isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or not max_cost > 0):
+            raise ValueError(f"max_cost must be a positive number of dollars or None, got {max_cost!r}")
+        self.max_cost = max_cost
         EventDispatcher(self.callbacks)  # checks that each is callable
 
     # ------------------------------------------------------------------ compile
@@ -275,6 +283,12 @@ class GEPA(Teleprompter):
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
         progress_bar = BudgetProgressBar() if progress_display_enabled(self.display_progress) else None
+        resuming = bool(self.log_dir) and Path(self.log_dir, CHECKPOINT_FILE).exists()
+        ledger = CostLedger.load(self.log_dir) if resuming else CostLedger()
+        self.cost_ledger_ = ledger
+        callbacks = [progress_bar] if progress_bar else []
+        if self.log_dir:
+            callbacks.append(LedgerSaver(ledger, self.log_dir))
         config = SearchConfig(
             max_metric_calls=budget,
             minibatch_size=self.reflection_minibatch_size,
@@ -288,12 +302,13 @@ class GEPA(Teleprompter):
             parallel_mode=self.parallel_proposal_mode,
         )
         search = GEPASearch(
-            seed, train_ids, val_ids, evaluator, proposer, config,
+            seed, train_ids, val_ids, MeteredEvaluator(evaluator, ledger), MeteredProposer(proposer, ledger), config,
             parent_selector=make_parent_selector(self.candidate_selection_strategy),
             component_selector=make_component_selector(self.component_selector),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val),
-            callbacks=[progress_bar, *self.callbacks] if progress_bar else self.callbacks,
+            callbacks=[*callbacks, *self.callbacks],
+            stop_conditions=[CostLimit(ledger, self.max_cost)] if self.max_cost is not None else [],
         )
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
@@ -323,7 +338,10 @@ class GEPA(Teleprompter):
             result, seed=self.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
             objectives=objective_summary(result, search.cache.get),
         )
+        self.detailed_results_.cost_ledger = self.cost_ledger_.to_dict()
+        logger.info("GEPA cost: %s", self.cost_ledger_.summary())
         if self.log_dir:
+            self.cost_ledger_.save(self.log_dir)
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         # A copy, so candidate_program() is unaffected by later changes to the student.
         base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)

@@ -46,6 +46,8 @@ class DetailedResults:
     val_aggregate_subscores: list[dict[str, float]] | None = None
     objective_pareto_front: dict[str, float] | None = None
     per_objective_best_candidates: dict[str, set[int]] | None = None
+    #: LM calls, tokens and dollars per role (task, reflection) and model: ``CostLedger.to_dict()``; set by compile.
+    cost_ledger: dict[str, Any] | None = None
     #: Builds a runnable program from a candidate (set by ``compile``; not saved by ``to_dict``).
     program_builder: Callable[[dict[str, str]], Any] | None = field(default=None, repr=False, compare=False)
 
