@@ -310,6 +310,13 @@ class GEPA(Teleprompter):
             callbacks=[*callbacks, *self.callbacks],
             stop_conditions=[CostLimit(ledger, self.max_cost)] if self.max_cost is not None else [],
         )
+        if self.log_dir:  # what a report of a running search needs besides the checkpoint
+            Path(self.log_dir).mkdir(parents=True, exist_ok=True)
+            Path(self.log_dir, "run.json").write_text(json.dumps({
+                "budget": budget, "num_train": len(train), "num_val": len(val),
+                "reflection_lm": str(getattr(reflection_lm, "model", reflection_lm)),
+                "task_lm": str(getattr(dspy.settings.lm, "model", dspy.settings.lm)),
+            }, indent=1))
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
