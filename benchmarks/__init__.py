@@ -12,7 +12,12 @@ Every benchmark module exposes the same interface:
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
+
+# The benchmarks are our own entry point: keep litellm from fetching its price map from the network (the library
+# itself leaves this process-wide setting to the user).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 #: Benchmark name -> module path.
 BENCHMARKS: dict[str, str] = {

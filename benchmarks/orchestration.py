@@ -1,13 +1,15 @@
-"""Orchestration benchmark: our GEPA vs ``dspy.GEPA`` against one scripted LM server with fixed latency.
+"""Orchestration benchmark: our GEPA vs ``dspy.GEPA`` against one scripted LM server with per-token latency.
 
 Both optimizers run the same two-predictor program on the same scripted task, at the same budget
 (``max_metric_calls``) and ``num_threads``, against one OpenAI-compatible server on 127.0.0.1
-(``gepa_dspy.testing.ScriptedOpenAIServer``) that sleeps a fixed latency on every call and answers
-deterministically. The server measures every request, so the figures do not depend on either
+(``gepa_dspy.testing.ScriptedOpenAIServer``) that answers deterministically and takes, per call, a base
+latency plus a per-token latency times the reply's length in tokens (``--latency-ms``, ``--per-token-ms``), as a
+real LM's cost grows with what it generates. The server measures every request, so the figures do not depend on either
 optimizer's own bookkeeping:
 
 - wall time of ``compile``;
-- LM calls, task and reflection (by model name);
+- LM calls, task and reflection (by model name), and the tokens each generated;
+- reflection tokens per accepted child (reflection tokens / candidates beyond the seed);
 - mean number of requests in flight (time-averaged over the run) and the peak;
 - optimizer overhead: the time during which no LM request was in flight (equivalently, wall time
   minus the summed LM latencies divided by the concurrency while busy);
@@ -27,7 +29,7 @@ fenced block for a plain prompt.
 
 Usage::
 
-    python -m benchmarks.orchestration --budget 300 --latency-ms 200 --num-threads 8 --seed 0
+    python -m benchmarks.orchestration --budget 300 --latency-ms 200 --per-token-ms 2 --num-threads 8 --seed 0
 """
 
 from __future__ import annotations
@@ -265,6 +267,10 @@ class RunResult:
     task_lm_calls: int
     reflection_lm_calls: int
     lm_calls: int
+    #: Tokens generated (the scripted count: words), measured at the server.
+    task_tokens: int
+    reflection_tokens: int
+    reflection_tokens_per_accepted_child: float | None
     lm_request_s: float
     mean_in_flight: float
     mean_in_flight_when_busy: float
@@ -280,6 +286,9 @@ class RunResult:
     sequential_lm_rounds: float | None
     reflection: dict[str, int]
     best_instructions: dict[str, str]
+    #: Our GEPA's ``reflection*`` counters from ``detailed_results`` (calls, tokens, rejections per reason); {} for
+    #: dspy.GEPA, which reports none.
+    reflection_counters: dict[str, int] = field(default_factory=dict)
 
 
 def make_optimizer(
@@ -347,12 +356,19 @@ def run_one(
     best_idx = _result_field(details, "best_idx")
     after = reflection.counts.as_dict()
     metric_calls = _result_field(details, "total_metric_calls")
+    tokens = stats.completion_tokens_by_model
+    reflection_tokens = tokens.get(REFLECTION_MODEL, 0)
+    children = len(candidates) - 1 if candidates else 0
+    counters = _result_field(details, "counters") or {}
     return RunResult(
         implementation=implementation,
         wall_s=wall,
         task_lm_calls=stats.requests_by_model.get(TASK_MODEL, 0),
         reflection_lm_calls=stats.requests_by_model.get(REFLECTION_MODEL, 0),
         lm_calls=stats.total_requests,
+        task_tokens=tokens.get(TASK_MODEL, 0),
+        reflection_tokens=reflection_tokens,
+        reflection_tokens_per_accepted_child=reflection_tokens / children if children > 0 else None,
         lm_request_s=stats.request_s,
         mean_in_flight=stats.request_s / wall if wall > 0 else 0.0,
         mean_in_flight_when_busy=stats.mean_in_flight_when_busy,
@@ -368,6 +384,7 @@ def run_one(
         sequential_lm_rounds=stats.busy_s / server.latency_s if server.latency_s > 0 else None,
         reflection={k: after[k] - before[k] for k in after},
         best_instructions={name: p.signature.instructions for name, p in optimized.named_predictors()},
+        reflection_counters={k: v for k, v in counters.items() if k.startswith("reflection")},
     )
 
 
@@ -392,6 +409,7 @@ def run_benchmark(
     num_threads: int = 8,
     seed: int = 0,
     implementations: Sequence[str] | None = None,
+    per_token_ms: float = 0.0,
     n_train: int = 24,
     n_val: int = 16,
     progress: bool = False,
@@ -404,8 +422,10 @@ def run_benchmark(
 
     ``parallel_proposals`` > 1 adds the runs ``ours_parallel``, ``ours_speculative`` and ``ours_prefetch`` (our GEPA with
     ``num_parallel_proposals=parallel_proposals`` in each ``parallel_proposal_mode``)."""
-    if budget < 1 or num_threads < 1 or latency_ms < 0 or n_train < 1 or n_val < 1 or parallel_proposals < 1:
-        raise ValueError("budget, num_threads, n_train, n_val and parallel_proposals must be >= 1 and latency_ms >= 0")
+    if budget < 1 or num_threads < 1 or n_train < 1 or n_val < 1 or parallel_proposals < 1:
+        raise ValueError("budget, num_threads, n_train, n_val and parallel_proposals must be >= 1")
+    if latency_ms < 0 or per_token_ms < 0:
+        raise ValueError("latency_ms and per_token_ms must be >= 0")
     chosen = list(implementations or available_implementations(parallel_proposals))
     for name in chosen:
         if name not in IMPLEMENTATIONS:
@@ -420,7 +440,8 @@ def run_benchmark(
         raise ValueError(f"unexpected model {model!r}")
 
     runs: dict[str, dict[str, Any]] = {}
-    with ScriptedOpenAIServer(responder, latency_s=latency_ms / 1000.0, models=[TASK_MODEL, REFLECTION_MODEL]) as server:
+    with ScriptedOpenAIServer(responder, latency_s=latency_ms / 1000.0, per_token_s=per_token_ms / 1000.0,
+                              models=[TASK_MODEL, REFLECTION_MODEL]) as server:
         _warm_up(server)
         for name in chosen:
             log(f"running {name} (budget {budget}, latency {latency_ms:g} ms, {num_threads} threads)...")
@@ -428,11 +449,12 @@ def run_benchmark(
                 result = run_one(name, server, reflection, budget=budget, num_threads=num_threads, seed=seed,
                                  n_train=n_train, n_val=n_val, parallel_proposals=parallel_proposals)
             runs[name] = asdict(result)
-            log(f"  {name}: {result.wall_s:.2f} s, {result.lm_calls} LM calls")
+            log(f"  {name}: {result.wall_s:.2f} s, {result.lm_calls} LM calls, {result.reflection_tokens} reflection tokens")
     report: dict[str, Any] = {
         "benchmark": "orchestration",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seed": seed,
+        "settings": {"budget": budget, "latency_ms": latency_ms, "per_token_ms": per_token_ms,
+                     "num_threads": num_threads, "seed": seed,
                      "n_train": n_train, "n_val": n_val, "topics": len(TOPICS), "parallel_proposals": parallel_proposals,
                      "noise_modulus": noise_modulus, "decoy_percent": decoy_percent},
         "environment": {"python": platform.python_version(), "dspy": dspy.__version__, "cpus": os.cpu_count(),
@@ -461,7 +483,8 @@ def _warm_up(server: ScriptedOpenAIServer) -> None:
         TopicQA()(question="Question 0 is about music.")
 
 
-RATIO_KEYS = ("wall_s", "lm_calls", "task_lm_calls", "reflection_lm_calls", "mean_in_flight", "overhead_s",
+RATIO_KEYS = ("wall_s", "lm_calls", "task_lm_calls", "reflection_lm_calls", "reflection_tokens",
+              "reflection_tokens_per_accepted_child", "task_tokens", "mean_in_flight", "overhead_s",
               "overhead_fraction", "metric_calls", "wall_per_metric_call_ms", "sequential_lm_rounds", "best_val_score")
 
 
@@ -476,6 +499,9 @@ TABLE_ROWS = (
     ("LM calls (total)", "lm_calls", "{:d}"),
     ("  task LM calls", "task_lm_calls", "{:d}"),
     ("  reflection LM calls", "reflection_lm_calls", "{:d}"),
+    ("reflection tokens generated", "reflection_tokens", "{:d}"),
+    ("  per accepted child", "reflection_tokens_per_accepted_child", "{:.0f}"),
+    ("task tokens generated", "task_tokens", "{:d}"),
     ("metric calls used", "metric_calls", "{:d}"),
     ("wall per metric call (ms)", "wall_per_metric_call_ms", "{:.1f}"),
     ("mean in-flight requests", "mean_in_flight", "{:.2f}"),
@@ -512,7 +538,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     s = report["settings"]
-    lines.append(f"budget {s['budget']} metric calls, latency {s['latency_ms']:g} ms per LM call, "
+    lines.append(f"budget {s['budget']} metric calls, latency {s['latency_ms']:g} ms per LM call "
+                 f"+ {s.get('per_token_ms', 0):g} ms per generated token, "
                  f"num_threads {s['num_threads']}, seed {s['seed']}, train {s['n_train']} / val {s['n_val']}")
     return "\n".join(lines)
 
@@ -523,6 +550,7 @@ def quality_sweep(
     implementations: Sequence[str],
     budget: int = 300,
     latency_ms: float = 0.0,
+    per_token_ms: float = 0.0,
     num_threads: int = 8,
     n_train: int = 24,
     n_val: int = 16,
@@ -531,33 +559,49 @@ def quality_sweep(
     decoy_percent: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
-    """Best validation score at equal budget over several seeds, per implementation.
+    """Best validation score at equal budget over several seeds, per implementation, with each run's wall time
+    and reflection tokens.
 
     Every reply of the scripted server depends only on the prompt, so scores and metric calls do not
-    depend on the latency: a sweep at ``latency_ms=0`` gives the figures a 200 ms run would give.
+    depend on the latency: a sweep at ``latency_ms=0`` gives the figures a 200 ms run would give. With a
+    latency (``latency_ms`` and ``per_token_ms``) the wall times compare the implementations' speed as well.
     """
     per_seed: dict[str, list[dict[str, Any]]] = {name: [] for name in implementations}
     for seed in seeds:
-        report = run_benchmark(budget=budget, latency_ms=latency_ms, num_threads=num_threads, seed=seed,
+        report = run_benchmark(budget=budget, latency_ms=latency_ms, per_token_ms=per_token_ms,
+                               num_threads=num_threads, seed=seed,
                                implementations=implementations, n_train=n_train, n_val=n_val,
                                parallel_proposals=parallel_proposals, noise_modulus=noise_modulus,
                                decoy_percent=decoy_percent)
         for name in implementations:
             run = report["runs"][name]
             per_seed[name].append({"seed": seed, "best_val_score": run["best_val_score"],
-                                   "metric_calls": run["metric_calls"], "num_candidates": run["num_candidates"]})
+                                   "metric_calls": run["metric_calls"], "num_candidates": run["num_candidates"],
+                                   "wall_s": run["wall_s"], "reflection_lm_calls": run["reflection_lm_calls"],
+                                   "reflection_tokens": run["reflection_tokens"],
+                                   "reflection_tokens_per_accepted_child": run["reflection_tokens_per_accepted_child"],
+                                   "reflection_counters": run["reflection_counters"]})
         log(f"seed {seed}: " + ", ".join(f"{n} {report['runs'][n]['best_val_score']:.3f}" for n in implementations))
     summary = {}
     for name, rows in per_seed.items():
         scores = [r["best_val_score"] for r in rows]
         calls = [r["metric_calls"] for r in rows]
+        per_child = [r["reflection_tokens_per_accepted_child"] for r in rows
+                     if r["reflection_tokens_per_accepted_child"] is not None]
         summary[name] = {"mean_best_val_score": sum(scores) / len(scores), "min_best_val_score": min(scores),
                          "max_best_val_score": max(scores), "mean_metric_calls": sum(calls) / len(calls),
-                         "max_metric_calls": max(calls), "per_seed": rows}
+                         "max_metric_calls": max(calls),
+                         "mean_wall_s": sum(r["wall_s"] for r in rows) / len(rows),
+                         "mean_reflection_lm_calls": sum(r["reflection_lm_calls"] for r in rows) / len(rows),
+                         "mean_reflection_tokens": sum(r["reflection_tokens"] for r in rows) / len(rows),
+                         "mean_reflection_tokens_per_accepted_child": (sum(per_child) / len(per_child)
+                                                                       if per_child else None),
+                         "per_seed": rows}
     return {
         "benchmark": "orchestration-quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "settings": {"budget": budget, "latency_ms": latency_ms, "num_threads": num_threads, "seeds": list(seeds),
+        "settings": {"budget": budget, "latency_ms": latency_ms, "per_token_ms": per_token_ms,
+                     "num_threads": num_threads, "seeds": list(seeds),
                      "n_train": n_train, "n_val": n_val, "parallel_proposals": parallel_proposals,
                      "noise_modulus": noise_modulus, "decoy_percent": decoy_percent},
         "summary": summary,
@@ -567,10 +611,15 @@ def quality_sweep(
 def format_quality_table(report: dict[str, Any]) -> str:
     """Mean / min / max best validation score and metric calls per implementation."""
     k = report["settings"]["parallel_proposals"]
-    lines = [f"{'implementation':<20} {'mean best val':>13} {'min':>6} {'max':>6} {'mean calls':>10} {'max calls':>9}"]
+    lines = [f"{'implementation':<20} {'mean best val':>13} {'min':>6} {'max':>6} {'mean calls':>10} {'max calls':>9} "
+             f"{'mean wall s':>11} {'refl. calls':>11} {'refl. tokens':>12} {'tokens/child':>12}"]
     for name, row in report["summary"].items():
+        per_child = row.get("mean_reflection_tokens_per_accepted_child")
         lines.append(f"{COLUMN_NAMES[name].format(k=k):<20} {row['mean_best_val_score']:>13.3f} {row['min_best_val_score']:>6.3f} "
-                     f"{row['max_best_val_score']:>6.3f} {row['mean_metric_calls']:>10.1f} {row['max_metric_calls']:>9d}")
+                     f"{row['max_best_val_score']:>6.3f} {row['mean_metric_calls']:>10.1f} {row['max_metric_calls']:>9d} "
+                     f"{row.get('mean_wall_s', 0.0):>11.2f} {row.get('mean_reflection_lm_calls', 0.0):>11.1f} "
+                     f"{row.get('mean_reflection_tokens', 0.0):>12.0f} "
+                     f"{'n/a' if per_child is None else format(per_child, '.0f'):>12}")
     s = report["settings"]
     lines.append(f"budget {s['budget']}, seeds {s['seeds'][0]}..{s['seeds'][-1]} ({len(s['seeds'])}), "
                  f"num_threads {s['num_threads']}, train {s['n_train']} / val {s['n_val']}")
@@ -581,7 +630,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=int, default=300, help="max_metric_calls for both optimizers")
-    parser.add_argument("--latency-ms", type=float, default=200.0, help="artificial latency per LM call")
+    parser.add_argument("--latency-ms", type=float, default=200.0, help="artificial base latency per LM call")
+    parser.add_argument("--per-token-ms", type=float, default=0.0,
+                        help="artificial latency per generated token of each reply (a token is a word here)")
     parser.add_argument("--num-threads", type=int, default=8, help="num_threads for both optimizers")
     parser.add_argument("--seed", type=int, default=0, help="optimizer seed and data shuffle")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON report")
@@ -601,8 +652,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="instead of --noise-modulus: P percent of reflection prompts (by hash) propose the "
                              "decoy, e.g. 80 for a run where most proposals are rejected, as in real runs")
     parser.add_argument("--quality-seeds", type=int, default=0, metavar="N",
-                        help="instead of timing one run, report the best val score over seeds 0..N-1 "
-                             "(decisions do not depend on latency: use --latency-ms 0)")
+                        help="instead of one run, report the best val score, wall time and reflection tokens over "
+                             "seeds 0..N-1 (decisions do not depend on latency: for scores alone use --latency-ms 0)")
     return parser.parse_args(argv)
 
 
@@ -620,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.quality_seeds > 0:
         quality = quality_sweep(range(args.quality_seeds), implementations=chosen, budget=args.budget,
-                                latency_ms=args.latency_ms, num_threads=args.num_threads, n_train=args.n_train,
+                                latency_ms=args.latency_ms, per_token_ms=args.per_token_ms,
+                                num_threads=args.num_threads, n_train=args.n_train,
                                 n_val=args.n_val, parallel_proposals=args.parallel_proposals,
                                 noise_modulus=args.noise_modulus, decoy_percent=args.decoy_percent,
                                 log=lambda message: print(message, file=sys.stderr))
@@ -629,7 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_quality_table(quality))
         print(f"wrote {args.out}")
         return 0
-    report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, num_threads=args.num_threads,
+    report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, per_token_ms=args.per_token_ms,
+                           num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
                            parallel_proposals=args.parallel_proposals, noise_modulus=args.noise_modulus,
                            decoy_percent=args.decoy_percent, log=lambda message: print(message, file=sys.stderr))

@@ -6,18 +6,16 @@
 
 from __future__ import annotations
 
-import os
-
-# Never let litellm fetch its model price map from the network.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-from .adapter.feedback import MetricReturnError, ScoreWithFeedback  # noqa: E402
-from .adapter.program import ProgramStructureError  # noqa: E402
-from .engine.checkpoint import CheckpointMismatchError  # noqa: E402
-from .engine.paid_runs import LMUnavailableError  # noqa: E402
-from .engine.search import BudgetTooSmallError  # noqa: E402
-from .gepa import GEPA  # noqa: E402
-from .results import DetailedResults  # noqa: E402
+# Importing the library changes no process-wide setting. Offline, set LITELLM_LOCAL_MODEL_COST_MAP=True yourself
+# before importing dspy (litellm otherwise tries to fetch its price map); our CLI and benchmarks do it for you.
+from .adapter.feedback import MetricReturnError, ScoreWithFeedback
+from .adapter.program import ProgramStructureError
+from .engine.checkpoint import CheckpointError, CheckpointMismatchError
+from .engine.log_dir_lock import LogDirBusyError
+from .engine.paid_runs import LMUnavailableError, ProgramFailedError
+from .engine.search import BudgetTooSmallError
+from .gepa import GEPA
+from .results import DetailedResults
 
 __version__ = "0.1.0"
 
@@ -26,8 +24,11 @@ __all__ = [
     "ScoreWithFeedback",
     "DetailedResults",
     "BudgetTooSmallError",
+    "CheckpointError",
     "CheckpointMismatchError",
     "LMUnavailableError",
+    "LogDirBusyError",
+    "ProgramFailedError",
     "MetricReturnError",
     "ProgramStructureError",
     "local_lm",

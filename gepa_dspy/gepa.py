@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import inspect
 import json
 import logging
 import warnings
@@ -15,20 +13,22 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from .adapter.best_outputs import best_outputs_valset
+from .arguments import check_arguments, resolve_arguments
 from .adapter.cost_ledger import CostLedger, CostLimit, LedgerSaver, MeteredEvaluator, MeteredProposer
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
+from .adapter.fingerprint import examples_digest, run_identity
 from .adapter.model_metadata_memo import memoized_model_metadata
 from .adapter.objectives import objective_summary
 from .adapter.progress_bar import BudgetProgressBar
 from .adapter.progress_log import progress_display_enabled, progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
-from .adapter.reflection import ReflectionProposer, check_reply_format
+from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
-from .budget import AUTO_PROPOSALS_PER_PREDICTOR, auto_budget, full_evals_budget
+from .budget import auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
-from .engine.config import PARALLEL_MODES, SearchConfig
-from .engine.events import EventDispatcher
+from .engine.config import SearchConfig
+from .engine.events import RunStarted
 from .engine.result import SearchResult
 from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import ComponentSelector, ParentSelector, make_component_selector, make_parent_selector
@@ -36,8 +36,6 @@ from .results import DetailedResults
 
 logger = logging.getLogger("gepa_dspy")
 
-#: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
-_IGNORED_DSPY_ARGS = ("use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow")
 
 
 class GEPA(Teleprompter):
@@ -158,45 +156,8 @@ class GEPA(Teleprompter):
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
-        _check_metric(metric)
-        given = [name for name, value in (("auto", auto), ("max_metric_calls", max_metric_calls), ("max_full_evals", max_full_evals)) if value is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of auto, max_metric_calls, max_full_evals (got {given or 'none'})")
-        if auto is not None and auto not in AUTO_PROPOSALS_PER_PREDICTOR:
-            raise ValueError(f"auto must be one of {sorted(AUTO_PROPOSALS_PER_PREDICTOR)}, got {auto!r}")
-        _check_positive_int("max_metric_calls", max_metric_calls)
-        _check_positive_int("max_full_evals", max_full_evals)
-        _check_positive_int("reflection_minibatch_size", reflection_minibatch_size)
-        _check_positive_int("num_threads", num_threads)
-        _check_positive_int("max_reflection_attempts", max_reflection_attempts)
-        _check_positive_int("max_consecutive_lm_failures", max_consecutive_lm_failures)
-        _check_positive_int("num_parallel_proposals", num_parallel_proposals)
-        check_reply_format(reflection_reply_format, "reflection_reply_format")
-        if parallel_proposal_mode not in PARALLEL_MODES:
-            raise ValueError(f"parallel_proposal_mode must be one of {PARALLEL_MODES}, got {parallel_proposal_mode!r}")
-        if max_merge_invocations is not None and (isinstance(max_merge_invocations, bool) or not isinstance(max_merge_invocations, int) or max_merge_invocations < 0):
-            raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {max_merge_invocations!r}")
-        if not perfect_score > failure_score:
-            raise ValueError(f"perfect_score ({perfect_score}) must be greater than failure_score ({failure_score})")
-        if failure_score < 0:
-            raise ValueError(f"failure_score must be >= 0, got {failure_score}")
-        make_parent_selector(candidate_selection_strategy)
-        make_component_selector(component_selector)
-        if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
-            raise TypeError(f"reflection_lm must be a dspy.LM (dspy.BaseLM); got {type(reflection_lm).__name__}")
-        if track_best_outputs and not track_stats:
-            raise ValueError("track_best_outputs=True needs track_stats=True (the outputs land on detailed_results)")
-        if instruction_proposer is not None and not callable(instruction_proposer):
-            raise TypeError(f"instruction_proposer must be callable, got {type(instruction_proposer).__name__}")
-        unknown = sorted(set(dspy_only_options) - set(_IGNORED_DSPY_ARGS) - {"gepa_kwargs", "code_proposer"})
-        if unknown:
-            raise TypeError(f"GEPA got unexpected keyword argument(s): {unknown}")
-        for name in ("gepa_kwargs", "code_proposer"):
-            if dspy_only_options.get(name):
-                raise NotImplementedError(f"{name} is specific to dspy.GEPA's backend and is not supported here")
-        for name in _IGNORED_DSPY_ARGS:
-            if dspy_only_options.get(name):
-                warnings.warn(f"GEPA: {name} is a dspy.GEPA logging option and is ignored by gepa_dspy", stacklevel=2)
+        check_arguments({name: value for name, value in locals().items() if name not in ("self", "dspy_only_options", "__class__")},
+                        dspy_only_options)
 
         self.metric = metric
         self.auto = auto
@@ -207,13 +168,13 @@ class GEPA(Teleprompter):
         self.candidate_selection_strategy = candidate_selection_strategy
         self.component_selector = component_selector
         self.skip_perfect_score = skip_perfect_score
-        self.perfect_score = float(perfect_score)
-        self.failure_score = float(failure_score)
+        self.perfect_score = perfect_score
+        self.failure_score = failure_score
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.use_merge = use_merge
-        self.max_merge_invocations = 0 if max_merge_invocations is None else max_merge_invocations
+        self.max_merge_invocations = max_merge_invocations
         self.num_threads = num_threads
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = seed
         self.log_dir = log_dir
         self.track_stats = track_stats
         self.track_best_outputs = track_best_outputs
@@ -226,10 +187,7 @@ class GEPA(Teleprompter):
         self.parallel_proposal_mode = parallel_proposal_mode
         self.callbacks = list(callbacks or [])
         self.display_progress = display_progress
-        if max_cost is not None and (isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or not max_cost > 0):
-            raise ValueError(f"max_cost must be a positive number of dollars or None, got {max_cost!r}")
         self.max_cost = max_cost
-        EventDispatcher(self.callbacks)  # checks that each is callable
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -251,6 +209,7 @@ class GEPA(Teleprompter):
 
     def _compile(self, student: dspy.Module, trainset: Sequence[dspy.Example],
                  valset: Sequence[dspy.Example] | None) -> dspy.Module:
+        run = resolve_arguments(self)
         predictors = named_predictors(student)
         train = _check_examples("trainset", trainset)
         same_sets = valset is None or valset is trainset
@@ -269,7 +228,7 @@ class GEPA(Teleprompter):
 
         evaluator = DSPyEvaluator(
             student, examples, self.metric,
-            num_threads=self.num_threads, failure_score=self.failure_score, perfect_score=self.perfect_score,
+            num_threads=run.num_threads, failure_score=run.failure_score, perfect_score=run.perfect_score,
         )
         reflection_proposer = ReflectionProposer(
             reflection_lm, evaluator,
@@ -289,14 +248,20 @@ class GEPA(Teleprompter):
         callbacks = [progress_bar] if progress_bar else []
         if self.log_dir:
             callbacks.append(LedgerSaver(ledger, self.log_dir))
+            run_info = {"budget": budget, "num_train": len(train), "num_val": len(val),
+                        "reflection_lm": str(getattr(reflection_lm, "model", reflection_lm)),
+                        "task_lm": str(getattr(dspy.settings.lm, "model", dspy.settings.lm))}
+            # What a report of a running search needs besides the checkpoint; written once the search holds log_dir.
+            callbacks.append(lambda event: isinstance(event, RunStarted) and Path(self.log_dir, "run.json").write_text(
+                json.dumps(run_info, indent=1)))
         config = SearchConfig(
             max_metric_calls=budget,
-            minibatch_size=self.reflection_minibatch_size,
-            perfect_score=self.perfect_score,
-            skip_perfect_score=self.skip_perfect_score,
-            use_merge=self.use_merge,
-            max_merge_invocations=self.max_merge_invocations,
-            seed=self.seed,
+            minibatch_size=run.reflection_minibatch_size,
+            perfect_score=run.perfect_score,
+            skip_perfect_score=run.skip_perfect_score,
+            use_merge=run.use_merge,
+            max_merge_invocations=run.max_merge_invocations,
+            seed=run.seed,
             max_consecutive_lm_failures=self.max_consecutive_lm_failures,
             num_parallel_proposals=self.num_parallel_proposals,
             parallel_mode=self.parallel_proposal_mode,
@@ -306,17 +271,10 @@ class GEPA(Teleprompter):
             parent_selector=make_parent_selector(self.candidate_selection_strategy),
             component_selector=make_component_selector(self.component_selector),
             log_dir=self.log_dir,
-            fingerprint=self._fingerprint(seed, train, None if same_sets else val),
+            fingerprint=self._fingerprint(seed, train, None if same_sets else val) | run_identity(student, self.metric),
             callbacks=[*callbacks, *self.callbacks],
             stop_conditions=[CostLimit(ledger, self.max_cost)] if self.max_cost is not None else [],
         )
-        if self.log_dir:  # what a report of a running search needs besides the checkpoint
-            Path(self.log_dir).mkdir(parents=True, exist_ok=True)
-            Path(self.log_dir, "run.json").write_text(json.dumps({
-                "budget": budget, "num_train": len(train), "num_val": len(val),
-                "reflection_lm": str(getattr(reflection_lm, "model", reflection_lm)),
-                "task_lm": str(getattr(dspy.settings.lm, "model", dspy.settings.lm)),
-            }, indent=1))
         logger.info(
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
@@ -330,9 +288,11 @@ class GEPA(Teleprompter):
 
     def _finish(self, student: dspy.Module, result: SearchResult, budget: int, evaluator: DSPyEvaluator,
                 proposer: ReflectionProposer | CustomInstructionProposer, search: GEPASearch) -> dspy.Module:
+        run = resolve_arguments(self)
         result.counters["lm_retries"] = evaluator.lm_retry_count
         result.counters["reflection_feedback_fallbacks"] = proposer.feedback_fallbacks
         result.counters["predictor_feedback_score_mismatches"] = proposer.score_mismatches
+        result.counters.update(proposer.reflection_counters())
         if isinstance(proposer, CustomInstructionProposer):
             result.counters["instruction_proposer_ignored_components"] = proposer.ignored_components
         best_outputs = None
@@ -342,13 +302,12 @@ class GEPA(Teleprompter):
         self.search_result_ = result
         self.best_candidate_ = dict(result.best_candidate)
         self.detailed_results_ = DetailedResults.from_search(
-            result, seed=self.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
+            result, seed=run.seed, log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
             objectives=objective_summary(result, search.cache.get),
         )
         self.detailed_results_.cost_ledger = self.cost_ledger_.to_dict()
         logger.info("GEPA cost: %s", self.cost_ledger_.summary())
         if self.log_dir:
-            self.cost_ledger_.save(self.log_dir)
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         # A copy, so candidate_program() is unaffected by later changes to the student.
         base = student.deepcopy() if hasattr(student, "deepcopy") else copy.deepcopy(student)
@@ -359,29 +318,31 @@ class GEPA(Teleprompter):
         return program
 
     def _budget(self, num_predictors: int, n_train: int, n_val: int) -> int:
-        if self.max_metric_calls is not None:
-            return self.max_metric_calls
-        if self.max_full_evals is not None:
-            return full_evals_budget(self.max_full_evals, n_train, n_val)
+        run = resolve_arguments(self)
+        if run.max_metric_calls is not None:
+            return run.max_metric_calls
+        if run.max_full_evals is not None:
+            return full_evals_budget(run.max_full_evals, n_train, n_val)
         assert self.auto is not None
-        return auto_budget(self.auto, num_predictors, n_val, self.reflection_minibatch_size)
+        return auto_budget(self.auto, num_predictors, n_val, run.reflection_minibatch_size)
 
     def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
         """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""
+        run = resolve_arguments(self)
         fingerprint: dict[str, Any] = {
             "predictors": sorted(seed),
             "seed_candidate": candidate_key(seed),
             "trainset": _examples_digest(train),
             "valset": "same as trainset" if val is None else _examples_digest(val),
-            "seed": self.seed,
-            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "seed": run.seed,
+            "reflection_minibatch_size": run.reflection_minibatch_size,
             "candidate_selection_strategy": str(getattr(self.candidate_selection_strategy, "name", self.candidate_selection_strategy)),
             "component_selector": str(getattr(self.component_selector, "name", self.component_selector)),
-            "use_merge": self.use_merge,
-            "max_merge_invocations": self.max_merge_invocations,
-            "skip_perfect_score": self.skip_perfect_score,
-            "perfect_score": self.perfect_score,
-            "failure_score": self.failure_score,
+            "use_merge": run.use_merge,
+            "max_merge_invocations": run.max_merge_invocations,
+            "skip_perfect_score": run.skip_perfect_score,
+            "perfect_score": run.perfect_score,
+            "failure_score": run.failure_score,
         }
         if self.reflection_reply_format != "fenced":
             # Replayed proposals were written under the format; left out at the default for older checkpoints.
@@ -391,26 +352,6 @@ class GEPA(Teleprompter):
             fingerprint["num_parallel_proposals"] = self.num_parallel_proposals
             fingerprint["parallel_proposal_mode"] = self.parallel_proposal_mode
         return fingerprint
-
-
-def _check_metric(metric: Any) -> None:
-    if not callable(metric):
-        raise TypeError(f"metric must be callable, got {type(metric).__name__}")
-    try:
-        inspect.signature(metric).bind(None, None, None, None, None)
-    except TypeError:
-        raise TypeError(
-            "GEPA's metric must accept five arguments: metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
-        ) from None
-    except ValueError:
-        pass  # builtins without a signature: trust the caller
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
@@ -428,5 +369,4 @@ def _check_examples(name: str, examples: Any) -> list[dspy.Example]:
 
 
 def _examples_digest(examples: Sequence[dspy.Example]) -> str:
-    blob = json.dumps([to_jsonable(dict(ex.items())) for ex in examples], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return examples_digest(examples)

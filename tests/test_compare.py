@@ -54,6 +54,7 @@ def _record(out: Path, optimizer: str, seed: int = 0) -> dict:
     return json.loads((out / "toy" / optimizer / f"seed{seed}" / "record.json").read_text())
 
 
+@pytest.mark.slow
 def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Path) -> None:
     optimizers = ["baseline", "mipro", "dspy_gepa", "gepa", "gepa_merge"]
     summary = run_comparison(_config(tmp_path, optimizers), factory=compare_toy.lm_factory)

@@ -116,6 +116,7 @@ def test_cli_refuses_a_journal_without_base_url(tmp_path: Path, capsys: pytest.C
     assert "--lm-journal needs a base URL for --lm openai/gpt-4o-mini" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["mipro", "dspy_gepa", "gepa"])
 def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, optimizer: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,6 +158,7 @@ def test_a_restarted_run_replays_every_call_and_ends_the_same(tmp_path: Path, op
     assert first["lms"]["task"]["api_base"] == url  # the record names the real endpoint, not the proxy
 
 
+@pytest.mark.slow
 def test_a_failed_attempt_sets_its_journal_aside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     folder = out / "toy" / "mipro" / "seed0"
@@ -192,6 +194,7 @@ def test_a_journal_line_set_aside_by_its_reply_text(tmp_path: Path) -> None:
     assert set_aside_reply(path, "not there", aside) == (0, 3)
 
 
+@pytest.mark.slow
 def test_an_attempt_that_died_on_an_unparsable_reply_replays_all_other_replies(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     poisoned = {"on": True, "reflection_calls": 0}

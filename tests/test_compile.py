@@ -65,8 +65,13 @@ def test_float_metric_gets_generic_feedback():
     def float_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
         return float(pred.answer == gold.answer)
 
-    _, program, _, _, _ = run_toy(metric_fn=float_metric, budget=40)
+    _, program, _, _, reflection = run_toy(metric_fn=float_metric, budget=40)
     assert program.detailed_results.total_metric_calls <= 40
+    # With no feedback from the metric, the reflection LM is told each run's score in a generic sentence.
+    prompts = [str(entry["prompt"] or entry["messages"]) for entry in reflection.history]
+    assert prompts, "the reflection LM was never asked"
+    assert all("This run scored" in prompt for prompt in prompts)
+    assert not any("the answer must be in uppercase" in prompt for prompt in prompts)
 
 
 def test_score_with_feedback_and_dict_returns():

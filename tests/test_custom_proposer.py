@@ -164,3 +164,61 @@ def test_an_image_input_reaches_the_proposer_as_a_dspy_image() -> None:
     optimizer.compile(program, trainset=examples, valset=examples)
     assert seen and all(isinstance(p, dspy.Image) for p in seen)
     assert {p.url for p in seen} <= {e.picture.url for e in examples}
+
+
+# -- dspy.ReActV2: the trajectory reaches proposers as dspy.GEPA passes it (issue 28) ---------------------------
+
+LONG_OBSERVATION = "penguins cannot fly " * 200
+
+
+def _agent_and_lm() -> tuple[dspy.Module, Any]:
+    from dspy.adapters.types.tool import ToolCalls
+    from dspy.utils.dummies import DummyLM
+
+    def search(query: str) -> str:
+        return LONG_OBSERVATION
+
+    turns = [{"next_thought": "Search first.", "tool_calls": ToolCalls.from_dict_list([{"name": "search", "args": {"query": "birds"}}])},
+             {"next_thought": "Done.", "tool_calls": ToolCalls.from_dict_list([{"name": "submit", "args": {"answer": "no"}}])}]
+    return dspy.ReActV2("question -> answer", tools=[search]), DummyLM(turns * 30)
+
+
+def _agent_metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> Any:
+    return dspy.Prediction(score=0.25, feedback="Explain why.")
+
+
+def test_a_react_trajectory_reaches_a_custom_proposer_as_the_context_string() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def proposer(candidate: dict[str, str], reflective_dataset: Any, components_to_update: list[str]) -> dict[str, str]:
+        seen.append([record for name in components_to_update for record in reflective_dataset[name]])
+        return dict.fromkeys(components_to_update, "Search, then explain.")
+
+    agent, task_lm = _agent_and_lm()
+    trainset = [dspy.Example(question="Can penguins fly?", answer="no, they swim").with_inputs("question")]
+    with dspy.context(lm=task_lm, adapter=dspy.ChatAdapter()):
+        GEPA(_agent_metric, max_metric_calls=4, reflection_lm=task_lm, instruction_proposer=proposer,
+             use_merge=False).compile(agent, trainset=trainset, valset=trainset)
+    assert seen and all(len(records) == 1 for records in seen)  # one record per run, as dspy.GEPA gives
+    record = seen[0][0]
+    context = record["Inputs"]["Context"]
+    assert list(record["Inputs"])[:1] == ["Context"] and "history" not in record["Inputs"]
+    assert context.startswith("```json\n  0: {") and context.endswith("```") and LONG_OBSERVATION in context
+    assert all(isinstance(v, str) for v in record["Inputs"].values())
+    assert all(isinstance(v, str) for v in record["Generated Outputs"].values())
+
+
+def test_dspy_instruction_proposer_gets_the_history_object_and_truncates_tool_outputs() -> None:
+    from dspy.teleprompt.gepa import InstructionProposer
+    from dspy.utils.dummies import DummyLM
+
+    agent, task_lm = _agent_and_lm()
+    reflection_lm = DummyLM([{"new_instruction": "Search, then explain."}] * 5, adapter=dspy.JSONAdapter())
+    trainset = [dspy.Example(question="Can penguins fly?", answer="no, they swim").with_inputs("question")]
+    with dspy.context(lm=task_lm, adapter=dspy.ChatAdapter()):
+        GEPA(_agent_metric, max_metric_calls=4, reflection_lm=reflection_lm, use_merge=False,
+             instruction_proposer=InstructionProposer(truncate_history_outputs=True)).compile(
+            agent, trainset=trainset, valset=trainset)
+    assert reflection_lm.history
+    user = reflection_lm.history[-1]["messages"][-1]["content"]
+    assert '"Context": {"messages":' in user and "characters cut]" in user and LONG_OBSERVATION not in user

@@ -311,6 +311,7 @@ def test_run_baseline_cli_arguments() -> None:
 REAL = resolve_data_dir() / "hotpotqa"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (REAL / "questions.jsonl.gz").exists(), reason="shared benchmark data not available")
 def test_real_data_small_splits() -> None:
     splits = hotpotqa.load_splits(scale="small")

@@ -279,6 +279,7 @@ def test_public_path_without_datasets_explains_what_to_do(monkeypatch: pytest.Mo
 REAL = resolve_data_dir() / "hover"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (REAL / "claims.jsonl.gz").exists(), reason="shared benchmark data not available")
 def test_real_data_small_splits_and_gold_retrieval() -> None:
     splits = hover.load_splits(scale="small")

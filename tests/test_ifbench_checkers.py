@@ -335,6 +335,7 @@ def test_character_helpers() -> None:
     assert is_verb("Whirring") and is_verb("identify") and is_verb("explained") and not is_verb("the")
 
 
+@pytest.mark.slow
 def test_language_detection_is_right_when_the_first_calls_come_from_many_threads() -> None:
     """langdetect publishes its shared factory before loading its profiles; a thread racing the first call used to
     see part of the languages (Korean detected as "zh-tw"). A fresh interpreter, so nothing is loaded yet."""

@@ -136,3 +136,30 @@ def test_bad_arguments_are_refused() -> None:
         bench.run_benchmark(budget=0, implementations=["dspy"])
     with pytest.raises(ValueError):
         bench.run_benchmark(budget=10, implementations=["nope"])
+
+
+def test_the_server_charges_per_generated_token_and_the_report_counts_reflection_tokens() -> None:
+    import time
+
+    from gepa_dspy.testing import ScriptedOpenAIServer
+
+    with ScriptedOpenAIServer(lambda messages, model: "word " * 50, latency_s=0.0, per_token_s=0.004,
+                              models=["r"]) as server:
+        lm = dspy.LM("openai/r", api_base=server.url, api_key="x", cache=False)
+        lm("warm up")
+        started = time.perf_counter()
+        lm("hello")
+        elapsed = time.perf_counter() - started
+        assert server.stats().completion_tokens_by_model == {"r": 100}
+    assert elapsed >= 0.2  # 50 tokens x 4 ms
+
+    report = bench.run_benchmark(budget=30, latency_ms=0, per_token_ms=0.5, num_threads=2, seed=0, n_train=6,
+                                 n_val=4, implementations=["ours", "dspy"])
+    assert report["settings"]["per_token_ms"] == 0.5
+    for run in report["runs"].values():
+        assert run["reflection_tokens"] > 0 and run["task_tokens"] > 0
+    ours = report["runs"]["ours"]
+    assert ours["reflection_counters"]["reflection_completion_tokens"] == ours["reflection_tokens"]
+    assert ours["reflection_counters"]["reflection_lm_calls"] == ours["reflection_lm_calls"]
+    assert "reflection tokens generated" in bench.format_table(report)
+    json.dumps(report)

@@ -24,7 +24,11 @@ from .toy_task import CleanThenShout, make_examples, metric, task_responder
         ("```text\nA first try.\n```\nOr better:\n```text\nA second try.\n```", (None, "unbalanced")),
         ("", (None, "empty")),
         ("   \n", (None, "empty")),
-        ("Do X without fences", (None, "no_fence")),
+        # No fence at all: the whole reply is the instruction, as upstream takes it (issue 28), if it passes the rest.
+        ("Do X without fences", ("Do X without fences", "ok")),
+        ("  Answer in one word.\nUse uppercase.\n", ("Answer in one word.\nUse uppercase.", "ok")),
+        ("Here is the improved instruction:", (None, "preamble")),
+        ("## Records of the step at work\nblah", (None, "echo")),
         ("```\nDo X and then", (None, "truncated")),
         ("```\n\n```", (None, "blank")),
         # The instruction on the opening fence line (a 0.5B reply), alone or before more lines.
@@ -89,8 +93,8 @@ LIMERICK_RECORD = ReflectiveRecord({"prompt": TRAINING_PROMPT}, {"response": "Th
         (TRAINING_PROMPT, True),
         ("Write a short limerick about a guy named Dave that is funny to moms; it should end with the phrase "
          "'Yes Mom, I am Dave.' Do not say anything after the limerick.", True),
-        ("Write a new instruction for the step that states the task and the exact form every output must take, "
-         "records the facts, conventions and edge cases the feedback exposes.", True),
+        ("Write a new instruction for the step that says what the task is and the exact form every output must take, "
+         "states as general rules the facts, conventions and edge cases the feedback reveals.", True),
         # Real instructions: the current one extended, the feedback quoted, a rule that cites one input.
         ("Respond to the prompt. Then check every constraint it states, such as required endings, before replying.",
          False),
@@ -120,7 +124,7 @@ def test_a_reply_copying_a_record_is_retried_counted_and_never_adopted():
         record_input = prompt.split("- text: ", 1)[1].split("\n", 1)[0]
         if "tried" not in reflect.__dict__:
             reflect.tried = True  # the first reply of the run copies a record's input (and a sentence of the prompt)
-            return f"```text\nRewrite this: {record_input}. Work out why the step succeeded or failed in each record.\n```"
+            return f"```text\nRewrite this: {record_input}. Find out why the step got each record right or wrong.\n```"
         return "```text\nStrip punctuation from the text and reply with the cleaned field only.\n```"
 
     dspy.configure(lm=ScriptedLM(task_responder, model="task"))
@@ -301,3 +305,87 @@ def test_a_checkpoint_written_under_another_reply_format_is_refused(tmp_path):
     # Proposals replayed from the checkpoint's journal were written under the other format.
     with pytest.raises(CheckpointMismatchError, match="reflection_reply_format"):
         compile_with(reflection_reply_format="json_schema")
+
+
+def test_unfenced_replies_are_adopted_when_they_pass_every_other_check():
+    """Issue 28: 60 of 60 unfenced replies were rejected; upstream takes such a reply as the instruction."""
+    from .toy_task import reflection_responder
+
+    def unfenced(messages):
+        return reflection_responder(messages).split("```\n", 1)[1].rsplit("\n```", 1)[0]
+
+    dspy.configure(lm=ScriptedLM(task_responder, model="task"))
+    examples = make_examples()
+    results = GEPA(metric, max_metric_calls=60, reflection_lm=ScriptedLM(unfenced), track_stats=True,
+                   use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+    assert len(results.candidates) > 1 and results.val_aggregate_scores[results.best_idx] == 1.0
+    assert not any(v for k, v in results.counters.items() if k.startswith("reflection_rejected"))
+
+
+BILL_RECORDS = [
+    ReflectiveRecord({"bill": "Hotel Bellevue, 2 nights. Total: 1.299,00 €"}, {"amount": "1299"},
+                     "Expected 'EUR 1299.00': give the currency code, then the amount with two decimals."),
+    ReflectiveRecord({"bill": "Taxi from the airport to the old town, paid in cash, fare 45 francs plus a tip of 5 "
+                              "francs, receipt number 8812"}, {"amount": "CHF 45"},
+                     "Expected 'CHF 50.00': the tip is part of the amount."),
+]
+KEPT_EXAMPLE = "Hotel Bellevue, 2 nights. Total: 1.299,00 € gives EUR 1299.00. "
+BILL_RULES = ("Give the total amount charged as a currency code followed by the amount with two decimals, e.g. "
+              "EUR 1299.00. Read decimal commas as decimal points, and include tips in the total. Convert currency "
+              "symbols to their ISO codes and never add words before or after the amount.")
+
+
+@pytest.mark.parametrize(
+    "reply, pasted",
+    [
+        # The demo's adopted instruction (issue 31): rules plus the records, input and feedback, pasted.
+        (BILL_RULES + "\n- Input: Hotel Bellevue, 2 nights. Total: 1.299,00 €\n  Feedback: Expected 'EUR 1299.00': "
+         "give the currency code, then the amount with two decimals.", True),
+        # A long input pasted inside otherwise new text, however small its share of the reply.
+        (BILL_RULES * 3 + " Example: Taxi from the airport to the old town, paid in cash, fare 45 francs plus a tip "
+         "of 5 francs, receipt number 8812.", True),
+        # Quoting one sentence of an input (under PASTED_RUN_WORDS words) is not pasting it.
+        (BILL_RULES + " Example: Taxi from the airport to the old town, paid in cash.", False),
+        (BILL_RULES, False),
+        # Quoting one feedback is recording a fact, not pasting a record.
+        (BILL_RULES + " Expected 'CHF 50.00': the tip is part of the amount.", False),
+        # Text the current instruction already has is the parent's, not pasted.
+        (KEPT_EXAMPLE + BILL_RULES + " Expected 'EUR 1299.00': give the currency code, then the amount with two "
+         "decimals.", False),
+        # One short input with a rule in new words is a worked example, not a record: allowed.
+        ("Hotel Bellevue, 2 nights. Total: 1.299,00 € is EUR 1299.00: write the code, then two decimals. "
+         + BILL_RULES, False),
+    ],
+)
+def test_pasted_records_are_found_whatever_share_of_the_reply_they_are(reply, pasted):
+    from gepa_dspy.adapter.reflection import pasted_records
+
+    current = KEPT_EXAMPLE if reply.startswith(KEPT_EXAMPLE) else "Extract the amount."
+    assert pasted_records(reply, BILL_RECORDS, current) is pasted
+    # The 4-gram share check lets the first two through: most of their new text is new.
+    prompt = render_reflection_prompt(current, BILL_RECORDS)
+    if pasted:
+        assert copied_share(reply, prompt, current, [r.feedback for r in BILL_RECORDS]) < MAX_COPIED_SHARE
+
+
+def test_a_reply_echoing_the_records_heading_without_its_hashes_is_an_echo():
+    assert extract_instruction("```text\nRecords of the step at work: - Input: Hotel Bellevue\n```") == (None, "echo")
+
+
+def test_a_reply_pasting_a_record_is_rejected_counted_and_never_adopted():
+    def reflect(messages):
+        prompt = messages[-1]["content"]
+        record_input = prompt.split("- text: ", 1)[1].split("\n", 1)[0]
+        record_feedback = prompt.split("Feedback: ", 1)[1].split("\n", 1)[0]
+        if "tried" not in reflect.__dict__:
+            reflect.tried = True  # the first reply of the run: a rule, then a record pasted under it
+            return (f"```text\nStrip punctuation from the text and reply with the cleaned field only.\n"
+                    f"Input: {record_input} Note: pasted. Feedback: {record_feedback}\n```")
+        return "```text\nStrip punctuation from the text and reply with the cleaned field only.\n```"
+
+    dspy.configure(lm=ScriptedLM(task_responder, model="task"))
+    examples = make_examples([f"{w} is the word of the day{p}" for w, p in zip("abcdefghijklmnop", "!?.,;!?.,;!?.,;!")])
+    results = GEPA(metric, max_metric_calls=40, reflection_lm=ScriptedLM(reflect), track_stats=True,
+                   use_merge=False).compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
+    assert results.counters["reflection_rejected_pasted_records"] == 1
+    assert all("Note: pasted" not in text for candidate in results.candidates for text in candidate.values())

@@ -1,7 +1,7 @@
 """Tokens and dollars spent per LM role (task LM, reflection LM), from DSPy's usage tracking.
 
 While ``compile`` runs, program runs (the evaluator) and reflection (the proposer) each run inside
-``dspy.context(usage_tracker=...)`` with a tracker of their own role: DSPy reports every LM response that was
+``dspy.track_usage()``, booked to their role when the block ends: DSPy reports every LM response that was
 not served from its cache to the active tracker, with the model name and the provider's usage. The role is
 where the call happened, not which LM object made it, so an LM used in both roles is split correctly, and an
 LM-judged metric counts under the role that called it. A usage tracker the caller opened around ``compile``
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import dspy
-from dspy.utils.usage_tracker import UsageTracker
 
 from ..engine import events as ev
 from ..engine.candidate import Candidate
@@ -161,25 +160,20 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-class _RoleTracker(UsageTracker):
-    """A DSPy usage tracker that books every response to one role, and passes it on to the caller's tracker."""
-
-    def __init__(self, ledger: CostLedger, role: str, parent: UsageTracker | None) -> None:
-        super().__init__()
-        self.ledger, self.role, self.parent = ledger, role, parent
-
-    def add_usage(self, lm: str, usage_entry: dict[str, Any]) -> None:
-        if usage_entry:
-            self.ledger.add(self.role, lm, self._flatten_usage_entry(usage_entry))
-        if self.parent is not None:
-            self.parent.add_usage(lm, usage_entry)
-
-
 @contextmanager
 def booked_to(ledger: CostLedger, role: str) -> Iterator[None]:
-    """Within the block, DSPy LM usage (this thread and the threads it starts with its context) goes to ``role``."""
-    with dspy.context(usage_tracker=_RoleTracker(ledger, role, dspy.settings.usage_tracker)):
-        yield
+    """Within the block, DSPy LM usage (this thread and the threads it starts with its context) goes to ``role``.
+
+    A plain ``dspy.track_usage()`` block: nested trackers (the reflection proposer's own) roll up into it, and it
+    rolls up into a tracker the caller opened around ``compile``. Its entries are booked when the block ends.
+    """
+    with dspy.track_usage() as tracker:
+        try:
+            yield
+        finally:
+            for model, entries in list(tracker.usage_data.items()):
+                for entry in list(entries):
+                    ledger.add(role, model, entry)
 
 
 class MeteredEvaluator:

@@ -3,9 +3,11 @@
 ``dspy.GEPA(instruction_proposer=fn)`` calls
 ``fn(candidate=..., reflective_dataset=..., components_to_update=[...])`` with the reflection LM configured
 and reads ``{component: new_text}`` back. ``reflective_dataset`` maps each component to a list of records
-``{"Inputs": {...}, "Generated Outputs": {...}, "Feedback": "..."}``. The values are strings, except
-``dspy.Type`` inputs such as ``dspy.Image``, which are passed as the objects themselves (when the run is
-still in memory), so multimodal proposers keep working.
+``{"Inputs": {...}, "Generated Outputs": {...}, "Feedback": "..."}``, one per run of the minibatch. The
+values are strings, except ``dspy.Type`` inputs such as ``dspy.Image``, which are passed as the objects
+themselves (rebuilt from the stored run, fresh or resumed), so multimodal proposers keep working. A
+``dspy.History`` input (``dspy.ReActV2``'s trajectory) is passed as the ``"Context"`` string, as ``dspy.GEPA``
+does; DSPy's own ``InstructionProposer`` gets the objects (see ``dspy_style_record``).
 
 The engine proposes one component at a time, so ``components_to_update`` always holds one name, also with
 ``component_selector="all"`` (then the function is called once per component). With
@@ -23,6 +25,7 @@ from ..engine.candidate import Candidate
 from ..engine.protocols import ProposalResult
 from ..engine.records import Outcome
 from .reflection import ReflectionProposer, ReflectiveRecord
+from .reflection.usage import ReflectionUsage
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -38,17 +41,44 @@ class InstructionProposerFn(Protocol):
     ) -> dict[str, str]: ...
 
 
-def dspy_style_record(record: ReflectiveRecord) -> dict[str, Any]:
-    """One record in the shape ``dspy.GEPA`` gives custom proposers (strings, ``dspy.Type`` objects kept)."""
+def history_context(history: dspy.History) -> str:
+    """A ``dspy.History`` as the ``Context`` string ``dspy.GEPA`` gives custom proposers: a json-fenced list of the
+    messages, one ``  i: message`` line each."""
+    lines = "".join(f"  {i}: {message}\n" for i, message in enumerate(history.messages))
+    return f"```json\n{lines}```"
+
+
+def dspy_style_record(record: ReflectiveRecord, *, keep_objects: bool = False) -> dict[str, Any]:
+    """One record in the shape ``dspy.GEPA`` gives proposers.
+
+    For a custom proposer (``keep_objects=False``) values are strings, except ``dspy.Type`` inputs such as
+    ``dspy.Image``, kept as objects. A ``dspy.History`` input (``dspy.ReActV2``'s trajectory) becomes the first
+    input, ``"Context"``, rendered by ``history_context``. DSPy's own ``InstructionProposer`` (``keep_objects=True``)
+    gets every input and output as the object the program passed, the ``History`` under ``"Context"``, so its
+    ``truncate_history_outputs`` can shorten tool results.
+    """
+    raw_inputs = record.raw_inputs if record.raw_inputs is not None else record.inputs
+    raw_outputs = record.raw_outputs if record.raw_outputs is not None else record.outputs
     inputs: dict[str, Any] = {}
-    for key, value in record.inputs.items():
-        raw = record.raw_inputs.get(key, value) if record.raw_inputs is not None else value
-        inputs[key] = raw if isinstance(raw, dspy.Type) else str(raw)
-    return {
-        "Inputs": inputs,
-        "Generated Outputs": {key: str(value) for key, value in record.outputs.items()},
-        "Feedback": record.feedback,
-    }
+    history_keys = [key for key, value in raw_inputs.items() if isinstance(value, dspy.History)]
+    if history_keys:
+        history = raw_inputs[history_keys[0]]
+        inputs["Context"] = history if keep_objects else history_context(history)
+    for key, value in raw_inputs.items():
+        if key in history_keys[:1]:
+            continue
+        inputs[key] = value if keep_objects or isinstance(value, dspy.Type) else str(value)
+    outputs = {key: value if keep_objects else str(value) for key, value in raw_outputs.items()}
+    return {"Inputs": inputs, "Generated Outputs": outputs, "Feedback": record.feedback}
+
+
+def is_dspy_instruction_proposer(fn: Any) -> bool:
+    """Whether ``fn`` is DSPy's own ``InstructionProposer`` (dspy >= 3.4), which reads records as objects."""
+    try:
+        from dspy.teleprompt.gepa import InstructionProposer
+    except ImportError:
+        return False
+    return isinstance(fn, InstructionProposer)
 
 
 class CustomInstructionProposer:
@@ -71,6 +101,18 @@ class CustomInstructionProposer:
         self.records = records
         self.max_attempts = max(1, int(max_attempts))
         self.ignored_components = 0
+        self.keep_objects = is_dspy_instruction_proposer(fn)
+        self.usage = ReflectionUsage()
+
+    def reflection_counters(self) -> dict[str, int]:
+        """Reflection LM calls and tokens the user's function spent (as far as DSPy's usage tracking sees them)."""
+        counters = self.usage.as_counters()
+        return {
+            "reflection_lm_calls": counters["reflection_lm_calls"],
+            "reflection_prompt_tokens": counters["reflection_prompt_tokens"],
+            "reflection_completion_tokens": counters["reflection_completion_tokens"],
+            "reflection_untyped_values": self.records.dataset.counters["untyped_values"],
+        }
 
     @property
     def feedback_fallbacks(self) -> int:
@@ -81,14 +123,15 @@ class CustomInstructionProposer:
         return self.records.score_mismatches
 
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
-        records = self.records.build_reflective_records(candidate, component, runs)
+        # One record per run, as dspy.GEPA gives custom proposers.
+        records = self.records.dataset.build(candidate, component, runs, max_calls_per_example=1)
         if not records:
             return ProposalResult(text=None, rejections=["no_records"])
-        dataset = {component: [dspy_style_record(r) for r in records]}
+        dataset = {component: [dspy_style_record(r, keep_objects=self.keep_objects) for r in records]}
         rejections: list[str] = []
         for _ in range(self.max_attempts):
             try:
-                with dspy.context(lm=self.lm):
+                with dspy.context(lm=self.lm), self.usage.measure():
                     reply = self.fn(candidate=dict(candidate), reflective_dataset=dataset, components_to_update=[component])
             except Exception as exc:  # noqa: BLE001 - e.g. the proposer's own LM call failed: retried, then counted
                 logger.warning("GEPA: instruction_proposer raised %s: %s", type(exc).__name__, exc)

@@ -8,7 +8,6 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import dspy
@@ -21,6 +20,7 @@ from ..engine.protocols import OutcomeSink
 from ..engine.records import Outcome
 from .feedback import generic_feedback, normalize_metric_result, objective_scores_of
 from .program import build_program, named_predictors
+from . import typed_json
 from .snapshot import to_jsonable
 
 logger = logging.getLogger("gepa_dspy")
@@ -43,29 +43,27 @@ FATAL_LM_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: LM errors caused by the request itself (too long, malformed, unsupported): the same request fails the same way
+#: again, so they stay recorded on resume, unlike ``lm_error`` (outage: connection, timeout, 5xx, rate limit).
+REQUEST_LM_ERRORS: tuple[type[BaseException], ...] = (dspy_errors.LMInvalidRequestError, dspy_errors.LMUnsupportedFeatureError)
+
+
 def classify_exception(exc: BaseException) -> str:
-    """Failure kind of an exception raised while running the program: ``parse_error``, ``lm_error``,
-    ``program_error``, or ``fatal`` (misconfigured LM, bad credentials: re-raised, never scored)."""
+    """Failure kind of an exception raised while running the program: ``parse_error``, ``lm_error`` (the LM or
+    the way to it is down: retried on resume), ``lm_request_error`` (the LM refused this request), ``program_error``,
+    or ``fatal`` (misconfigured LM, bad credentials: re-raised, never scored)."""
     if isinstance(exc, AdapterParseError):
         return "parse_error"
     if isinstance(exc, FATAL_LM_ERRORS):
         return "fatal"
-    if isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)):
-        return "lm_error"
-    for cls in type(exc).__mro__:
-        if cls.__module__.split(".")[0] in _LM_ERROR_MODULES:
-            return "lm_error"
-    return "program_error"
-
-
-@dataclass
-class LiveRun:
-    """In-memory objects of a recent run, so reflection can call the metric with real traces."""
-
-    prediction: Any
-    trace: list[tuple[Any, dict[str, Any], Any]]
-    #: The trace entries of each predictor, matched by object identity (never by signature).
-    by_predictor: dict[str, list[tuple[Any, dict[str, Any], Any]]]
+    from_lm = isinstance(exc, (dspy_errors.LMError, TimeoutError, ConnectionError)) or any(
+        cls.__module__.split(".")[0] in _LM_ERROR_MODULES for cls in type(exc).__mro__)
+    if not from_lm:
+        return "program_error"
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    if isinstance(exc, REQUEST_LM_ERRORS) or (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)):
+        return "lm_request_error"
+    return "lm_error"
 
 
 class _FailedCallRecorder(BaseCallback):
@@ -86,7 +84,8 @@ class _FailedCallRecorder(BaseCallback):
         if started is None or exception is None:
             return
         name, inputs = started
-        entry: dict[str, Any] = {"predictor": name, "inputs": to_jsonable(inputs), "outputs": {}, "error": str(exception)[:2000]}
+        entry: dict[str, Any] = {"predictor": name, "inputs": typed_json.encode(inputs), "outputs": {},
+                                 "error": str(exception)[:2000]}
         if isinstance(exception, AdapterParseError):
             entry["raw_response"] = str(exception.lm_response)[:4000]
             entry["expected_fields"] = list(exception.signature.output_fields)
@@ -111,7 +110,6 @@ class DSPyEvaluator:
         perfect_score: float = 1.0,
         lm_retries: int = 1,
         retry_backoff_s: float = 2.0,
-        live_cache_size: int = 512,
     ) -> None:
         self.student = student
         self.examples = dict(examples)
@@ -121,9 +119,7 @@ class DSPyEvaluator:
         self.perfect_score = float(perfect_score)
         self.lm_retries = int(lm_retries)
         self.retry_backoff_s = float(retry_backoff_s)
-        self._live: OrderedDict[tuple[str, str], LiveRun] = OrderedDict()
-        self._live_size = live_cache_size
-        self._live_lock = threading.Lock()
+        self._retry_lock = threading.Lock()
         self._programs: OrderedDict[str, dspy.Module] = OrderedDict()
         self._programs_lock = threading.Lock()
         #: Caps program runs in progress at ``num_threads`` across concurrent ``evaluate`` calls (parallel proposals).
@@ -146,19 +142,14 @@ class DSPyEvaluator:
                 self._programs.move_to_end(key)
             return program
 
-    def live_run(self, cand_key: str, example_id: str) -> LiveRun | None:
-        with self._live_lock:
-            return self._live.get((cand_key, example_id))
-
     # ----------------------------------------------------------- evaluation
     def evaluate(self, candidate: Candidate, example_ids: Sequence[str], sink: OutcomeSink) -> None:
         program = self.program_for(candidate)
-        cand_key = candidate_key(candidate)
         names_by_id = {id(p): n for n, p in named_predictors(program)}
 
         def task(example_id: str) -> None:
             with self._run_slots:
-                outcome = self._run_one(program, names_by_id, cand_key, example_id)
+                outcome = self._run_one(program, names_by_id, example_id)
             sink(example_id, outcome)
 
         if self.num_threads == 1 or len(example_ids) == 1:
@@ -180,7 +171,7 @@ class DSPyEvaluator:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
 
-    def _run_one(self, program: dspy.Module, names_by_id: Mapping[int, str], cand_key: str, example_id: str) -> Outcome:
+    def _run_one(self, program: dspy.Module, names_by_id: Mapping[int, str], example_id: str) -> Outcome:
         example = self.examples[example_id]
         attempt = 0
         while True:
@@ -199,7 +190,7 @@ class DSPyEvaluator:
             # bounded round on top, for custom LMs and for outages longer than DSPy's retry window.
             if error is not None and classify_exception(error) == "lm_error" and attempt < self.lm_retries:
                 attempt += 1
-                with self._live_lock:
+                with self._retry_lock:
                     self.lm_retry_count += 1
                 delay = self.retry_backoff_s * (2 ** (attempt - 1))
                 logger.warning("GEPA: LM error on example %s (%s); retry %d/%d in %.1fs", example_id, _short(error), attempt, self.lm_retries, delay)
@@ -207,8 +198,10 @@ class DSPyEvaluator:
                 continue
             break
 
+        # Typed JSON, so reflection rebuilds the same objects from a stored run as from a fresh one.
         snapshot = [
-            {"predictor": names_by_id[id(pred)], "inputs": to_jsonable(inputs), "outputs": to_jsonable(dict(out))}
+            {"predictor": names_by_id[id(pred)], "inputs": typed_json.encode(inputs),
+             "outputs": typed_json.encode(dict(out))}
             for pred, inputs, out in trace
             if id(pred) in names_by_id
         ] + recorder.failed
@@ -235,15 +228,6 @@ class DSPyEvaluator:
             )
         score, feedback = normalize_metric_result(result, self.perfect_score, where)
         objectives = objective_scores_of(result, where)
-        with self._live_lock:
-            by_predictor: dict[str, list[tuple[Any, dict[str, Any], Any]]] = {}
-            for entry in trace:
-                if id(entry[0]) in names_by_id:
-                    by_predictor.setdefault(names_by_id[id(entry[0])], []).append(entry)
-            self._live[(cand_key, example_id)] = LiveRun(prediction, trace, by_predictor)
-            self._live.move_to_end((cand_key, example_id))
-            while len(self._live) > self._live_size:
-                self._live.popitem(last=False)
         return Outcome(
             score=score,
             feedback=feedback or generic_feedback(score, self.perfect_score),

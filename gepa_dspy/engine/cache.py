@@ -12,7 +12,7 @@ import threading
 from typing import Callable
 
 from .journal import JsonlJournal
-from .records import Outcome
+from .records import RETRIED_ON_RESUME, Outcome
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -32,6 +32,8 @@ class EvaluationCache:
         self._sealed = False
         #: Outcomes refused because they arrived after ``seal`` (runs still in flight when a search ended).
         self.late_outcomes = 0
+        #: Journaled runs that failed because the LM was down, forgotten on load so that they run again.
+        self.dropped_outage_runs = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,14 +83,30 @@ class EvaluationCache:
         with self._lock:
             return list(self._entries.values())
 
-    def load_journal(self) -> int:
-        """Read back the journal's entries; returns how many were loaded."""
+    def load_journal(self, check: Callable[[dict, int], None] | None = None) -> int:
+        """Read back the journal's entries; returns how many were loaded.
+
+        ``check(record, number)`` validates each record first. Runs that failed because the LM was down (``RETRIED_ON_RESUME``) are not loaded: they run again when the
+        search needs them, and they no longer count as paid (``dropped_outage_runs`` counts them). A later
+        record of the same run (its retry) is loaded instead.
+        """
         if self._journal is None:
             return 0
         loaded = 0
-        for rec in self._journal.read():
+        kept: list[dict] = []
+        for number, rec in enumerate(self._journal.read()):
+            if check is not None:
+                check(rec, number)  # raises on a record that does not fit the schema
             key = (str(rec["c"]), str(rec["e"]))
+            outcome = Outcome.from_json(rec["o"])
+            if outcome.failure in RETRIED_ON_RESUME:
+                self.dropped_outage_runs += 1
+                continue
+            kept.append(rec)
             if key not in self._entries:
-                self._entries[key] = Outcome.from_json(rec["o"])
+                self._entries[key] = outcome
                 loaded += 1
+        if self.dropped_outage_runs:
+            # Forgotten for good: the next resume neither reruns nor counts them again.
+            self._journal.rewrite(kept)
         return loaded

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .racing import VAL_POLICIES
+
 PARALLEL_MODES = ("independent", "speculative", "prefetch")
 #: The modes whose rounds take exactly the sequential loop's decisions (later proposals assume earlier ones lose).
 SEQUENTIAL_DECISION_MODES = ("speculative", "prefetch")
@@ -39,9 +41,24 @@ class SearchConfig:
     #: its child minibatch waits until proposals 1..j-1 know their minibatch verdicts, and is never run when one
     #: of them won. A discarded proposal has paid for its parent runs only (cached, so free if drawn again).
     parallel_mode: str = "independent"
+    #: With held-out selection (the search's ``holdout_ids``), how many of the best candidates by validation
+    #: mean are run on the held-out examples at the end; the best there is returned.
+    holdout_top_k: int = 3
+    #: How a child that won its minibatch is scored on the valset: ``"full"`` (the paper: every example) or
+    #: ``"racing"`` (informative examples first, in chunks of ``racing_chunk_size``; stopped once the child leads
+    #: nowhere and a one-sided sign test at ``racing_significance`` says it lost to its parent; see racing.py).
+    val_policy: str = "full"
+    racing_chunk_size: int = 4
+    racing_significance: float = 0.05
 
     def __post_init__(self) -> None:
         if self.num_parallel_proposals < 1:
             raise ValueError(f"num_parallel_proposals must be >= 1, got {self.num_parallel_proposals}")
         if self.parallel_mode not in PARALLEL_MODES:
             raise ValueError(f"parallel_mode must be one of {PARALLEL_MODES}, got {self.parallel_mode!r}")
+        if self.val_policy not in VAL_POLICIES:
+            raise ValueError(f"val_policy must be one of {VAL_POLICIES}, got {self.val_policy!r}")
+        if self.racing_chunk_size < 1 or not 0 < self.racing_significance < 1:
+            raise ValueError("racing_chunk_size must be >= 1 and racing_significance in (0, 1)")
+        if self.holdout_top_k < 1:
+            raise ValueError(f"holdout_top_k must be >= 1, got {self.holdout_top_k}")

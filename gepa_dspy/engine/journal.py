@@ -22,7 +22,7 @@ class JsonlJournal:
         self.torn_lines = 0
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False)
+        line = json.dumps(record, ensure_ascii=True)
         with self._lock:
             if self._fh is None:
                 self._fh = open(self.path, "a", encoding="utf-8")
@@ -36,26 +36,28 @@ class JsonlJournal:
             return iter(())
         good: list[dict[str, Any]] = []
         torn = 0
-        with open(self.path, encoding="utf-8") as fh:
+        # Read bytes: a line torn inside a multi-byte character must be skipped like any torn line.
+        with open(self.path, "rb") as fh:
             for line in fh:
                 try:
-                    rec = json.loads(line)
-                    if not isinstance(rec, dict) or not line.endswith("\n"):
+                    rec = json.loads(line.decode("utf-8"))
+                    if not isinstance(rec, dict) or not line.endswith(b"\n"):
                         raise ValueError("incomplete record")
                     good.append(rec)
-                except ValueError:
+                except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                     torn += 1
         if torn:
             self.torn_lines += torn
             logger.warning("%s: skipped %d unreadable line(s) left by an interrupted write", self.path, torn)
-            self._rewrite(good)
+            self.rewrite(good)
         return iter(good)
 
-    def _rewrite(self, records: list[dict[str, Any]]) -> None:
+    def rewrite(self, records: list[dict[str, Any]]) -> None:
+        """Replace the file's content with ``records`` atomically (temp file + rename)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(rec, ensure_ascii=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)

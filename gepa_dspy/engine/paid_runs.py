@@ -22,6 +22,10 @@ class LMUnavailableError(RuntimeError):
     """Too many consecutive runs failed with LM errors: the LM looks down. State is saved; fix and resume."""
 
 
+class ProgramFailedError(RuntimeError):
+    """Every run of the search failed because the program raised (or the LM was down): nothing can be learned."""
+
+
 class AbortEvaluation(Exception):
     """Raised inside a sink (or before an LM call) to stop a proposal early because another one failed."""
 
@@ -49,6 +53,11 @@ class PaidRuns:
         self._pending: dict[tuple[str, str], threading.Event] = {}
         self._pending_lock = threading.Lock()
         self.abort = threading.Event()
+
+    @property
+    def consecutive_lm_failures(self) -> int:
+        """How many of the latest paid runs failed in a row with LM errors (0 after any other outcome)."""
+        return self._consecutive_lm_failures
 
     @property
     def metric_calls(self) -> int:

@@ -6,7 +6,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Kinds of failure an evaluation can record; ``None`` means the run and the metric succeeded.
-FAILURE_KINDS = ("lm_error", "program_error", "parse_error", "metric_error")
+FAILURE_KINDS = ("lm_error", "lm_request_error", "program_error", "parse_error", "metric_error")
+#: Failures that say nothing about the candidate (the LM or the network to it was down): a resumed search
+#: forgets them and runs them again instead of serving them from the journal.
+RETRIED_ON_RESUME = ("lm_error",)
 
 
 @dataclass

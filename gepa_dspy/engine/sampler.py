@@ -31,7 +31,12 @@ class EpochMinibatchSampler:
 
     def next_batch(self) -> list[str]:
         batch: list[str] = []
+        # Each id can be deferred at most once per batch; more steps than this mean a corrupt order, not a slow draw.
+        steps_left = len(self._order) - self._position + 2 * len(self.ids) + self.batch_size
         while len(batch) < self.batch_size:
+            steps_left -= 1
+            if steps_left < 0:
+                raise RuntimeError(f"internal error: the minibatch order {self._order[:10]}... cannot fill a batch of {self.batch_size}")
             if self._position >= len(self._order):
                 self._new_epoch()
             take = self._order[self._position]

@@ -18,21 +18,27 @@ import logging
 import random
 import threading
 import time
+import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from .cache import EvaluationCache
-from .candidate import Candidate, candidate_key
-from .checkpoint import FORMAT_VERSION, load_checkpoint, save_json_atomic
+from .candidate import Candidate, candidate_key, repaired_text
+from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
+from .checkpoint_schema import evaluation_record_checker, proposal_record_checker, validate_checkpoint
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
 from . import events as ev
+from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
 from .journal import JsonlJournal
+from .log_dir_lock import exclusive_log_dir
 from .merge import MergePlan, find_merge, stratified_subsample
-from .paid_runs import AbortEvaluation, PaidRuns, PeerRunFailed
+from .paid_runs import AbortEvaluation, LMUnavailableError, PaidRuns, PeerRunFailed, ProgramFailedError
 from .pool import CandidatePool
+from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
 from .result import SearchResult
@@ -100,6 +106,7 @@ class GEPASearch:
         stop_conditions: Sequence[StopCondition] = (),
         log_dir: str | Path | None = None,
         fingerprint: dict[str, Any] | None = None,
+        holdout_ids: Sequence[str] = (),
         callbacks: Sequence[ev.Callback] = (),
     ) -> None:
         if not seed_candidate:
@@ -135,11 +142,15 @@ class GEPASearch:
         self._proposal_journal = JsonlJournal(self.log_dir / PROPOSAL_JOURNAL_FILE) if self.log_dir else None
         self._proposals: dict[str, str | None] = {}
         self.cache = EvaluationCache(self._eval_journal)
+        #: Held-out selection (opt-in): the finalists' runs on these examples are kept back from the loop's budget.
+        self.holdout_ids = list(holdout_ids)
+        self._holdout_reserve = reserve(config.holdout_top_k, len(self.holdout_ids)) if self.holdout_ids else 0
         #: Typed events for user callbacks (gepa_dspy.engine.events); paid batches are observed only when someone listens.
         self.events = ev.EventDispatcher(callbacks, on_error=lambda: self._count("callback_errors"))
         if self.events:
             evaluator = ev.ObservedEvaluator(evaluator, self.events, lambda: (self.metric_calls, self.config.max_metric_calls))
-        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls, config.max_consecutive_lm_failures)
+        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls - self._holdout_reserve,
+                             config.max_consecutive_lm_failures)
         self._stalled = 0
         self._count_lock = threading.Lock()
 
@@ -160,19 +171,30 @@ class GEPASearch:
 
     # -------------------------------------------------------------- main loop
     def run(self) -> SearchResult:
-        """Run (or resume) the search until the budget or a stop condition ends it."""
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Run (or resume) the search until the budget or a stop condition ends it.
+
+        With a ``log_dir``, the search holds it exclusively while it runs (``LogDirBusyError`` otherwise).
+        """
+        if not self.log_dir:
+            return self._run()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive_log_dir(self.log_dir):
+            return self._run()
+
+    def _run(self) -> SearchResult:
         resumed = self._restore()
         self.runs.abort.clear()
         self.cache.unseal()
         self.events.emit(ev.RunStarted(self.config.max_metric_calls, self.metric_calls, resumed, len(self.train_ids),
                                        len(self.val_ids), str(self.log_dir) if self.log_dir else None))
         stop_reason = "budget exhausted"
+        holdout: HoldoutSelection | None = None
         with remembered_sigint() as ctrl_c:
             try:
                 if not resumed:
                     self._initialise()
+                else:
+                    self._rerun_outage_failures()
                 while True:
                     self._checkpoint()
                     if ctrl_c.is_set():
@@ -185,6 +207,7 @@ class GEPASearch:
                     if not self._round():
                         stop_reason = "budget exhausted"
                         break
+                holdout = self._select_on_holdout()
             except KeyboardInterrupt:
                 stop_reason = "interrupted (Ctrl-C); state saved, call compile again with the same log_dir to resume"
                 logger.warning("GEPA: %s", stop_reason)
@@ -195,6 +218,19 @@ class GEPASearch:
                 for journal in (self._eval_journal, self._proposal_journal):
                     if journal is not None:
                         journal.close()
+        if self.metric_calls > self.config.max_metric_calls:
+            stop_reason = self._over_budget_reason(stop_reason)
+        if not stop_reason.startswith("interrupted"):
+            self._raise_if_no_run_worked()
+            if self.runs.consecutive_lm_failures:
+                # Ended (budget or stall) while the LM looked down: say so rather than pass it off as a result.
+                n = self.runs.consecutive_lm_failures
+                self._count("final_consecutive_lm_failures", n)
+                note = (f"the last {n} run(s) failed with LM errors, so the LM may be down; fix it and compile again with "
+                        "the same log_dir to run them again" if self.log_dir else
+                        f"the last {n} run(s) failed with LM errors, so the LM may be down")
+                logger.warning("GEPA: %s", note)
+                stop_reason = f"{stop_reason} ({note})"
         logger.info(
             "GEPA finished (%s): %d candidates, best #%d val %.4f, %d/%d metric calls, %d cache hits",
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
@@ -213,14 +249,34 @@ class GEPASearch:
             counters=self._all_counters(),
             curve=list(self.curve),
             val_ids=list(self.val_ids),
+            holdout=holdout,
         )
+
+    def _select_on_holdout(self) -> HoldoutSelection | None:
+        """Once the loop has ended, run the finalists on the held-out examples with the budget kept back."""
+        if not self.holdout_ids:
+            return None
+        self._holdout_reserve = 0
+        selection = select_on_holdout(
+            self.pool, self.holdout_ids, self.config.holdout_top_k, self.runs.evaluate, self.runs.misses,
+            lambda: self.runs.remaining,
+        )
+        means = selection.means()
+        logger.info(
+            "GEPA: held-out selection on %d examples: %s; returning #%d (val best #%d)",
+            len(self.holdout_ids), ", ".join(f"#{i} {m:.4f}" for i, m in means.items()) or "no finalist fit the budget",
+            selection.chosen, self.pool.best_index(),
+        )
+        return selection
 
     def _initialise(self) -> None:
         seed_cost = self.runs.misses(self.seed_candidate, self.val_ids)
         if seed_cost > self.remaining:
             raise BudgetTooSmallError(
                 f"a budget of {self.config.max_metric_calls} metric calls cannot pay for evaluating the seed program "
-                f"on the {len(self.val_ids)} validation examples; raise max_metric_calls or use a smaller valset"
+                f"on the {len(self.val_ids)} validation examples"
+                + (f" after keeping {self._holdout_reserve} back for held-out selection" if self._holdout_reserve else "")
+                + "; raise max_metric_calls or use a smaller valset"
             )
         one_proposal = seed_cost + 2 * self.sampler.batch_size + len(self.val_ids)
         if self.config.max_metric_calls < one_proposal:
@@ -235,13 +291,73 @@ class GEPASearch:
         self._emit_added(0)
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
+    def _raise_if_no_run_worked(self) -> None:
+        """Raise instead of returning the seed as "stalled" when every paid run failed for a reason that says
+        nothing about the instructions: the program raised, or the LM was unreachable (too few runs were left
+        to reach ``max_consecutive_lm_failures``)."""
+        outcomes = self.cache.outcomes()
+        if not outcomes or len(self.pool) > 1 or any(o.failure not in ("lm_error", "program_error") for o in outcomes):
+            return
+        kinds = Counter(o.failure for o in outcomes)
+        last = outcomes[-1].feedback[:500]
+        saved = (f"The search state is saved in {self.log_dir}; call compile again with it to resume"
+                 if self.log_dir else "Give a log_dir to keep the search state across such failures")
+        if set(kinds) == {"lm_error"}:
+            raise LMUnavailableError(
+                f"all {len(outcomes)} runs of this search failed with LM errors: the LM looks down. Last error: {last}. "
+                f"{saved}; runs that failed because the LM was down run again then."
+            )
+        raise ProgramFailedError(
+            f"all {len(outcomes)} runs of this search failed ({dict(kinds)}), so no instruction could be judged. "
+            f"Last error: {last}. Run the program on one example by hand to see the failure; fix it and compile again."
+        )
+
+    def _over_budget_reason(self, stop_reason: str) -> str:
+        """The stop reason of a search that holds more paid runs than this compile's budget, warned about.
+
+        Only a resume with a smaller ``max_metric_calls`` gets here: the runs were paid under the earlier budget,
+        and nothing more was run (the search ends at once with the state it had).
+        """
+        over = self.metric_calls - self.config.max_metric_calls
+        self.counters["metric_calls_over_budget"] = over
+        message = (f"the resumed search in {self.log_dir} had already paid for {self.metric_calls} metric calls, {over} more "
+                   f"than this compile's budget of {self.config.max_metric_calls}; no further run was paid for, and the "
+                   "result is the search as it was saved")
+        logger.warning("GEPA: %s", message)
+        warnings.warn(f"GEPA: {message}", RuntimeWarning, stacklevel=3)
+        return f"{stop_reason} ({message})"
+
+    def _rerun_outage_failures(self) -> None:
+        """Run again the pool's validation runs that failed because the LM was down (the journal forgot them),
+        and update the pool's scores: a candidate is never judged by an outage."""
+        if not self.cache.dropped_outage_runs:
+            return
+        logger.warning("GEPA: %d journaled run(s) failed because the LM was unreachable; they run again now and no "
+                       "longer count against the budget", self.cache.dropped_outage_runs)
+        self._count("outage_runs_forgotten_on_resume", self.cache.dropped_outage_runs)
+        for i, candidate in enumerate(self.pool.candidates):
+            missing = self.runs.misses(candidate, self.val_ids)
+            if not missing:
+                continue
+            if missing > self.remaining:
+                self._count("outage_scores_kept_over_budget")
+                logger.warning("GEPA: the budget left (%d) cannot rerun candidate #%d's %d runs that failed while the LM "
+                               "was down; its validation scores keep failure_score there", self.remaining, i, missing)
+                continue
+            self.pool.val_scores[i] = [o.score for o in self.runs.evaluate(candidate, self.val_ids)]
+            self._count("outage_runs_rerun", missing)
+
     def _should_stop(self) -> str | None:
         if self._stalled >= self.config.max_stalled_iterations:
             reason = f"stalled: {self._stalled} iterations in a row added no candidate and paid for no run"
             logger.warning("GEPA: %s (the parent was already perfect, or proposals were duplicates or rejected; see counters)", reason)
             return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
-            return f"stop requested by {self.log_dir / STOP_FILE}"
+            # Honoured once: removed, so the next compile with this log_dir resumes instead of stopping at once.
+            (self.log_dir / STOP_FILE).unlink(missing_ok=True)
+            reason = f"stop requested by {self.log_dir / STOP_FILE} (the file was removed; compile again to resume)"
+            logger.warning("GEPA: %s", reason)
+            return reason
         for condition in self.stop_conditions:
             condition_reason = condition()
             if condition_reason:
@@ -265,6 +381,8 @@ class GEPASearch:
         # live counters, so a resumed run (whose journal replayed part of an interrupted round) decides exactly
         # as an uninterrupted one; a round served wholly from the cache must not keep the loop alive forever.
         before = self.history[-1].metric_calls_after if self.history else self.curve[0][0]
+        # Lower only after a resume that forgot runs failed in an LM outage (they no longer count as paid).
+        before = min(before, self.metric_calls)
         slots = self._plan_round()
         if not slots:
             return False
@@ -461,7 +579,21 @@ class GEPASearch:
         slot.child = child
         if not self._full_val_due(slot, earlier):
             return
-        slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
+        if self.config.val_policy == "racing":
+            raced = race(
+                self.pool.val_scores, parent_id,
+                lambda positions: [o.score for o in self.runs.evaluate(child, [self.val_ids[j] for j in positions])],
+                self.config.racing_chunk_size, self.config.racing_significance,
+            )
+            if raced.scores is None:
+                self._count("val_runs_saved_by_racing", len(self.val_ids) - raced.examples_seen)
+                slot.set("raced_out", f"lost to its parent on validation ({raced.child_wins} wins, {raced.child_losses} "
+                                      f"losses in {raced.examples_seen} examples, sign test p={raced.p_value:.3f}) "
+                                      "and led on none")
+                return
+            slot.val_scores = raced.scores
+        else:
+            slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
         slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
@@ -535,6 +667,11 @@ class GEPASearch:
             return self._proposals[key]
         self.runs.check_abort()
         result = self.proposer.propose(parent, component, runs)
+        if result.text is not None and repaired_text(result.text) != result.text:
+            self._count("proposals_with_invalid_unicode_repaired")
+            logger.warning("GEPA: the proposed instruction for %s holds lone surrogates (not valid Unicode); they are "
+                           "replaced by U+FFFD", component)
+            result.text = repaired_text(result.text)
         for reason in result.rejections:
             self._count(f"reflection_rejected_{reason}")
         self._count("reflection_calls", 1 + len(result.rejections) - (result.text is None))
@@ -618,9 +755,16 @@ class GEPASearch:
         if not self.log_dir:
             return False
         data = load_checkpoint(self.log_dir / CHECKPOINT_FILE, self.fingerprint)
-        loaded = self.cache.load_journal()
+        if data is not None:
+            validate_checkpoint(self.log_dir / CHECKPOINT_FILE, data, seed_candidate=self.seed_candidate,
+                                train_ids=self.train_ids, n_val=len(self.val_ids), perfect_score=self.config.perfect_score)
+        check_identity(self.log_dir, self.fingerprint, [self.log_dir / EVAL_JOURNAL_FILE, self.log_dir / PROPOSAL_JOURNAL_FILE],
+                       has_checkpoint=data is not None)
+        loaded = self.cache.load_journal(evaluation_record_checker(self.log_dir / EVAL_JOURNAL_FILE, self.config.perfect_score))
         assert self._proposal_journal is not None
-        for rec in self._proposal_journal.read():
+        check_proposal = proposal_record_checker(self.log_dir / PROPOSAL_JOURNAL_FILE)
+        for number, rec in enumerate(self._proposal_journal.read()):
+            check_proposal(rec, number)
             self._proposals[str(rec["k"])] = rec.get("text")
         if data is None:
             if loaded:

@@ -33,6 +33,7 @@ class LMTrafficStats:
         idle_s: time with no request in flight (``window_s - busy_s``).
         mean_in_flight: ``request_s / window_s``, the time-averaged number of requests in flight.
         mean_in_flight_when_busy: ``request_s / busy_s``, the concurrency while the LM had work.
+        completion_tokens_by_model: tokens generated per model name (the scripted count: words).
     """
 
     total_requests: int
@@ -49,11 +50,13 @@ class LMTrafficStats:
     idle_s: float
     mean_in_flight: float
     mean_in_flight_when_busy: float
+    completion_tokens_by_model: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict (status codes become strings)."""
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["requests_by_model"] = dict(self.requests_by_model)
+        data["completion_tokens_by_model"] = dict(self.completion_tokens_by_model)
         data["errors_by_status"] = {str(k): v for k, v in self.errors_by_status.items()}
         return data
 
@@ -71,6 +74,7 @@ class _Window:
     responder_failures: int = 0
     by_model: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    tokens_by_model: Counter = field(default_factory=Counter)
 
 
 class InFlightTracker:
@@ -117,6 +121,11 @@ class InFlightTracker:
             if responder_failed:
                 window.responder_failures += 1
 
+    def add_completion_tokens(self, model: str, tokens: int) -> None:
+        """Record ``tokens`` generated for ``model``."""
+        with self._lock:
+            self._window.tokens_by_model[model] += tokens
+
     def reset(self) -> None:
         """Start a new measurement window now (requests still in flight carry over)."""
         with self._lock:
@@ -145,4 +154,5 @@ class InFlightTracker:
                 idle_s=max(0.0, window_s - w.busy_s),
                 mean_in_flight=w.request_s / window_s if window_s > 0 else 0.0,
                 mean_in_flight_when_busy=w.request_s / w.busy_s if w.busy_s > 0 else 0.0,
+                completion_tokens_by_model=dict(w.tokens_by_model),
             )

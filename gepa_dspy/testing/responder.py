@@ -9,6 +9,7 @@ sleep (to exceed a client timeout).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 Responder = Callable[[list[dict[str, Any]], str], str]
@@ -65,3 +66,22 @@ def call_responder(responder: Responder, messages: Sequence[Mapping[str, Any]], 
 def count_tokens(text: str) -> int:
     """A deterministic stand-in token count: whitespace-separated words."""
     return len(text.split())
+
+
+_TOKEN = re.compile(r"\S+")
+
+
+def cut_at_max_tokens(text: str, max_tokens: int | None) -> tuple[str, str]:
+    """``(text, "stop")``, or its first ``max_tokens`` tokens and ``"length"`` when it is longer, as a real LM
+    stops at its token cap."""
+    if max_tokens is None or count_tokens(text) <= max_tokens:
+        return text, "stop"
+    if max_tokens <= 0:
+        return "", "length"
+    last = list(_TOKEN.finditer(text))[max_tokens - 1]
+    return text[: last.end()], "length"
+
+
+def reply_latency(base_s: float, per_token_s: float, text: str) -> float:
+    """Seconds a scripted reply takes: ``base_s`` per request plus ``per_token_s`` per generated token."""
+    return base_s + per_token_s * count_tokens(text)

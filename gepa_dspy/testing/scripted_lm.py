@@ -27,6 +27,8 @@ from gepa_dspy.testing.responder import (
     ScriptedHTTPError,
     call_responder,
     count_tokens,
+    cut_at_max_tokens,
+    reply_latency,
 )
 
 
@@ -57,17 +59,23 @@ class ScriptedEngine:
         messages = request_to_messages(request)
         owner.tracker.begin(owner.model)
         status: int | None = None
+        text, finish = "", "stop"
+        started = time.perf_counter()
         try:
-            if owner.latency_s:
-                time.sleep(owner.latency_s)
             try:
                 text = call_responder(owner.responder, messages, owner.model)
+                text, finish = cut_at_max_tokens(text, owner.kwargs.get("max_tokens"))
+                owner.tracker.add_completion_tokens(owner.model, count_tokens(text))
             except ScriptedHTTPError as exc:
                 status = exc.status
                 raise _provider_error(exc) from exc
             except DropConnection as exc:
                 status = 0
                 raise TransportError("scripted dropped connection", provider="scripted") from exc
+            finally:
+                delay = reply_latency(owner.latency_s, owner.per_token_s, text) - (time.perf_counter() - started)
+                if delay > 0:
+                    time.sleep(delay)
         finally:
             owner.tracker.end(status)
         prompt_tokens = sum(count_tokens(str(m["content"])) for m in messages)
@@ -76,7 +84,7 @@ class ScriptedEngine:
             id=None,
             model=owner.model,
             message=Message.assistant([TextPart(text)]),
-            finish_reason="stop",
+            finish_reason=finish,
             usage=Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens,
                         total_tokens=prompt_tokens + completion_tokens),
         )
@@ -114,6 +122,8 @@ class ScriptedLM(dspy.BaseLM):
         responder: ``responder(messages, model) -> str``; see ``gepa_dspy.testing.responder``.
         model: the model name passed to the responder and reported in responses.
         latency_s: fixed artificial latency per call (``time.sleep``).
+        per_token_s: latency per generated token of the reply, added to ``latency_s``.
+        max_tokens: the LM's token cap: longer replies are cut there (``finish_reason="length"``).
         num_retries: DSPy's retries for retryable scripted errors (default 0 here so failures are
             visible at once; DSPy's own default is 3).
 
@@ -127,15 +137,18 @@ class ScriptedLM(dspy.BaseLM):
         *,
         model: str = "scripted",
         latency_s: float = 0.0,
+        per_token_s: float = 0.0,
+        max_tokens: int | None = None,
         num_retries: int = 0,
         tracker: InFlightTracker | None = None,
     ) -> None:
-        if latency_s < 0:
-            raise ValueError("latency_s must be >= 0")
-        super().__init__(model=model, model_type="chat", temperature=0.0, max_tokens=None, cache=False,
+        if latency_s < 0 or per_token_s < 0:
+            raise ValueError("latency_s and per_token_s must be >= 0")
+        super().__init__(model=model, model_type="chat", temperature=0.0, max_tokens=max_tokens, cache=False,
                          num_retries=num_retries)
         self.responder = responder
         self.latency_s = float(latency_s)
+        self.per_token_s = float(per_token_s)
         self.tracker = tracker or InFlightTracker()
         self._cache_responses = False
         self._engine_spec = ScriptedEngine(self)
@@ -161,7 +174,7 @@ class ScriptedLM(dspy.BaseLM):
 
     def dump_state(self) -> dict[str, Any]:
         """Only the model name and latency are saved; the responder is code and is not serialized."""
-        return {"model": self.model, "latency_s": self.latency_s}
+        return {"model": self.model, "latency_s": self.latency_s, "per_token_s": self.per_token_s}
 
     def stats(self) -> LMTrafficStats:
         """Call counts and concurrency since creation or ``reset_stats``."""

@@ -33,8 +33,15 @@ from gepa_dspy.testing.responder import (
     ScriptedHTTPError,
     call_responder,
     count_tokens,
+    cut_at_max_tokens,
     error_type_for_status,
+    reply_latency,
 )
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    value = body.get("max_completion_tokens", body.get("max_tokens"))
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,9 @@ class ScriptedOpenAIServer:
     Args:
         responder: ``responder(messages, model) -> str``; see ``gepa_dspy.testing.responder``.
         latency_s: fixed artificial latency added to every chat-completion request (``time.sleep``).
+        per_token_s: latency added per generated token of the reply (a real LM's cost grows with its reply),
+            so a request takes ``latency_s + per_token_s * reply tokens``. A request's ``max_tokens`` (or
+            ``max_completion_tokens``) cuts the reply there, with ``finish_reason="length"``.
         port: TCP port on 127.0.0.1; 0 picks a free one.
         models: names listed by ``GET /v1/models``.
         record_requests: keep every request in ``requests`` (memory grows with the run).
@@ -166,14 +176,16 @@ class ScriptedOpenAIServer:
         responder: Responder,
         *,
         latency_s: float = 0.0,
+        per_token_s: float = 0.0,
         port: int = 0,
         models: Sequence[str] = ("scripted",),
         record_requests: bool = False,
     ) -> None:
-        if latency_s < 0:
-            raise ValueError("latency_s must be >= 0")
+        if latency_s < 0 or per_token_s < 0:
+            raise ValueError("latency_s and per_token_s must be >= 0")
         self.responder = responder
         self.latency_s = float(latency_s)
+        self.per_token_s = float(per_token_s)
         self.models = list(models)
         self.record_requests = record_requests
         self.requests: list[RecordedRequest] = []
@@ -256,11 +268,18 @@ class ScriptedOpenAIServer:
         status: int | None = None  # None: success
         responder_failed = False
         error: tuple[str, float | None] = ("", None)
-        text = ""
+        text, finish = "", "stop"
+        started = time.perf_counter()
         try:
-            if self.latency_s:
-                time.sleep(self.latency_s)
-            text = call_responder(self.responder, messages, model)
+            try:
+                text = call_responder(self.responder, messages, model)
+                text, finish = cut_at_max_tokens(text, _max_tokens(body))
+                self._tracker.add_completion_tokens(model, count_tokens(text) * int(body.get("n") or 1))
+            finally:
+                # A real LM takes about its reply's length in generated tokens (an error: the base latency).
+                delay = reply_latency(self.latency_s, self.per_token_s, text) - (time.perf_counter() - started)
+                if delay > 0:
+                    time.sleep(delay)
         except ScriptedHTTPError as exc:
             status, error = exc.status, (exc.message, exc.retry_after)
         except DropConnection:
@@ -275,17 +294,18 @@ class ScriptedOpenAIServer:
             self._record(model, messages, body, 200 if status is None else status)
             self._tracker.end(status, responder_failed=responder_failed)
         if status is None:
-            handler._send_json(200, self._completion(model, messages, text, int(body.get("n") or 1)))
+            handler._send_json(200, self._completion(model, messages, text, int(body.get("n") or 1), finish))
         elif status == 0:
             handler.close_connection = True
         else:
             handler._send_error_json(status, *error)
 
-    def _completion(self, model: str, messages: list[dict[str, Any]], text: str, n: int) -> dict[str, Any]:
+    def _completion(self, model: str, messages: list[dict[str, Any]], text: str, n: int,
+                    finish: str = "stop") -> dict[str, Any]:
         prompt_tokens = sum(count_tokens(str(m.get("content") or "")) for m in messages)
         completion_tokens = count_tokens(text) * n
         choices = [
-            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": None}
             for i in range(n)
         ]
         return {
