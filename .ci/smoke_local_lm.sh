@@ -14,9 +14,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-# Trimmed llama.cpp build: no tests, examples, apps or web UI (the server binary is the same). On x86-64 also no
-# AMX instructions: llama.cpp compiles with -march=native, and a VM of this kind advertised AMX but raised SIGILL
-# on it at the server's first matrix product (gepa_dspy/local_lm/install_hints.py, NO_AMX_COMPILER_FLAGS).
+# Trimmed llama.cpp build: no tests, examples, apps or web UI (the server binary is the same). On x86-64 CPUs with
+# AVX2 also portable (GGML_NATIVE=OFF, AVX2 baseline, no AMX): a -march=native build on a VM that advertised AMX
+# died of SIGILL/SIGSEGV at server start (gepa_dspy/local_lm/install_hints.py, PORTABLE_CMAKE_ARGS).
 if [ -z "${CMAKE_ARGS:-}" ]; then
     CMAKE_ARGS="$(python -c 'from gepa_dspy.local_lm.install_hints import build_cmake_args; print(build_cmake_args())')"
 fi

@@ -21,6 +21,7 @@ import numpy as np
 from .adapter.reflection import check_reply_format
 from .budget import AUTO_CANDIDATES
 from .engine.config import PARALLEL_MODES
+from .engine.events import EventDispatcher
 from .engine.strategies import make_component_selector, make_parent_selector
 
 #: ``dspy.GEPA`` arguments that only steer logging integrations: accepted and ignored with a warning.
@@ -99,6 +100,12 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
             raise ValueError(f"{name} must be a finite number, got {value!r}")
     if not perfect > failure:
         raise ValueError(f"perfect_score ({perfect}) must be greater than failure_score ({failure})")
+    max_cost = args["max_cost"]
+    if max_cost is not None and (not _is_real(max_cost) or not math.isfinite(max_cost) or not max_cost > 0):
+        raise ValueError(f"max_cost must be a positive number of dollars or None, got {max_cost!r}")
+    if args["display_progress"] is not None and not is_bool(args["display_progress"]):
+        raise TypeError(f"display_progress must be True, False or None, got {args['display_progress']!r}")
+    EventDispatcher(args["callbacks"] or ())  # each callback must be callable
     make_parent_selector(args["candidate_selection_strategy"])
     make_component_selector(args["component_selector"])
     if args["reflection_lm"] is not None and not isinstance(args["reflection_lm"], dspy.BaseLM):

@@ -1,4 +1,4 @@
-"""The ``gepa-dspy`` command: ``serve`` the embedded local LM, or run the GEPA ``demo`` on it."""
+"""The ``gepa-dspy`` command: ``serve`` the embedded local LM, run the GEPA ``demo`` on it, or ``report`` a run."""
 
 from __future__ import annotations
 
@@ -100,6 +100,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from gepa_dspy.report import NotARunDirectory, write_html_report, write_pngs
+
+    try:
+        path = write_html_report(args.log_dir, args.output)
+    except NotARunDirectory as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {path}")
+    if args.png_dir:
+        for png in write_pngs(args.log_dir, args.png_dir):
+            print(f"chart: {png}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gepa-dspy", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
@@ -118,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--log-dir", default=None, help="GEPA checkpoint folder (a rerun resumes; results.json)")
     demo.set_defaults(handler=cmd_demo)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report (and PNGs) of a GEPA log_dir")
+    report.add_argument("log_dir", help="the log_dir of a running or finished compile")
+    report.add_argument("-o", "--output", default=None, help="HTML file to write (default: LOG_DIR/report.html)")
+    report.add_argument("--png-dir", default=None, help="also write the charts as PNGs into this folder (needs matplotlib)")
+    report.set_defaults(handler=cmd_report)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import warnings
@@ -14,19 +15,22 @@ import dspy
 from .adapter.compat import Teleprompter, model_metadata_memo
 from .adapter.best_outputs import best_outputs_valset
 from .arguments import check_arguments, resolve_arguments
+from .adapter.cost_ledger import CostLedger, CostLimit, LedgerSaver, MeteredEvaluator, MeteredProposer
 from .adapter.custom_proposer import CustomInstructionProposer, InstructionProposerFn
 from .adapter.evaluation import DSPyEvaluator
 from .adapter.fingerprint import examples_digest, run_identity
 from .adapter.objectives import objective_summary
-from .adapter.progress_log import progress_logging
+from .adapter.progress_bar import BudgetProgressBar
+from .adapter.progress_log import progress_display_enabled, progress_logging
 from .adapter.program import build_program, named_predictors, seed_candidate
 from .adapter.reflection import ReflectionProposer
 from .adapter.snapshot import to_jsonable
 from .budget import AUTO_CANDIDATES, BudgetPlan, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import SearchConfig
+from .engine.events import RunStarted
 from .engine.result import SearchResult
-from .engine.search import GEPASearch
+from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
                                 make_component_selector, make_parent_selector)
 from .gepa_kwargs import parse_gepa_kwargs
@@ -107,6 +111,15 @@ class GEPA(Teleprompter):
             ``fn(candidate, reflective_dataset, components_to_update) -> {component: new instruction}``, used
             instead of our reflection prompt (called with ``reflection_lm`` configured, one component at a
             time). See ``gepa_dspy.adapter.custom_proposer`` for what it receives and how bad replies count.
+        callbacks: functions called with typed events while the search runs (``gepa_dspy.engine.events``: run
+            start/end, iteration start, proposal made/rejected, child accepted/rejected, candidate added, merge,
+            evaluation batch done, budget update, checkpoint saved). A callback that raises is logged and
+            counted in ``counters["callback_errors"]``; the search goes on. See docs/observability.md.
+        display_progress: show a tqdm bar over the metric-call budget (ETA, best score) while ``compile`` runs.
+            Default (None): shown while DSPy's logging is on, so ``dspy.disable_logging()`` hides it.
+        max_cost: stop before the next round once the LM calls of this run cost this many dollars (litellm's
+            prices; calls to unpriced models are counted apart). Everything already paid for is kept. Tokens and
+            dollars per role are in ``detailed_results.cost_ledger`` (``gepa_dspy.adapter.cost_ledger``).
 
         gepa_kwargs: ``dspy.GEPA``'s pass-through options, read for our engine (``gepa_dspy.gepa_kwargs``):
             ``frontier_type`` (``"instance"``, ``"objective"``, ``"hybrid"``, ``"cartesian"``), ``stop_callbacks``
@@ -152,6 +165,9 @@ class GEPA(Teleprompter):
         num_parallel_proposals: int = 1,
         parallel_proposal_mode: Literal["independent", "speculative", "prefetch"] = "independent",
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
+        callbacks: Sequence[Callable[[Any], object]] | None = None,
+        display_progress: bool | None = None,
+        max_cost: float | None = None,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -189,6 +205,9 @@ class GEPA(Teleprompter):
         self.max_consecutive_lm_failures = max_consecutive_lm_failures
         self.num_parallel_proposals = num_parallel_proposals
         self.parallel_proposal_mode = parallel_proposal_mode
+        self.callbacks = list(callbacks or [])
+        self.display_progress = display_progress
+        self.max_cost = max_cost
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -242,6 +261,19 @@ class GEPA(Teleprompter):
         if self.instruction_proposer is not None:
             proposer = CustomInstructionProposer(self.instruction_proposer, reflection_lm, reflection_proposer,
                                                  max_attempts=self.max_reflection_attempts)
+        progress_bar = BudgetProgressBar() if progress_display_enabled(self.display_progress) else None
+        resuming = bool(self.log_dir) and Path(self.log_dir, CHECKPOINT_FILE).exists()
+        ledger = CostLedger.load(self.log_dir) if resuming else CostLedger()
+        self.cost_ledger_ = ledger
+        callbacks = [progress_bar] if progress_bar else []
+        if self.log_dir:
+            callbacks.append(LedgerSaver(ledger, self.log_dir))
+            run_info = {"budget": budget, "num_train": len(train), "num_val": len(val),
+                        "reflection_lm": str(getattr(reflection_lm, "model", reflection_lm)),
+                        "task_lm": str(getattr(dspy.settings.lm, "model", dspy.settings.lm))}
+            # What a report of a running search needs besides the checkpoint; written once the search holds log_dir.
+            callbacks.append(lambda event: isinstance(event, RunStarted) and Path(self.log_dir, "run.json").write_text(
+                json.dumps(run_info, indent=1)))
         options = self._options
         config = SearchConfig(
             timeout_seconds=options.timeout_seconds,
@@ -262,11 +294,13 @@ class GEPA(Teleprompter):
         if options.frontier_type != "instance" and isinstance(parent_selector, ParetoParentSelector):
             parent_selector = ParetoParentSelector(options.frontier_type)
         search = GEPASearch(
-            seed, train_ids, val_ids, evaluator, proposer, config,
+            seed, train_ids, val_ids, MeteredEvaluator(evaluator, ledger), MeteredProposer(proposer, ledger), config,
             parent_selector=parent_selector,
             component_selector=make_component_selector(self.component_selector, evaluator.trajectories),
             log_dir=self.log_dir,
             fingerprint=self._fingerprint(seed, train, None if same_sets else val) | run_identity(student, self.metric),
+            callbacks=[*callbacks, *self.callbacks],
+            stop_conditions=[CostLimit(ledger, self.max_cost)] if self.max_cost is not None else [],
         )
         if isinstance(parent_selector, ParetoParentSelector) and parent_selector.frontier_type != "instance":
             parent_selector.objectives = lambda pool: _objective_table(pool, val_ids, search.cache.get)
@@ -280,7 +314,11 @@ class GEPA(Teleprompter):
         if tracker is not None:
             search.stop_conditions.append(lambda: tracker.log_progress(search))  # an observer: never stops
         try:
-            result = search.run()
+            try:
+                result = search.run()
+            finally:
+                if progress_bar:
+                    progress_bar.close()
             program = self._finish(student, result, budget, evaluator, proposer, search)
         except BaseException:
             if tracker is not None:
@@ -340,6 +378,9 @@ class GEPA(Teleprompter):
             log_dir=self.log_dir, budget=budget, best_outputs_valset=best_outputs,
             objectives=objective_summary(result, search.cache.get),
         )
+        # DetailedResults is frozen (as dspy's DspyGEPAResult): the ledger goes in through a replaced copy.
+        self.detailed_results_ = dataclasses.replace(self.detailed_results_, cost_ledger=self.cost_ledger_.to_dict())
+        logger.info("GEPA cost: %s", self.cost_ledger_.summary())
         if self.log_dir:
             Path(self.log_dir, "results.json").write_text(json.dumps(to_jsonable(self.detailed_results_.to_dict()), indent=1))
         program = build_program(student, result.best_candidate)

@@ -49,6 +49,8 @@ class DetailedResults(DspyGEPAResult):
     val_aggregate_subscores: list[dict[str, float]] | None = None
     per_objective_best_candidates: dict[str, set[int]] | None = None
     objective_pareto_front: dict[str, float] | None = None
+    #: LM calls, tokens and dollars per role (task, reflection) and model: ``CostLedger.to_dict()``; set by compile.
+    cost_ledger: dict[str, Any] | None = None
 
     @classmethod
     def from_search(cls, result: SearchResult, *, build_program: Callable[[dict[str, str]], Any], seed: int,
@@ -153,6 +155,7 @@ class DetailedResults(DspyGEPAResult):
             "counters": dict(self.counters),
             "history": list(self.history),
             "score_curve": [list(p) for p in self.score_curve],
+            "cost_ledger": self.cost_ledger,
         }
 
     @classmethod
@@ -187,4 +190,5 @@ class DetailedResults(DspyGEPAResult):
             counters=dict(data.get("counters", {})),
             history=list(data.get("history", [])),
             score_curve=[(int(a), float(b)) for a, b in data.get("score_curve", [])],
+            cost_ledger=data.get("cost_ledger"),
         )

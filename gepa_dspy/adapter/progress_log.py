@@ -19,6 +19,14 @@ from .compat import dspy_logging_stream_and_format
 _STREAM, LOGGING_LINE_FORMAT, LOGGING_DATETIME_FORMAT = dspy_logging_stream_and_format()
 
 
+def progress_display_enabled(display_progress: bool | None) -> bool:
+    """Whether ``compile`` shows its progress bar: ``display_progress`` if given, else while DSPy's logging
+    stream is on (``dspy.disable_logging()`` turns it off, as it silences DSPy's own output)."""
+    if display_progress is not None:
+        return bool(display_progress)
+    return bool(getattr(_STREAM, "enabled", True))
+
+
 @contextmanager
 def progress_logging(logger: logging.Logger) -> Iterator[None]:
     """Within the block, ``logger``'s INFO records reach stderr if nothing else would show them."""

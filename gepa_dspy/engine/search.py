@@ -30,6 +30,7 @@ from .candidate import Candidate, candidate_key, repaired_text
 from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
 from .checkpoint_schema import evaluation_record_checker, proposal_record_checker, validate_checkpoint
 from .config import SEQUENTIAL_DECISION_MODES, SearchConfig
+from . import events as ev
 from .holdout_selection import HoldoutSelection, reserve, select_on_holdout
 from .interrupts import remembered_sigint
 from .journal import JsonlJournal
@@ -108,6 +109,7 @@ class GEPASearch:
         log_dir: str | Path | None = None,
         fingerprint: dict[str, Any] | None = None,
         holdout_ids: Sequence[str] = (),
+        callbacks: Sequence[ev.Callback] = (),
     ) -> None:
         if not seed_candidate:
             raise ValueError("the seed candidate has no components")
@@ -145,6 +147,10 @@ class GEPASearch:
         #: Held-out selection (opt-in): the finalists' runs on these examples are kept back from the loop's budget.
         self.holdout_ids = list(holdout_ids)
         self._holdout_reserve = reserve(config.holdout_top_k, len(self.holdout_ids)) if self.holdout_ids else 0
+        #: Typed events for user callbacks (gepa_dspy.engine.events); paid batches are observed only when someone listens.
+        self.events = ev.EventDispatcher(callbacks, on_error=lambda: self._count("callback_errors"))
+        if self.events:
+            evaluator = ev.ObservedEvaluator(evaluator, self.events, lambda: (self.metric_calls, self.config.max_metric_calls))
         self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls - self._holdout_reserve,
                              config.max_consecutive_lm_failures)
         self._stalled = 0
@@ -182,6 +188,8 @@ class GEPASearch:
         self._started = time.monotonic()
         self.runs.abort.clear()
         self.cache.unseal()
+        self.events.emit(ev.RunStarted(self.config.max_metric_calls, self.metric_calls, resumed, len(self.train_ids),
+                                       len(self.val_ids), str(self.log_dir) if self.log_dir else None))
         stop_reason = "budget exhausted"
         holdout: HoldoutSelection | None = None
         with remembered_sigint() as ctrl_c:
@@ -231,6 +239,9 @@ class GEPASearch:
             stop_reason, len(self.pool), self.pool.best_index(), self.pool.aggregate_scores()[self.pool.best_index()],
             self.metric_calls, self.config.max_metric_calls, self.cache.hits,
         )
+        best = self.pool.best_index()
+        self.events.emit(ev.RunEnded(stop_reason, self.metric_calls, self.config.max_metric_calls, len(self.pool), best,
+                                     self.pool.aggregate_scores()[best]))
         return SearchResult(
             pool=self.pool,
             history=self.history,
@@ -280,6 +291,7 @@ class GEPASearch:
         scores = self._full_val_eval(self.seed_candidate)
         self.pool.add(self.seed_candidate, [], "seed", scores, self.metric_calls)
         self._record_curve()
+        self._emit_added(0)
         logger.info("GEPA: seed program scores %.4f on %d validation examples", sum(scores) / len(scores), len(scores))
 
     def _raise_if_no_run_worked(self) -> None:
@@ -417,6 +429,8 @@ class GEPASearch:
                 self.merge.attempts += 1
                 self.merge.tried.add((slot.merge.left, slot.merge.right, slot.merge.ancestor))
             slots.append(slot)
+            self.events.emit(ev.IterationStarted(slot.record.iteration, slot.record.kind, tuple(slot.record.parent_ids),
+                                                 tuple(slot.record.example_ids)))
         return slots
 
     def _draw_state(self) -> dict[str, Any]:
@@ -644,9 +658,12 @@ class GEPASearch:
                     origin = "merge" if slot.merge is not None else "reflection"
                     record.new_candidate_id = self.pool.add(slot.child, list(record.parent_ids), origin, slot.val_scores, self.metric_calls)
                     self._record_curve()
+                    self._emit_added(record.new_candidate_id)
                     if slot.merge is None and self.config.use_merge and self.merge.attempts + self.merge.due < self.config.max_merge_invocations:
                         self.merge.due += 1
             self._finish(record, slot.status, slot.note)
+            for event in ev.iteration_outcome_events(record, slot.merge.ancestor if slot.merge is not None else None):
+                self.events.emit(event)
         return slots
 
     def _propose(self, iteration: int, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
@@ -665,6 +682,10 @@ class GEPASearch:
         for reason in result.rejections:
             self._count(f"reflection_rejected_{reason}")
         self._count("reflection_calls", 1 + len(result.rejections) - (result.text is None))
+        if result.text is None:
+            self.events.emit(ev.ProposalRejected(iteration, component, tuple(result.rejections)))
+        else:
+            self.events.emit(ev.ProposalMade(iteration, component, result.text, tuple(result.rejections)))
         if self._proposal_journal is not None:
             self._proposal_journal.append({"k": key, "text": result.text})
         self._proposals[key] = result.text
@@ -684,6 +705,13 @@ class GEPASearch:
             _fmt(record.parent_scores), _fmt(record.child_scores), status, note,
             len(self.pool), best, self.pool.aggregate_scores()[best], self.metric_calls, self.config.max_metric_calls,
         )
+
+    def _emit_added(self, index: int) -> None:
+        if self.events:
+            best = self.pool.best_index()
+            scores = self.pool.aggregate_scores()
+            self.events.emit(ev.CandidateAdded(index, tuple(self.pool.parents[index]), self.pool.origins[index], scores[index],
+                                               self.metric_calls, best, scores[best]))
 
     def _count(self, name: str, by: int = 1) -> None:
         with self._count_lock:
@@ -727,6 +755,7 @@ class GEPASearch:
     def _checkpoint(self) -> None:
         if self.log_dir:
             save_json_atomic(self.log_dir / CHECKPOINT_FILE, self._state_dict())
+            self.events.emit(ev.CheckpointSaved(str(self.log_dir / CHECKPOINT_FILE), self.iteration, self.metric_calls))
 
     def _restore(self) -> bool:
         """Load the journals and the checkpoint from ``log_dir``. True when there was a checkpoint."""

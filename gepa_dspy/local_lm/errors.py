@@ -24,7 +24,15 @@ class PortInUseError(LocalLMError):
 
 
 class ServerStartError(LocalLMError):
-    """``llama-server`` exited or did not become healthy in time; the message carries its log tail."""
+    """``llama-server`` exited or did not become healthy in time; the message carries its log tail.
+
+    ``exit_code`` is the process's return code (negative: killed by that signal) when it died, else None; the
+    message then also names the likely cause and the exact rebuild command.
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class ServerUnreachableError(LocalLMError):

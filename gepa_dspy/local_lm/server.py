@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -16,10 +15,10 @@ from .binary import find_server_binary
 from .cache import cache_root, logs_dir
 from .endpoint import Endpoint, check_health
 from .errors import ServerStartError
-from .install_hints import is_x86_64, server_rebuild_without_amx_command
 from .lm import make_dspy_lm
 from .ports import find_free_port, require_free_port
 from .process import log_tail, parent_death_signal_hook, stop_process
+from .start_failure import startup_exit_hint
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +166,12 @@ class LlamaServer:
             code = self._proc.poll()
             if code is not None:
                 self.stop()
+                tail = log_tail(self.log_path)
                 raise ServerStartError(
                     f"llama-server exited with code {code} before becoming healthy.\n"
-                    f"Command: {' '.join(self.command)}\nLast lines of {self.log_path}:\n{log_tail(self.log_path)}"
-                    f"{startup_exit_hint(code)}"
+                    f"Command: {' '.join(self.command)}\nLast lines of {self.log_path}:\n{tail}"
+                    f"{startup_exit_hint(code, log_text=tail)}",
+                    exit_code=code,
                 )
             report = check_health(self.endpoint, timeout=2.0)
             if report.ready:
@@ -243,23 +244,3 @@ class LlamaServer:
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.running else "stopped"
         return f"LlamaServer({self.model_path.name}, {state})"
-
-
-def startup_exit_hint(code: int, machine: str | None = None) -> str:
-    """Advice for a server that died before becoming healthy, or ``""`` when there is none to give.
-
-    A SIGILL on x86-64 means the build uses an instruction this CPU advertises but does not run; the one seen
-    here is AMX on a virtual machine (see :data:`~gepa_dspy.local_lm.install_hints.NO_AMX_COMPILER_FLAGS`).
-    """
-    if code != -signal.SIGILL:
-        return ""
-    hint = (
-        "\nllama-server died of SIGILL (illegal instruction): it was compiled for instructions this CPU cannot run."
-    )
-    if is_x86_64(machine):
-        hint += (
-            " On x86-64 the instruction seen so far is Intel AMX,"
-            " which a virtual machine advertised but did not enable."
-            f" Rebuild llama-server without it (about 10 minutes):\n  {server_rebuild_without_amx_command()}"
-        )
-    return hint
