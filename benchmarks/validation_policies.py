@@ -121,7 +121,9 @@ def run_seed(seed: int, *, policies: Sequence[str], budget: int, n_train: int, n
                 program = optimizer.compile(TopicQA(), trainset=trainset, valset=valset)
                 test = _test_scores(program, testset)
             details = program.detailed_results
-            best = details.best_idx
+            # The returned program: chosen on the held-out examples with held-out selection, else the best val mean.
+            best = getattr(details, "selected_idx", None)
+            best = details.best_idx if best is None else best
             out[policy] = {
                 "val_score": float(details.val_aggregate_scores[best]),
                 "test_scores": test,

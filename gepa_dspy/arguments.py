@@ -21,6 +21,7 @@ import numpy as np
 from .adapter.reflection import check_reply_format
 from .budget import AUTO_CANDIDATES
 from .engine.config import PARALLEL_MODES
+from .engine.racing import VAL_POLICIES
 from .engine.events import EventDispatcher
 from .engine.strategies import make_component_selector, make_parent_selector
 
@@ -100,6 +101,16 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
             raise ValueError(f"{name} must be a finite number, got {value!r}")
     if not perfect > failure:
         raise ValueError(f"perfect_score ({perfect}) must be greater than failure_score ({failure})")
+    if args["val_policy"] not in VAL_POLICIES:
+        raise ValueError(f"val_policy must be one of {VAL_POLICIES}, got {args['val_policy']!r}")
+    fraction = args["selection_fraction"]
+    if fraction is not None and (not _is_real(fraction) or not 0 < fraction < 1):
+        raise ValueError(f"selection_fraction must be a number strictly between 0 and 1, or None; got {fraction!r}")
+    if fraction is not None and args["selection_set"] is not None:
+        raise ValueError("give selection_fraction or selection_set, not both")
+    if args["selection_set"] is not None and (isinstance(args["selection_set"], (str, bytes)) or not hasattr(args["selection_set"], "__len__")):
+        raise TypeError(f"selection_set must be a list of dspy.Example, got {type(args['selection_set']).__name__}")
+    check_positive_int("selection_top_k", args["selection_top_k"])
     max_cost = args["max_cost"]
     if max_cost is not None and (not _is_real(max_cost) or not math.isfinite(max_cost) or not max_cost > 0):
         raise ValueError(f"max_cost must be a positive number of dollars or None, got {max_cost!r}")

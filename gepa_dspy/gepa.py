@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import random
 import json
 import logging
 import warnings
@@ -168,6 +169,10 @@ class GEPA(Teleprompter):
         callbacks: Sequence[Callable[[Any], object]] | None = None,
         display_progress: bool | None = None,
         max_cost: float | None = None,
+        val_policy: Literal["full", "racing"] = "full",
+        selection_fraction: float | None = None,
+        selection_set: Sequence[dspy.Example] | None = None,
+        selection_top_k: int = 3,
         **dspy_only_options: Any,
     ) -> None:
         super().__init__()
@@ -208,6 +213,10 @@ class GEPA(Teleprompter):
         self.callbacks = list(callbacks or [])
         self.display_progress = display_progress
         self.max_cost = max_cost
+        self.val_policy = val_policy
+        self.selection_fraction = selection_fraction
+        self.selection_set = selection_set
+        self.selection_top_k = selection_top_k
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -240,9 +249,11 @@ class GEPA(Teleprompter):
         if self.reflection_lm is None:
             logger.warning("GEPA: no reflection_lm given; using the configured task LM %s", getattr(reflection_lm, "model", reflection_lm))
 
+        val, held_out = self._split_selection_set(val, same_sets, run.seed)
         train_ids = [f"t{i}" for i in range(len(train))]
         val_ids = train_ids if same_sets else _validation_ids(train_ids, train, val)
-        examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val))
+        held_out_ids = [f"s{j}" for j in range(len(held_out))]
+        examples = dict(zip(train_ids, train)) | dict(zip(val_ids, val)) | dict(zip(held_out_ids, held_out))
         budget = self._budget(len(predictors), len(train), 0 if valset is None else len(val), len(val))
         seed = seed_candidate(student)
 
@@ -289,6 +300,8 @@ class GEPA(Teleprompter):
             max_consecutive_lm_failures=self.max_consecutive_lm_failures,
             num_parallel_proposals=self.num_parallel_proposals,
             parallel_mode=self.parallel_proposal_mode,
+            val_policy=self.val_policy,
+            holdout_top_k=self.selection_top_k,
         )
         parent_selector = make_parent_selector(self.candidate_selection_strategy)
         if options.frontier_type != "instance" and isinstance(parent_selector, ParetoParentSelector):
@@ -298,7 +311,8 @@ class GEPA(Teleprompter):
             parent_selector=parent_selector,
             component_selector=make_component_selector(self.component_selector, evaluator.trajectories),
             log_dir=self.log_dir,
-            fingerprint=self._fingerprint(seed, train, None if same_sets else val) | run_identity(student, self.metric),
+            fingerprint=self._fingerprint(seed, train, None if same_sets else val, held_out) | run_identity(student, self.metric),
+            holdout_ids=held_out_ids,
             callbacks=[*callbacks, *self.callbacks],
             stop_conditions=[CostLimit(ledger, self.max_cost)] if self.max_cost is not None else [],
         )
@@ -405,7 +419,27 @@ class GEPA(Teleprompter):
         logger.info("GEPA plan (%s): %s", how, plan.describe())
         return budget
 
-    def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None) -> dict[str, Any]:
+    def _split_selection_set(self, val: list[dspy.Example], same_sets: bool,
+                             seed: int) -> tuple[list[dspy.Example], list[dspy.Example]]:
+        """(the valset the search uses, the held-out selection set it never sees)."""
+        if self.selection_set is not None:
+            return val, _check_examples("selection_set", self.selection_set)
+        if self.selection_fraction is None:
+            return val, []
+        if same_sets:
+            raise ValueError("selection_fraction keeps part of the valset back, so it needs a valset separate from the "
+                             "trainset; pass valset=... (or selection_set=... with examples of its own)")
+        k = max(1, round(self.selection_fraction * len(val)))
+        if k >= len(val):
+            raise ValueError(f"selection_fraction={self.selection_fraction} of a valset of {len(val)} leaves no "
+                             "validation example for the search; use a larger valset or a smaller fraction")
+        held = set(random.Random(seed).sample(range(len(val)), k))
+        logger.info("GEPA: held-out selection: %d of %d validation examples kept back; the %d best candidates by "
+                    "validation are scored on them at the end", k, len(val), self.selection_top_k)
+        return [ex for j, ex in enumerate(val) if j not in held], [ex for j, ex in enumerate(val) if j in held]
+
+    def _fingerprint(self, seed: dict[str, str], train: Sequence[dspy.Example], val: Sequence[dspy.Example] | None,
+                     held_out: Sequence[dspy.Example] = ()) -> dict[str, Any]:
         """What must match for a checkpoint in ``log_dir`` to be resumed by this call."""
         run = resolve_arguments(self)
         fingerprint: dict[str, Any] = {
@@ -425,6 +459,11 @@ class GEPA(Teleprompter):
         }
         if self._options.frontier_type != "instance":
             fingerprint["frontier_type"] = self._options.frontier_type
+        if held_out:
+            fingerprint["selection_set"] = examples_digest(held_out)
+            fingerprint["selection_top_k"] = self.selection_top_k
+        if self.val_policy != "full":
+            fingerprint["val_policy"] = self.val_policy
         if self.reflection_reply_format != "fenced":
             # Replayed proposals were written under the format; left out at the default for older checkpoints.
             fingerprint["reflection_reply_format"] = self.reflection_reply_format

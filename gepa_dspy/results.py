@@ -51,6 +51,11 @@ class DetailedResults(DspyGEPAResult):
     objective_pareto_front: dict[str, float] | None = None
     #: LM calls, tokens and dollars per role (task, reflection) and model: ``CostLedger.to_dict()``; set by compile.
     cost_ledger: dict[str, Any] | None = None
+    #: With held-out selection: the candidate returned (chosen on the held-out examples; ``best_idx`` keeps dspy's
+    #: meaning, the best validation mean) and ``selection``: the held-out example count, the finalists, and each
+    #: finalist's validation and held-out means side by side. None without held-out selection.
+    selected_idx: int | None = None
+    selection: dict[str, Any] | None = None
 
     @classmethod
     def from_search(cls, result: SearchResult, *, build_program: Callable[[dict[str, str]], Any], seed: int,
@@ -84,6 +89,13 @@ class DetailedResults(DspyGEPAResult):
             counters=dict(result.counters),
             history=[asdict(r) for r in result.history],
             score_curve=list(result.curve),
+            selected_idx=None if result.holdout is None else result.holdout.chosen,
+            selection=None if result.holdout is None else {
+                "num_examples": len(result.holdout.example_ids),
+                "finalists": list(result.holdout.finalists),
+                "val_means": {i: pool.aggregate_scores()[i] for i in result.holdout.finalists},
+                "held_out_means": result.holdout.means(),
+            },
         )
 
     # Defined here too (same meanings as dspy 3.4's) so every supported DSPy version has them.
@@ -156,6 +168,8 @@ class DetailedResults(DspyGEPAResult):
             "history": list(self.history),
             "score_curve": [list(p) for p in self.score_curve],
             "cost_ledger": self.cost_ledger,
+            "selected_idx": self.selected_idx,
+            "selection": self.selection,
         }
 
     @classmethod
@@ -191,4 +205,6 @@ class DetailedResults(DspyGEPAResult):
             history=list(data.get("history", [])),
             score_curve=[(int(a), float(b)) for a, b in data.get("score_curve", [])],
             cost_ledger=data.get("cost_ledger"),
+            selected_idx=data.get("selected_idx"),
+            selection=data.get("selection"),
         )
