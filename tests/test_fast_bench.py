@@ -199,3 +199,62 @@ def test_registered_with_the_comparison_harness():
     assert (config.mipro.max_bootstrapped_demos, config.mipro.max_labeled_demos) == (4, 4)
     module = benchmarks.get("fast_due_date")
     assert len(module.load_splits(scale="small", seed=0, sizes=(2, 3, 4)).test) == 4
+
+
+def _record(task, optimizer, seed, scores, curve=(), digest="d"):
+    return {"benchmark": f"fast_{task}", "optimizer": optimizer, "seed": seed,
+            "test": {"mean": sum(scores) / len(scores), "scores": list(scores)}, "val": {"mean": 0.5},
+            "split_digests": {"test": f"{digest}{seed}"}, "curve": [list(p) for p in curve], "metric_calls": 100,
+            "prompts": {"instruction_tokens": 12, "demos": 0}, "wall_seconds": {"total": 60.0, "optimize": 50.0},
+            "lms": {"task": {"model": "t"}, "reflection": {"model": "r"}}, "budget": 100, "finished_at": "x"}
+
+
+def test_report_gain_interval_signs_and_verdicts():
+    from benchmarks.fast.report import gain
+
+    records = []
+    for seed in range(3):
+        records.append(_record("a", "baseline", seed, [0, 1] * 50))
+        records.append(_record("a", "gepa", seed, [1, 1] * 50))  # +0.5 on every seed
+        records.append(_record("a", "dspy_gepa", seed, [1, 1] * 50 if seed else [0, 1] * 50))
+    better = gain(records, "gepa", "baseline", rng_seed=1)
+    assert better.gain == 0.5 and better.low > 0.3 and better.verdict == "better" and better.signs == "+++"
+    same = gain(records, "gepa", "gepa")
+    assert same is not None and same.verdict == "no difference"
+    mixed = gain(records, "gepa", "dspy_gepa")
+    assert mixed.signs == "+00" and mixed.low == 0.0 and mixed.verdict == "within noise"
+
+
+def test_report_pools_tasks_by_task_mean_and_skips_unpaired_seeds():
+    from benchmarks.fast.report import gain
+
+    records = [_record("a", "baseline", 0, [0] * 10), _record("a", "gepa", 0, [1] * 10),
+               _record("b", "baseline", 0, [0] * 300), _record("b", "gepa", 0, [0] * 300),
+               _record("b", "baseline", 1, [0] * 300), _record("b", "gepa", 1, [1] * 300, digest="other")]
+    pooled = gain(records, "gepa", "baseline")
+    assert pooled.gain == 0.5  # each task weighs the same, whatever its number of pairs
+    assert pooled.unpaired == ("fast_b/seed1",)
+
+
+def test_calls_to_reach_ninety_percent_of_final_val():
+    from benchmarks.fast.report import calls_to_reach
+
+    assert calls_to_reach(_record("a", "gepa", 0, [1], curve=[(25, 0.4), (60, 0.82), (90, 0.85), (140, 0.9)])) == 60
+    assert calls_to_reach(_record("a", "baseline", 0, [1])) is None
+
+
+def test_report_writes_table(tmp_path):
+    import json
+
+    from benchmarks.fast.report import TABLE, write_report
+
+    for r in (_record("a", "baseline", 0, [0, 1]), _record("a", "gepa", 0, [1, 1], curve=[(10, 0.5)]),
+              _record("a", "dspy_gepa", 0, [1, 0], curve=[(10, 0.5)])):
+        folder = tmp_path / "runs" / r["benchmark"] / r["optimizer"] / f"seed{r['seed']}"
+        folder.mkdir(parents=True)
+        r.update(sizes={"train": 1, "val": 1, "test": 2})
+        (folder / "record.json").write_text(json.dumps(r))
+    paths = write_report(tmp_path / "runs", tmp_path / "out")
+    text = paths["table"].read_text()
+    assert paths["table"].name == TABLE
+    assert "Test gain over Baseline" in text and "Test gain over dspy.GEPA" in text and "signs" in text
