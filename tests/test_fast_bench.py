@@ -258,3 +258,37 @@ def test_report_writes_table(tmp_path):
     text = paths["table"].read_text()
     assert paths["table"].name == TABLE
     assert "Test gain over Baseline" in text and "Test gain over dspy.GEPA" in text and "signs" in text
+
+
+def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):
+    from benchmarks.compare import CompareConfig, run_comparison
+    from benchmarks.fast import expense_policy
+    from benchmarks.fast.report import fast_records, table_markdown
+    from gepa_dspy.testing import (ChatPromptError, ScriptedLM, parse_input_fields, parse_instructions,
+                                   parse_requested_output_fields, reply_for_prompt)
+
+    proposal = "Decide the claim. House rules: alcohol is rejected; over 150 EUR is reviewed."
+
+    def task(messages, model):
+        claim = parse_input_fields(messages).get("claim", "")
+        told = "House rules" in parse_instructions(messages)
+        return reply_for_prompt(messages, {"decision": expense_policy.solve(claim) if told else "approve"})
+
+    def reflection(messages, model):
+        try:
+            parse_requested_output_fields(messages)
+        except ChatPromptError:
+            return f"```\n{proposal}\n```"
+        return reply_for_prompt(messages, {}, default=proposal)
+
+    def factory(role):
+        return ScriptedLM(reflection if role == "reflection" else task, model=f"scripted-{role}")
+
+    config = CompareConfig(benchmarks=["fast_expense_policy"], optimizers=["baseline", "gepa"], seeds=[0],
+                           out_dir=tmp_path, scale="fast", sizes=(6, 6, 20), budget=40, num_threads=1)
+    summary = run_comparison(config, factory=factory)
+    assert not summary.failed and len(summary.finished) == 2
+    records = fast_records(tmp_path)
+    by_opt = {r["optimizer"]: r for r in records}
+    assert by_opt["gepa"]["test"]["mean"] == 1.0 > by_opt["baseline"]["test"]["mean"]
+    assert "GEPA (ours)" in table_markdown(records)
