@@ -126,18 +126,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     kwargs = {"cache": False, "temperature": 0.0, "max_tokens": args.max_tokens}
     lm = local_lm(url=args.url, **kwargs) if args.url else local_lm(args.model, **kwargs)
     started = time.perf_counter()
-    tasks = [measure_task(t.strip(), lm, args.examples, args.threads) for t in args.tasks.split(",") if t.strip()]
-    probe = reflection_probe(lm, args.reflection_probe) if args.reflection_probe else []
-    result = {
-        "label": args.label or args.model or args.url, "url": args.url, "model": args.model,
-        "threads": args.threads, "max_tokens": args.max_tokens, "examples": args.examples,
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": os.getloadavg()[0], "python": platform.python_version()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "tasks": tasks, "reflection_probe": probe,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    tasks: list[dict[str, Any]] = []
+    probe: list[dict[str, Any]] = []
+
+    def save(complete: bool) -> None:  # after every task, so an interrupted measurement keeps what it measured
+        result = {
+            "label": args.label or args.model or args.url, "url": args.url, "model": args.model,
+            "threads": args.threads, "max_tokens": args.max_tokens, "examples": args.examples, "complete": complete,
+            "machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0], "python": platform.python_version()},
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "tasks": tasks, "reflection_probe": probe,
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+    for name in (t.strip() for t in args.tasks.split(",") if t.strip()):
+        tasks.append(measure_task(name, lm, args.examples, args.threads))
+        save(complete=False)
+    if args.reflection_probe:
+        probe.extend(reflection_probe(lm, args.reflection_probe))
+    save(complete=True)
     print(f"[measure] wrote {args.out}", file=sys.stderr)
     return 0
 

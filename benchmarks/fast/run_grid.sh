@@ -17,11 +17,12 @@ set -euo pipefail
 OUT="${OUT:-/work/fast-grid}"
 SEEDS="${SEEDS:-0,1,2}"
 PHASES="${PHASES:-baseline,mipro,dspy_gepa gepa}"
-BUDGET="${BUDGET:-150}"
-TASK_MODEL="${TASK_MODEL:-fast}"          # fast = 0.5B, default = 1.5B (the reflection LM's model)
+BUDGET="${BUDGET:-100}"
+TASK_MODEL="${TASK_MODEL:-default}"       # default = 1.5B (also the reflection LM; measured choice), fast = 0.5B
 REFLECTION_PORT="${REFLECTION_PORT:-8093}"
 TASK_PORT="${TASK_PORT:-8094}"
-THREADS="${THREADS:-2}"
+THREADS="${THREADS:-2}"                  # llama-server -t; 1 when other jobs load the cores
+PARALLEL="${PARALLEL:-4}"                # llama-server slots = concurrent program calls (--num-threads)
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +39,7 @@ serve() {  # serve MODEL PORT: start a llama.cpp server unless one answers on PO
         return 0
     fi
     echo "[fast-grid] starting llama-server ($model) on port $port"
-    nohup gepa-dspy serve --model "$model" --port "$port" --threads "$THREADS" --parallel 2 --ctx-size 16384 \
+    nohup gepa-dspy serve --model "$model" --port "$port" --threads "$THREADS" --parallel "$PARALLEL" --ctx-size 32768 \
         >> "$OUT/logs/server-$model-$port.log" 2>&1 &
     for _ in $(seq 1 180); do
         curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
@@ -61,7 +62,7 @@ for phase in $PHASES; do
     echo "[fast-grid] $(date -u +%FT%TZ) phase $phase"
     python -m benchmarks.compare --benchmark fast --scale fast --seeds "$SEEDS" --optimizers "$phase" \
         --budget "$BUDGET" --lm "local:$TASK_URL" --reflection-lm "local:$REFLECTION_URL" \
-        --max-tokens 128 --reflection-max-tokens 1024 --num-threads 2 --lm-timeout 300 \
+        --max-tokens 128 --reflection-max-tokens 1024 --num-threads "$PARALLEL" --lm-timeout 600 \
         --dspy-straggler-timeout 0 --attempts 2 --lm-journal --no-report --out "$OUT" || true
 done
 python -m benchmarks.fast.report --runs "$OUT" --out "$OUT/report"
