@@ -267,8 +267,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     runs = Path(args.runs)
     if args.export:
-        written = export_runs(runs, Path(args.out) / "runs")
-        print(f"[fast-report] exported {len(written)} finished run(s) to {Path(args.out) / 'runs'}", file=sys.stderr)
+        try:
+            written = export_runs(runs, Path(args.out) / "runs")
+        except FileNotFoundError as exc:  # nothing finished yet: say so, still write the (empty) report
+            print(f"[fast-report] nothing exported: {exc}", file=sys.stderr)
+        else:
+            print(f"[fast-report] exported {len(written)} finished run(s) to {Path(args.out) / 'runs'}",
+                  file=sys.stderr)
     paths = write_report(runs, args.out)
     print(paths["table"].read_text(encoding="utf-8"))
     print("[fast-report] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
