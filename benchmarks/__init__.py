@@ -25,6 +25,18 @@ BENCHMARKS: dict[str, str] = {
     "hover": "benchmarks.hover",
     "ifbench": "benchmarks.ifbench",
     "pupa": "benchmarks.pupa",
+    # The fast feedback suite (benchmarks/fast, docs/fast-benchmark.md): short tasks with house rules.
+    "fast_ticket_router": "benchmarks.fast.ticket_router",
+    "fast_expense_policy": "benchmarks.fast.expense_policy",
+    "fast_name_format": "benchmarks.fast.name_format",
+    "fast_due_date": "benchmarks.fast.due_date",
+}
+
+#: Names that stand for several benchmarks on the command line: ``all`` is the paper's four (as before the
+#: fast suite existed), ``fast`` the fast feedback suite.
+SUITES: dict[str, tuple[str, ...]] = {
+    "all": ("hotpotqa", "hover", "ifbench", "pupa"),
+    "fast": tuple(name for name in BENCHMARKS if name.startswith("fast_")),
 }
 
 

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Compare baseline, MIPROv2, dspy.GEPA and our GEPA on the GEPA paper's "
                                             "benchmarks with matched metric-call budgets.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--benchmark", default="all", help="comma-separated benchmark names, or 'all' (default all)")
+    p.add_argument("--benchmark", default="all", help="comma-separated benchmark names, 'all' (the paper's four; default) or 'fast' (the fast suite)")
     p.add_argument("--optimizers", default=DEFAULT_OPTIMIZERS,
                    help=f"comma-separated subset of {','.join(OPTIMIZERS)} (default {DEFAULT_OPTIMIZERS})")
     p.add_argument("--scale", default="small", choices=sorted(SCALES), help="tiny 8/8/16, small 20/20/40, paper")
@@ -161,7 +161,8 @@ def _positive(value: float | int | None, name: str) -> None:
 
 def config_from_args(args: argparse.Namespace) -> CompareConfig:
     """Validate parsed arguments into a ``CompareConfig``; raises ValueError with a readable message."""
-    benches = _names(args.benchmark, sorted(benchmarks.BENCHMARKS), "benchmark", all_means=list(benchmarks.BENCHMARKS))
+    suite = benchmarks.SUITES.get(args.benchmark.strip())
+    benches = list(suite) if suite else _names(args.benchmark, sorted(benchmarks.BENCHMARKS), "benchmark")
     optimizers = _names(args.optimizers, OPTIMIZERS, "optimizer")
     seeds = _int_list(args.seeds, "--seeds")
     for value, name in ((args.budget, "--budget"), (args.num_threads, "--num-threads"),

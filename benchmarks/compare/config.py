@@ -38,6 +38,8 @@ SCALES: dict[str, ScalePreset] = {
     "tiny": ScalePreset("small", (8, 8, 16), 40, "light", (0, 0)),
     "small": ScalePreset("small", (20, 20, 40), 150, "light", (0, 0)),
     "paper": ScalePreset("paper", None, None, "heavy", (4, 4)),
+    # The fast feedback suite (docs/fast-benchmark.md): 25/25/300, one fixed budget, MIPROv2 with its default demos.
+    "fast": ScalePreset("small", (25, 25, 300), 150, "light", (4, 4)),
 }
 
 

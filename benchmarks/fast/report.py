@@ -1,0 +1,284 @@
+"""Report the fast grid: paired test gains with a bootstrap over seeds and examples, per-seed signs, sample
+efficiency and instruction length.
+
+    python -m benchmarks.fast.report --runs runs/fast --out benchmarks/results/fast
+
+reads every finished fast-suite ``record.json`` under ``--runs`` (the layout of ``benchmarks.compare``) and
+writes ``fast_table.md``, ``fast_results.csv`` and two PNGs to ``--out``. With ``--export`` it first copies
+the finished runs' small files to ``--out/runs`` (``benchmarks.compare --export``), which is what to commit.
+
+Statistics. All optimizers of one (task, seed) are scored on the same 300 test examples (the split digests
+are checked), so each example gives a paired difference. The interval resamples seeds with replacement
+within each task, then test examples with replacement within each drawn seed (10,000 resamples, seeded); the
+pooled row averages the task means, so every task weighs the same. With 3 seeds the seed level of the
+resampling is coarse; the per-seed signs show the spread directly. The interval does not cover a different
+draw of tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.compare.config import OPTIMIZERS
+from benchmarks.compare.export import export_runs
+from benchmarks.compare.report import (
+    OPTIMIZER_LABELS,
+    load_records,
+    plot_prompt_lengths,
+    plot_score_vs_calls,
+    results_frame,
+)
+from benchmarks.compare.significance import CONFIDENCE, RESAMPLES, _pairable
+
+from .registry import PREFIX
+
+TABLE = "fast_table.md"
+CSV = "fast_results.csv"
+SCORE_PLOT = "fast_score_vs_calls.png"
+PROMPT_PLOT = "fast_prompt_lengths.png"
+#: The references every optimizer is compared with.
+REFERENCES = ("baseline", "dspy_gepa")
+#: Fraction of the final validation score that "calls to reach" measures.
+REACH = 0.9
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Test gain (scores in [0, 1]) of ``optimizer`` over ``reference`` with its bootstrap interval."""
+
+    optimizer: str
+    reference: str
+    gain: float
+    low: float
+    high: float
+    pairs: int
+    #: Per (task, seed) sign of the mean difference: "+", "-" or "0", in task then seed order.
+    signs: str
+    #: (task, seed) cells that could not be paired (different test examples or metric settings).
+    unpaired: tuple[str, ...] = ()
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    @property
+    def verdict(self) -> str:
+        if self.low == self.high == 0:
+            return "no difference"
+        return "better" if self.low > 0 else "worse" if self.high < 0 else "within noise"
+
+
+def fast_records(runs_dir: str | Path) -> list[dict[str, Any]]:
+    """The finished records of the fast suite's tasks under ``runs_dir``."""
+    return [r for r in load_records(runs_dir) if str(r["benchmark"]).startswith(PREFIX)]
+
+
+def paired_diffs(records: Sequence[dict[str, Any]], optimizer: str, reference: str
+                 ) -> tuple[dict[str, dict[int, np.ndarray]], list[str]]:
+    """task -> seed -> per-example test differences (optimizer - reference); and the cells that do not pair."""
+    by_key = {(r["benchmark"], r["optimizer"], r["seed"]): r for r in records}
+    diffs: dict[str, dict[int, np.ndarray]] = {}
+    unpaired = []
+    for (task, opt, seed), mine in sorted(by_key.items()):
+        ref = by_key.get((task, reference, seed))
+        if opt != optimizer or ref is None:
+            continue
+        if not _pairable(mine, ref):
+            unpaired.append(f"{task}/seed{seed}")
+            continue
+        diffs.setdefault(task, {})[seed] = (np.asarray(mine["test"]["scores"], float)
+                                            - np.asarray(ref["test"]["scores"], float))
+    return diffs, unpaired
+
+
+def bootstrap_gain(diffs: dict[str, dict[int, np.ndarray]], resamples: int = RESAMPLES,
+                   confidence: float = CONFIDENCE, rng_seed: int = 0) -> tuple[float, float, float]:
+    """(mean gain, low, high): the mean over tasks of each task's mean difference over its (seed, example)
+    pairs, with an interval that resamples seeds within tasks, then examples within seeds."""
+    rng = np.random.default_rng(rng_seed)
+    task_means = np.zeros((len(diffs), resamples))
+    point = []
+    for t, seeds in enumerate(diffs.values()):
+        arrays = [seeds[s] for s in sorted(seeds)]
+        point.append(float(np.concatenate(arrays).mean()))
+        picks = rng.integers(0, len(arrays), size=(resamples, len(arrays)))
+        sums = np.zeros(resamples)
+        counts = np.zeros(resamples)
+        for k in range(len(arrays)):  # the k-th seed drawn, with its own resample of examples
+            for j, d in enumerate(arrays):
+                chosen = picks[:, k] == j
+                resampled = d[rng.integers(0, len(d), size=(resamples, len(d)))].sum(axis=1)
+                sums += chosen * resampled
+                counts += chosen * len(d)
+        task_means[t] = sums / counts
+    means = task_means.mean(axis=0)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(np.mean(point)), float(low), float(high)
+
+
+def signs(diffs: dict[str, dict[int, np.ndarray]]) -> str:
+    marks = []
+    for task in sorted(diffs):
+        for seed in sorted(diffs[task]):
+            mean = float(diffs[task][seed].mean())
+            marks.append("+" if mean > 0 else "-" if mean < 0 else "0")
+    return "".join(marks)
+
+
+def gain(records: Sequence[dict[str, Any]], optimizer: str, reference: str, tasks: Sequence[str] | None = None,
+         **kwargs: Any) -> Gain | None:
+    """The paired gain of ``optimizer`` over ``reference`` on ``tasks`` (default: every task), or None."""
+    diffs, unpaired = paired_diffs(records, optimizer, reference)
+    if tasks is not None:
+        diffs = {t: d for t, d in diffs.items() if t in tasks}
+    if not diffs:
+        return None
+    mean, low, high = bootstrap_gain(diffs, **kwargs)
+    return Gain(optimizer, reference, mean, low, high, sum(len(d) for s in diffs.values() for d in s.values()),
+                signs(diffs), tuple(unpaired))
+
+
+def calls_to_reach(record: dict[str, Any], fraction: float = REACH) -> int | None:
+    """Metric calls after which the best validation score so far first reached ``fraction`` of its final
+    value (the optimizer's own curve); None without a curve."""
+    curve = record.get("curve") or []
+    if not curve:
+        return None
+    final = float(curve[-1][1])
+    for calls, best in curve:
+        if float(best) >= fraction * final:
+            return int(calls)
+    return None
+
+
+def _label(name: str) -> str:
+    return OPTIMIZER_LABELS.get(name, name)
+
+
+def _task(name: str) -> str:
+    return name[len(PREFIX):] if name.startswith(PREFIX) else name
+
+
+def _gain_cell(g: Gain | None) -> str:
+    if g is None:
+        return "–"
+    return f"{100 * g.gain:+.1f} [{100 * g.low:+.1f}, {100 * g.high:+.1f}] {g.verdict}, signs {g.signs}"
+
+
+def _ordered_optimizers(records: Sequence[dict[str, Any]]) -> list[str]:
+    present = {r["optimizer"] for r in records}
+    return [o for o in OPTIMIZERS if o in present] + sorted(present - set(OPTIMIZERS))
+
+
+def summary_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (task, optimizer): test mean and sd over seeds, metric calls, calls to 90%, tokens, minutes."""
+    rows = []
+    for task in sorted({r["benchmark"] for r in records}):
+        for opt in _ordered_optimizers(records):
+            runs = [r for r in records if r["benchmark"] == task and r["optimizer"] == opt]
+            if not runs:
+                continue
+            tests = [r["test"]["mean"] for r in runs]
+            reach = [c for c in (calls_to_reach(r) for r in runs) if c is not None]
+            rows.append({
+                "task": _task(task), "optimizer": opt, "seeds": len(runs),
+                "test_mean": float(np.mean(tests)), "test_sd": float(np.std(tests, ddof=1)) if len(tests) > 1 else 0.0,
+                "val_mean": float(np.mean([r["val"]["mean"] for r in runs])),
+                "metric_calls": float(np.mean([r.get("metric_calls", 0) for r in runs])),
+                "calls_to_90pct_val": float(np.mean(reach)) if reach else None,
+                "instruction_tokens": float(np.mean([r.get("prompts", {}).get("instruction_tokens", 0) for r in runs])),
+                "demos": float(np.mean([r.get("prompts", {}).get("demos", 0) for r in runs])),
+                "minutes": float(np.mean([r["wall_seconds"]["total"] for r in runs])) / 60,
+            })
+    return pd.DataFrame(rows)
+
+
+def table_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """The fast grid's report in Markdown: scores and costs per task, then the paired gains."""
+    if not records:
+        return "_No finished fast-suite runs yet._\n"
+    frame = summary_frame(records)
+    tasks = sorted({r["benchmark"] for r in records})
+    opts = _ordered_optimizers(records)
+    models = sorted({f"{r['lms']['task']['model']} (task) / {r['lms']['reflection']['model']} (reflection)"
+                     for r in records})
+    budgets = sorted({str(r.get("budget")) for r in records if r.get("budget") is not None})
+    lines = [
+        f"Fast suite: {len(tasks)} task(s), {len(records)} finished run(s); LMs {'; '.join(models)}; "
+        f"GEPA budgets {', '.join(budgets) or '–'} metric calls; latest run finished "
+        f"{max(str(r.get('finished_at')) for r in records)}.",
+        "",
+        "| Task | Optimizer | Seeds | Test x100 (mean ± sd) | Val x100 | Metric calls | Calls to 90% of final val "
+        "| Instruction tokens | Demos | Minutes per run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in frame.itertuples():
+        reach = "–" if row.calls_to_90pct_val is None or pd.isna(row.calls_to_90pct_val) else f"{row.calls_to_90pct_val:.0f}"
+        lines.append(f"| {row.task} | {_label(row.optimizer)} | {row.seeds} | {100 * row.test_mean:.1f} ± "
+                     f"{100 * row.test_sd:.1f} | {100 * row.val_mean:.1f} | {row.metric_calls:.0f} | {reach} | "
+                     f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
+    for reference in REFERENCES:
+        others = [o for o in opts if o != reference and (reference == "baseline" or o in ("gepa", "gepa_merge", "mipro"))]
+        if reference not in opts or not others:
+            continue
+        lines += ["", f"Test gain over {_label(reference)} x100, paired by example; {CONFIDENCE:.0%} bootstrap interval "
+                      "over seeds and examples; signs are per (task, seed) in the order of the rows above:", "",
+                  "| Optimizer | " + " | ".join(_task(t) for t in tasks) + " | All tasks (mean of task means) |",
+                  "|---|" + "---|" * (len(tasks) + 1)]
+        for opt in others:
+            cells = [_gain_cell(gain(records, opt, reference, tasks=[t])) for t in tasks]
+            cells.append(_gain_cell(gain(records, opt, reference)))
+            lines.append(f"| {_label(opt)} | " + " | ".join(cells) + " |")
+    lines += ["", "\"better\"/\"worse\": the interval excludes 0 (significant at 95%); \"within noise\": it contains 0. "
+                  "Calls to 90%: metric calls after which the optimizer's best validation score first reached 90% of "
+                  "its final best (MIPROv2's curve starts after its bootstrapping calls)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(runs_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """Write the table, CSV and plots for the fast records under ``runs_dir`` into ``out_dir``."""
+    records = fast_records(runs_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / TABLE, "csv": out / CSV}
+    paths["table"].write_text(table_markdown(records), encoding="utf-8")
+    if records:
+        results_frame(records).to_csv(paths["csv"], index=False)
+        paths["score_plot"] = plot_score_vs_calls(records, out / SCORE_PLOT)
+        paths["prompt_plot"] = plot_prompt_lengths(records, out / PROMPT_PLOT)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fast.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", required=True, help="the grid's runs folder (benchmarks.compare --out)")
+    p.add_argument("--out", default="benchmarks/results/fast", help="where the report goes")
+    p.add_argument("--export", action="store_true",
+                   help="first copy the finished runs' record/program/attempts files to OUT/runs (to commit)")
+    args = p.parse_args(argv)
+    runs = Path(args.runs)
+    if args.export:
+        try:
+            written = export_runs(runs, Path(args.out) / "runs")
+        except FileNotFoundError as exc:  # nothing finished yet: say so, still write the (empty) report
+            print(f"[fast-report] nothing exported: {exc}", file=sys.stderr)
+        else:
+            print(f"[fast-report] exported {len(written)} finished run(s) to {Path(args.out) / 'runs'}",
+                  file=sys.stderr)
+    paths = write_report(runs, args.out)
+    print(paths["table"].read_text(encoding="utf-8"))
+    print("[fast-report] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
