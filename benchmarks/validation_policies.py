@@ -117,9 +117,13 @@ def run_seed(seed: int, *, policies: Sequence[str], budget: int, n_train: int, n
         reflection_lm = dspy.LM(f"openai/{REFLECTION_MODEL}", api_base=server.url, api_key="scripted", cache=False)
         for policy in policies:
             optimizer = _optimizer(policy, budget=budget, seed=seed, reflection_lm=reflection_lm, num_threads=num_threads)
-            with dspy.context(lm=task_lm), _quiet(True):
-                program = optimizer.compile(TopicQA(), trainset=trainset, valset=valset)
-                test = _test_scores(program, testset)
+            try:
+                with dspy.context(lm=task_lm), _quiet(True):
+                    program = optimizer.compile(TopicQA(), trainset=trainset, valset=valset)
+                    test = _test_scores(program, testset)
+            except Exception as exc:  # noqa: BLE001 - a crashed run is recorded and left out of the summary
+                out[policy] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
             details = program.detailed_results
             # The returned program: chosen on the held-out examples with held-out selection, else the best val mean.
             best = getattr(details, "selected_idx", None)
@@ -152,10 +156,13 @@ def paired_interval(differences: Sequence[float]) -> tuple[float, float] | None:
 
 
 def summarise(per_seed: dict[int, dict[str, dict[str, Any]]], policies: Sequence[str]) -> dict[str, Any]:
-    seeds = sorted(per_seed)
-    summary: dict[str, Any] = {}
+    # Seeds where some policy crashed are left out of every policy's summary, so all rows stay paired.
+    seeds = sorted(s for s in per_seed if all("error" not in per_seed[s][p] for p in policies))
+    summary: dict[str, Any] = {"crashed_runs": {p: [s for s in per_seed if "error" in per_seed[s][p]] for p in policies}}
     for policy in policies:
         rows = [per_seed[s][policy] for s in seeds]
+        if not rows:
+            continue
         reach = []
         for s in seeds:
             target = per_seed[s]["full"]["val_score"] if "full" in per_seed[s] else None
@@ -182,6 +189,8 @@ def summarise(per_seed: dict[int, dict[str, dict[str, Any]]], policies: Sequence
 def format_table(report: dict[str, Any]) -> str:
     lines = [f"{'policy':<9} {'val':>6} {'test':>6} {'gap':>6} {'calls':>6}  test - full [95% CI] (signs)   calls to full's final val"]
     for policy, e in report["summary"].items():
+        if policy == "crashed_runs":
+            continue
         diff = e.get("test_minus_full")
         ci = diff and diff["ci95"]
         diff_text = (f"{diff['mean']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}] ({diff['per_seed_signs']})" if ci else
@@ -190,6 +199,9 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{policy:<9} {e['mean_val_score']:6.3f} {e['mean_test_score']:6.3f} {e['mean_val_test_gap']:+6.3f} "
                      f"{e['mean_metric_calls']:6.1f}  {diff_text:<30} {'' if ratio is None else f'{ratio:.2f}x'}")
     s = report["settings"]
+    crashed = {p: seeds for p, seeds in report["summary"]["crashed_runs"].items() if seeds}
+    if crashed:
+        lines.append(f"crashed runs (seeds left out of every row): {crashed}")
     lines.append(f"{len(s['seeds'])} seeds, budget {s['budget']}, train/val/test {s['n_train']}/{s['n_val']}/{s['n_test']}, "
                  f"task noise {s['task_noise']}, decoy percent {s['decoy_percent']}")
     return "\n".join(lines)
@@ -219,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_seed[seed] = run_seed(seed, policies=policies, budget=args.budget, n_train=args.n_train, n_val=args.n_val,
                                   n_test=args.n_test, task_noise=args.task_noise, decoy_percent=args.decoy_percent,
                                   num_threads=args.num_threads)
-        print(f"seed {seed}: " + ", ".join(f"{p} val {r['val_score']:.3f} test {r['test_score']:.3f}"
+        print(f"seed {seed}: " + ", ".join(f"{p} crashed ({r['error'][:80]})" if "error" in r else
+                                           f"{p} val {r['val_score']:.3f} test {r['test_score']:.3f}"
                                            for p, r in per_seed[seed].items()), file=sys.stderr)
     report = {
         "benchmark": "validation-policies",
