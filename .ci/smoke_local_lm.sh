@@ -72,11 +72,10 @@ with start_server("fast") as server:
     reflection_lm = server.lm(temperature=0.7, cache=False, max_tokens=1024)
     train, val, test = demo_splits()
     valset, minibatch = val[:4], 3
-    # Seed evaluation + room for two proposals' minibatches + one validation run. The 0.5B model is a weak
-    # reflection LM (it often repeats the old instruction, or leaves its fence open or empty; such replies are
-    # rejected), so it gets more attempts and a
-    # second iteration if the first one proposes nothing.
-    budget = len(valset) + 2 * (2 * minibatch) + len(valset)
+    # Seed evaluation + room for four proposals' minibatches + one validation run. The 0.5B model is a weak
+    # reflection LM: it often repeats the old instruction, which ends that proposal at once (a free rejection,
+    # never re-asked), or leaves its fence open or empty; so it gets several iterations to propose something.
+    budget = len(valset) + 4 * (2 * minibatch) + len(valset)
     report = run_demo(
         task_lm,
         reflection_lm,
