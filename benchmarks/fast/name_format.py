@@ -13,9 +13,8 @@ from typing import Any, Sequence
 
 import dspy
 
-from benchmarks.common import Splits
 
-from .task import Case, FastTask, Rule, load_task_splits, make_metric
+from .task import Case, FastTask, Rule, make_metric, splits_loader
 
 RULES = (
     Rule("order", "Write the surname first in capital letters, then a comma and a space, then the given name "
@@ -145,10 +144,7 @@ def make_program() -> dspy.Module:
     return dspy.Predict(FormatName)
 
 
-def load_splits(scale: str = "small", seed: int = 0, data_dir: Any = None,
-                sizes: tuple[int, int, int] | None = None) -> Splits:
-    """Seeded train/val/test (``scale`` and ``data_dir`` are accepted for the benchmark interface; unused)."""
-    return load_task_splits(TASK, seed, sizes)
+load_splits = splits_loader(TASK)
 
 
 metric = make_metric(TASK)

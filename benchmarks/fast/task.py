@@ -117,6 +117,18 @@ def load_task_splits(task: FastTask, seed: int = 0, sizes: tuple[int, int, int] 
     return Splits(train=train, val=val, test=test)
 
 
+def splits_loader(task: FastTask) -> Callable[..., Splits]:
+    """The task module's ``load_splits(scale, seed, data_dir, sizes)``, the benchmark interface's signature;
+    ``scale`` and ``data_dir`` are accepted for that interface and unused (the cases are generated)."""
+
+    def load_splits(scale: str = "small", seed: int = 0, data_dir: Any = None,
+                    sizes: tuple[int, int, int] | None = None) -> Splits:
+        return load_task_splits(task, seed, sizes)
+
+    load_splits.__doc__ = f"Seeded train/val/test of {task.name} (see ``load_task_splits``)."
+    return load_splits
+
+
 def make_metric(task: FastTask, step_fields: Sequence[str] = ()) -> Callable[..., dspy.Prediction]:
     """The task's metric: 1.0 for the rule-following answer, else 0.0 with feedback naming the broken rule(s).
 

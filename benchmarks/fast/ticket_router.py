@@ -13,9 +13,8 @@ from typing import Any, Sequence
 
 import dspy
 
-from benchmarks.common import Splits
 
-from .task import Case, FastTask, Rule, load_task_splits, make_metric
+from .task import Case, FastTask, Rule, make_metric, splits_loader
 
 QUEUES = ("billing", "access", "shipping", "outage", "privacy", "trust-safety", "priority", "general")
 
@@ -171,10 +170,7 @@ def make_program() -> dspy.Module:
     return dspy.Predict(RouteTicket)
 
 
-def load_splits(scale: str = "small", seed: int = 0, data_dir: Any = None,
-                sizes: tuple[int, int, int] | None = None) -> Splits:
-    """Seeded train/val/test (``scale`` and ``data_dir`` are accepted for the benchmark interface; unused)."""
-    return load_task_splits(TASK, seed, sizes)
+load_splits = splits_loader(TASK)
 
 
 metric = make_metric(TASK)
