@@ -34,7 +34,7 @@ from .engine.result import SearchResult
 from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
                                 make_component_selector, make_parent_selector)
-from .gepa_kwargs import parse_gepa_kwargs
+from .gepa_kwargs import GepaKwargs, parse_gepa_kwargs
 from .adapter.mlflow_tracking import MlflowTracker, import_mlflow
 from .results import DetailedResults
 
@@ -178,10 +178,10 @@ class GEPA(Teleprompter):
         super().__init__()
         check_arguments({name: value for name, value in locals().items() if name not in ("self", "dspy_only_options", "__class__")},
                         dspy_only_options)
-        self.gepa_kwargs = dict(dspy_only_options.get("gepa_kwargs") or {})
-        self._options = parse_gepa_kwargs(self.gepa_kwargs)
-        self.use_mlflow = bool(dspy_only_options.get("use_mlflow") or self._options.mlflow.get("use_mlflow"))
-        if self.use_mlflow:
+        # Stored as given; checked now (dspy.GEPA's errors), read again by compile through _gepa_options().
+        self.gepa_kwargs = dspy_only_options.get("gepa_kwargs")
+        self.use_mlflow = dspy_only_options.get("use_mlflow", False)
+        if self._mlflow_enabled(self._gepa_options()):
             import_mlflow()  # a missing optional dependency fails here, not after the seed evaluation
 
         self.metric = metric
@@ -285,7 +285,7 @@ class GEPA(Teleprompter):
             # What a report of a running search needs besides the checkpoint; written once the search holds log_dir.
             callbacks.append(lambda event: isinstance(event, RunStarted) and Path(self.log_dir, "run.json").write_text(
                 json.dumps(run_info, indent=1)))
-        options = self._options
+        options = self._gepa_options()
         config = SearchConfig(
             timeout_seconds=options.timeout_seconds,
             max_iterations_without_improvement=options.max_iterations_without_improvement,
@@ -324,7 +324,7 @@ class GEPA(Teleprompter):
             "GEPA: %d predictor(s), %d train / %d val examples, budget %d metric calls",
             len(predictors), len(train), len(val), budget,
         )
-        tracker = self._mlflow_tracker(budget, predictors, len(train), len(val))
+        tracker = self._mlflow_tracker(options, budget, predictors, len(train), len(val))
         if tracker is not None:
             search.stop_conditions.append(lambda: tracker.log_progress(search))  # an observer: never stops
         try:
@@ -345,22 +345,31 @@ class GEPA(Teleprompter):
             tracker.end()
         return program
 
-    def _mlflow_tracker(self, budget: int, predictors: list[tuple[str, Any]], n_train: int, n_val: int) -> MlflowTracker | None:
+    def _gepa_options(self) -> GepaKwargs:
+        """What ``gepa_kwargs`` asks for (checked; dspy.GEPA's errors otherwise)."""
+        return parse_gepa_kwargs(self.gepa_kwargs)
+
+    def _mlflow_enabled(self, options: GepaKwargs) -> bool:
+        """MLflow tracking is on through ``use_mlflow=True`` or ``gepa_kwargs={"use_mlflow": True}``, as in dspy."""
+        return bool(self.use_mlflow or options.mlflow.get("use_mlflow"))
+
+    def _mlflow_tracker(self, options: GepaKwargs, budget: int, predictors: list[tuple[str, Any]], n_train: int,
+                        n_val: int) -> MlflowTracker | None:
         """The MLflow run for ``use_mlflow`` (started, with this run's settings as params), or None."""
-        if not self.use_mlflow:
+        if not self._mlflow_enabled(options):
             return None
-        options = self._options.mlflow
-        tracker = MlflowTracker(tracking_uri=options.get("mlflow_tracking_uri"),
-                                experiment_name=options.get("mlflow_experiment_name"),
-                                attach_existing=bool(options.get("mlflow_attach_existing")),
-                                key_prefix=options.get("tracking_key_prefix") or "")
+        mlflow_options = options.mlflow
+        tracker = MlflowTracker(tracking_uri=mlflow_options.get("mlflow_tracking_uri"),
+                                experiment_name=mlflow_options.get("mlflow_experiment_name"),
+                                attach_existing=bool(mlflow_options.get("mlflow_attach_existing")),
+                                key_prefix=mlflow_options.get("tracking_key_prefix") or "")
         tracker.start({
             "optimizer": "gepa_dspy.GEPA", "max_metric_calls": budget, "auto": self.auto,
             "max_full_evals": self.max_full_evals, "seed": self.seed,
             "reflection_minibatch_size": self.reflection_minibatch_size,
             "candidate_selection_strategy": _strategy_label(self.candidate_selection_strategy),
             "component_selector": _strategy_label(self.component_selector),
-            "frontier_type": self._options.frontier_type, "use_merge": self.use_merge,
+            "frontier_type": options.frontier_type, "use_merge": self.use_merge,
             "max_merge_invocations": self.max_merge_invocations, "skip_perfect_score": self.skip_perfect_score,
             "perfect_score": self.perfect_score, "failure_score": self.failure_score,
             "num_threads": self.num_threads, "num_parallel_proposals": self.num_parallel_proposals,
@@ -457,8 +466,9 @@ class GEPA(Teleprompter):
             "perfect_score": run.perfect_score,
             "failure_score": run.failure_score,
         }
-        if self._options.frontier_type != "instance":
-            fingerprint["frontier_type"] = self._options.frontier_type
+        frontier_type = self._gepa_options().frontier_type
+        if frontier_type != "instance":
+            fingerprint["frontier_type"] = frontier_type
         if held_out:
             fingerprint["selection_set"] = examples_digest(held_out)
             fingerprint["selection_top_k"] = self.selection_top_k

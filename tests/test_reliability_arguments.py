@@ -49,6 +49,10 @@ def test_what_dspy_accepts_is_accepted_and_stored_as_given():
     assert optimizer.perfect_score == 1.0 and type(optimizer.perfect_score) is np.float64
     assert optimizer.failure_score == 0 and type(optimizer.failure_score) is int
     assert type(optimizer.use_merge) is np.bool_
+    kwargs = {"frontier_type": "hybrid"}
+    passthrough = make(gepa_kwargs=kwargs, use_mlflow=False)
+    assert passthrough.gepa_kwargs is kwargs and passthrough.use_mlflow is False
+    assert make().gepa_kwargs is None and make().use_mlflow is False
     dspy.configure(lm=ScriptedLM(task_responder))
     examples = make_examples()
     program = GEPA(metric, reflection_lm=ScriptedLM(reflection_responder), track_stats=np.True_, seed=None,
