@@ -39,7 +39,8 @@ def test_splits_are_deterministic_sized_and_disjoint(task):
     assert [len(first.train), len(first.val), len(first.test)] == list(FAST_SIZES)
     assert 20 <= FAST_SIZES[0] <= 30 and 20 <= FAST_SIZES[1] <= 30 and FAST_SIZES[2] >= 300
     assert [e.toDict() for e in _all_examples(first)] == [e.toDict() for e in _all_examples(again)]
-    assert [e.toDict() for e in first.test] != [e.toDict() for e in other.test]
+    assert [e.toDict() for e in first.train + first.val] != [e.toDict() for e in other.train + other.val]
+    assert [e.toDict() for e in first.test] == [e.toDict() for e in other.test], "one test split for all seeds"
     field, _ = _fields(module)
     inputs = [e[field] for e in _all_examples(first)]
     assert len(set(inputs)) == len(inputs), "train, val and test must not share an input"
@@ -71,7 +72,9 @@ def test_seed_like_answers_score_well_below_one(task):
     naive = getattr(module, NAIVE[task])
     test = module.load_splits(seed=0).test
     mean = sum(_score(module, e, naive(e[field])).score for e in test) / len(test)
-    assert mean < 0.6, f"{task}: answers that ignore the house rules score {mean:.2f}"
+    # 0.65: ticket_router's keyword router scores 0.62 on the test split (it was 0.58 before the test split
+    # became seed-independent); the 1.5B seed program scores far lower (docs/fast-benchmark.md).
+    assert mean < 0.65, f"{task}: answers that ignore the house rules score {mean:.2f}"
 
 
 @pytest.mark.parametrize("task", ALL)
@@ -234,6 +237,19 @@ def test_report_pools_tasks_by_task_mean_and_skips_unpaired_seeds():
     pooled = gain(records, "gepa", "baseline")
     assert pooled.gain == 0.5  # each task weighs the same, whatever its number of pairs
     assert pooled.unpaired == ("fast_b/seed1",)
+
+
+def test_one_baseline_run_pairs_with_every_seed_on_the_shared_test_split():
+    from benchmarks.fast.report import gain
+
+    shared = {"split_digests": {"test": "same"}}
+    records = [{**_record("a", "baseline", 0, [0, 1] * 50), **shared}]
+    records += [{**_record("a", "gepa", seed, [1, 1] * 50), **shared} for seed in range(3)]
+    records.append(_record("a", "gepa", 3, [1, 1] * 50, digest="other"))  # another test split: not paired
+    paired = gain(records, "gepa", "baseline")
+    assert paired.signs == "+++" and paired.gain == 0.5
+    assert gain(records, "baseline", "gepa") is not None  # the seed-0 gepa run pairs with the baseline
+    assert gain(records, "dspy_gepa", "gepa") is None  # only the baseline is seed-free
 
 
 def test_calls_to_reach_ninety_percent_of_final_val():

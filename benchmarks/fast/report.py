@@ -45,6 +45,9 @@ SCORE_PLOT = "fast_score_vs_calls.png"
 PROMPT_PLOT = "fast_prompt_lengths.png"
 #: The references every optimizer is compared with.
 REFERENCES = ("baseline", "dspy_gepa")
+#: Optimizers whose program does not depend on the seed: the baseline is the seed program, and the test split
+#: is the same for every seed, so one baseline run per task pairs with every seed's runs.
+SEED_FREE = ("baseline",)
 #: Fraction of the final validation score that "calls to reach" measures.
 REACH = 0.9
 
@@ -87,8 +90,13 @@ def paired_diffs(records: Sequence[dict[str, Any]], optimizer: str, reference: s
     diffs: dict[str, dict[int, np.ndarray]] = {}
     unpaired = []
     for (task, opt, seed), mine in sorted(by_key.items()):
+        if opt != optimizer:
+            continue
         ref = by_key.get((task, reference, seed))
-        if opt != optimizer or ref is None:
+        if ref is None and reference in SEED_FREE:  # the same program for every seed: one run serves all
+            ref = next((r for (t, o, _), r in sorted(by_key.items()) if t == task and o == reference
+                        and _pairable(mine, r)), None)
+        if ref is None:
             continue
         if not _pairable(mine, ref):
             unpaired.append(f"{task}/seed{seed}")

@@ -3,20 +3,21 @@
 # Safe to run again at any time: finished runs are skipped, a run another process holds is skipped, and an
 # interrupted run resumes (our GEPA and dspy.GEPA from their checkpoints, every optimizer from its LM journal).
 #
-#   nohup benchmarks/fast/run_grid.sh > /work/fast-grid/grid.log 2>&1 &      # the whole grid, in the background
-#   PHASES="baseline,mipro,dspy_gepa" OUT=/work/fast-grid benchmarks/fast/run_grid.sh   # only these optimizers
-#   python -m benchmarks.compare --status --out /work/fast-grid                # where it stands
-#   python -m benchmarks.fast.report --runs /work/fast-grid --export           # report; commit benchmarks/results/fast
+#   nohup benchmarks/fast/run_grid.sh > /work/fast-grid-v2/grid.log 2>&1 &    # the whole grid, in the background
+#   STEPS="mipro@0,1,2" benchmarks/fast/run_grid.sh                            # only these runs
+#   python -m benchmarks.compare --status --out /work/fast-grid-v2             # where it stands
+#   python -m benchmarks.fast.report --runs /work/fast-grid-v2 --export        # report; commit benchmarks/results/fast
 #
-# PHASES is a space-separated list of optimizer sets, run in order over every task and seed (the default
-# runs baseline, MIPROv2 and dspy.GEPA on the whole grid before our GEPA). On a new machine the finished runs
-# committed under benchmarks/results/fast/runs are copied into OUT first (IMPORT_FROM= turns that off).
+# STEPS is a space-separated list of OPTIMIZERS@SEEDS, run in order over every task. The default orders the
+# grid so that what finishes first answers the main question first: the baseline once (its program and the
+# test split do not depend on the seed, so the report pairs every seed with it), then our GEPA and dspy.GEPA
+# seed by seed, then MIPROv2 seed by seed. On a new machine the finished runs committed under
+# benchmarks/results/fast/runs are copied into OUT first (IMPORT_FROM= turns that off).
 # Settings and the measurements behind them: docs/fast-benchmark.md. Change them only with a new OUT.
 set -euo pipefail
 
-OUT="${OUT:-/work/fast-grid}"
-SEEDS="${SEEDS:-0,1,2}"
-PHASES="${PHASES:-baseline,mipro,dspy_gepa gepa}"
+OUT="${OUT:-/work/fast-grid-v2}"
+STEPS="${STEPS:-baseline@0 gepa,dspy_gepa@0 gepa,dspy_gepa@1 gepa,dspy_gepa@2 mipro@0 mipro@1 mipro@2}"
 BUDGET="${BUDGET:-100}"
 TASK_MODEL="${TASK_MODEL:-default}"       # default = 1.5B (also the reflection LM; measured choice), fast = 0.5B
 REFLECTION_PORT="${REFLECTION_PORT:-8093}"
@@ -58,9 +59,9 @@ else
     TASK_URL="http://127.0.0.1:$TASK_PORT"
 fi
 
-for phase in $PHASES; do
-    echo "[fast-grid] $(date -u +%FT%TZ) phase $phase"
-    python -m benchmarks.compare --benchmark fast --scale fast --seeds "$SEEDS" --optimizers "$phase" \
+for step in $STEPS; do
+    echo "[fast-grid] $(date -u +%FT%TZ) step $step"
+    python -m benchmarks.compare --benchmark fast --scale fast --seeds "${step#*@}" --optimizers "${step%@*}" \
         --budget "$BUDGET" --lm "local:$TASK_URL" --reflection-lm "local:$REFLECTION_URL" \
         --max-tokens 128 --reflection-max-tokens 1024 --num-threads "$PARALLEL" --lm-timeout 600 \
         --dspy-straggler-timeout 0 --attempts 2 --lm-journal --no-report --out "$OUT" || true

@@ -103,18 +103,22 @@ def draw_cases(task: FastTask, rng: random.Random, count: int, taken: set[str]) 
 
 
 def load_task_splits(task: FastTask, seed: int = 0, sizes: tuple[int, int, int] | None = None) -> Splits:
-    """Train, val and test for ``seed``: drawn from ``random.Random(f"{task}-{seed}")``, disjoint by input.
+    """Train, val and test for ``seed``, disjoint by input.
 
-    The same (task, seed, sizes) always gives the same examples in the same order.
+    The test split is the same for every seed (drawn from ``random.Random(f"fast-{task}-test")``): every
+    optimizer run of a task is scored on the same examples, so the seed-independent baseline program is
+    scored once per task and each seed's runs pair with it example by example. Train and val are drawn from
+    ``random.Random(f"fast-{task}-{seed}")``, skipping the test inputs. The same (task, seed, sizes) always
+    gives the same examples in the same order.
     """
     n_train, n_val, n_test = sizes or FAST_SIZES
     if min(n_train, n_val, n_test) < 0:
         raise ValueError(f"split sizes must be non-negative, got {sizes!r}")
-    rng = random.Random(f"fast-{task.name}-{seed}")
     taken: set[str] = set()
-    parts = [draw_cases(task, rng, n, taken) for n in (n_train, n_val, n_test)]
-    train, val, test = ([task.to_example(c) for c in part] for part in parts)
-    return Splits(train=train, val=val, test=test)
+    test = draw_cases(task, random.Random(f"fast-{task.name}-test"), n_test, taken)
+    rng = random.Random(f"fast-{task.name}-{seed}")
+    train, val = (draw_cases(task, rng, n, taken) for n in (n_train, n_val))
+    return Splits(*([task.to_example(c) for c in part] for part in (train, val, test)))
 
 
 def splits_loader(task: FastTask) -> Callable[..., Splits]:
