@@ -234,6 +234,13 @@ def test_reuses_server_at_url_and_calls_it_through_dspy() -> None:
             assert make_program()(message="Paid $1.").total == "USD 1.00"
 
 
+def test_a_reused_server_in_a_with_block_is_left_running() -> None:
+    with ScriptedOpenAIServer(lambda messages, model: "x") as fake:
+        with connect(fake.url) as server:
+            assert server.api_base == fake.url and server.running
+        assert server.running  # stop() of a reused server does nothing: it belongs to whoever started it
+
+
 def test_unreachable_url_raises_clear_error() -> None:
     port = find_free_port()
     with pytest.raises(ServerUnreachableError, match="gepa-dspy serve"):
@@ -340,6 +347,45 @@ def test_local_lm_starts_and_shares_one_server(tmp_path: Path, fake_gguf: Path) 
     finally:
         stop_shared_servers()
     assert not _shared_servers
+
+
+class _RecordingServer:
+    """Stands in for a started LlamaServer: remembers its settings, hands back the dspy.LM kwargs."""
+
+    def __init__(self, settings: dict) -> None:
+        self.settings, self.running = settings, True
+
+    def lm(self, **lm_kwargs):
+        return lm_kwargs
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def test_local_lm_gives_server_settings_to_the_server_and_the_rest_to_dspy_lm(monkeypatch) -> None:
+    from gepa_dspy.local_lm import api
+
+    started: list[_RecordingServer] = []
+
+    def fake_start_server(model, **settings):
+        started.append(_RecordingServer({"model": model, **settings}))
+        return started[-1]
+
+    monkeypatch.setattr(api, "start_server", fake_start_server)
+    try:
+        assert local_lm("fast", threads=2, temperature=0.3, cache=False) == {"temperature": 0.3, "cache": False}
+        assert started[0].settings["threads"] == 2 and started[0].settings["ctx_size"] == 32768
+        assert started[0].settings["model"] == "fast"
+        # A default spelled out, or only a longer start-up wait, asks for the same server.
+        local_lm("fast", threads=2, ctx_size=32768, startup_timeout=5.0)
+        assert len(started) == 1
+        local_lm("fast", threads=3)
+        local_lm("fast", threads=2, extra_server_args=["--temp", "0"])
+        assert len(started) == 3
+        local_lm("fast", threads=2, extra_server_args=("--temp", "0"))  # a list or a tuple: the same arguments
+        assert len(started) == 3
+    finally:
+        api.stop_shared_servers()
 
 
 def test_explicit_port_in_use_fails_before_launch(tmp_path: Path, fake_gguf: Path) -> None:
@@ -570,3 +616,24 @@ def test_binary_that_cannot_run_is_a_start_error(tmp_path: Path, fake_gguf: Path
     binary = write_script(tmp_path / "llama-server", "#!/nonexistent/interpreter\n")
     with pytest.raises(ServerStartError, match="Cannot run"):
         LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache").start()
+
+
+# -- the gepa-dspy command -----------------------------------------------------------------------------
+
+
+def test_serve_options_reach_start_server_under_their_parameter_names(monkeypatch) -> None:
+    import inspect
+
+    from gepa_dspy import cli
+    from gepa_dspy.local_lm import start_server
+
+    calls: list[dict] = []
+    monkeypatch.setattr("gepa_dspy.local_lm.start_server",
+                        lambda model, **settings: calls.append({"model": model, **settings}))
+    args = cli.build_parser().parse_args(["serve", "--model", "fast", "--cache-ram", "256", "--threads", "2",
+                                          "--server-arg=--temp", "--server-arg", "0", "--port", "8099"])
+    cli._start(args, args.port)
+    assert calls == [{"model": "fast", "host": "127.0.0.1", "port": 8099, "threads": 2, "ctx_size": 32768,
+                      "parallel": 4, "cache_ram_mib": 256, "extra_server_args": ["--temp", "0"],
+                      "startup_timeout": 180.0}]
+    assert set(cli._SERVER_SETTINGS) < set(inspect.signature(start_server).parameters)
