@@ -1,4 +1,5 @@
-"""The responder protocol shared by the scripted HTTP server and the in-process scripted LM.
+"""The responder protocol shared by the scripted HTTP server and the in-process scripted LM, and the one way both
+answer with a responder (``answer_like_an_lm``).
 
 A responder is a callable ``responder(messages, model) -> str``: it receives the chat messages
 (a list of ``{"role": ..., "content": ...}`` dicts) and the model name the client asked for, and
