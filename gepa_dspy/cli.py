@@ -15,6 +15,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 DEFAULT_SERVE_PORT = 8089
 
 
+#: The ``start_server`` settings the ``serve`` and ``demo`` commands take; each option's ``dest`` is the parameter's name.
+_SERVER_SETTINGS = ("model", "host", "threads", "ctx_size", "parallel", "cache_ram_mib", "extra_server_args",
+                    "startup_timeout")
+
+
 def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="default",
@@ -24,10 +29,10 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all usable CPUs)")
     parser.add_argument("--ctx-size", type=int, default=32768, help="total context, shared by the parallel slots (default 32768: 8192 per slot)")
     parser.add_argument("--parallel", type=int, default=4, help="parallel request slots (-np)")
-    parser.add_argument("--cache-ram", type=int, default=512, help="prompt-cache RAM limit in MiB")
+    parser.add_argument("--cache-ram", dest="cache_ram_mib", type=int, default=512, help="prompt-cache RAM limit in MiB")
     parser.add_argument("--startup-timeout", type=float, default=180.0)
     parser.add_argument(
-        "--server-arg", action="append", default=[], metavar="ARG",
+        "--server-arg", dest="extra_server_args", action="append", default=[], metavar="ARG",
         help="extra llama-server argument, repeatable (e.g. --server-arg=--temp --server-arg=0)",
     )
 
@@ -35,17 +40,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
 def _start(args: argparse.Namespace, port: int | None):
     from gepa_dspy.local_lm import start_server
 
-    return start_server(
-        args.model,
-        host=args.host,
-        port=port,
-        threads=args.threads,
-        ctx_size=args.ctx_size,
-        parallel=args.parallel,
-        cache_ram_mib=args.cache_ram,
-        extra_server_args=args.server_arg,
-        startup_timeout=args.startup_timeout,
-    )
+    return start_server(port=port, **{name: getattr(args, name) for name in _SERVER_SETTINGS})
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -165,13 +165,8 @@ def grade_total(expected: str, answer: str) -> Grade:
     )
 
 
-def total_metric(
-    gold: dspy.Example,
-    pred: dspy.Prediction,
-    trace: Any = None,
-    pred_name: str | None = None,
-    pred_trace: Any = None,
-) -> dspy.Prediction:
+def total_metric(gold: dspy.Example, pred: dspy.Prediction, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> dspy.Prediction:
     """GEPA-style metric: ``dspy.Prediction(score, feedback)``; usable as a plain metric via ``.score``."""
     grade = grade_total(gold.total, getattr(pred, "total", "") or "")
     return dspy.Prediction(score=grade.score, feedback=grade.feedback)
@@ -252,18 +247,10 @@ def run_demo(
         timings["evaluate_before_s"] = time.perf_counter() - t0
         log(f"Score before optimization: {before:.3f} on {len(testset)} test examples")
         log(f"Starting instruction: {instruction_of(program)!r}")
-        optimizer = GEPA(
-            total_metric,
-            max_metric_calls=max_metric_calls,
-            reflection_lm=reflection_lm,
-            reflection_minibatch_size=reflection_minibatch_size,
-            skip_perfect_score=skip_perfect_score,
-            num_threads=num_threads,
-            seed=seed,
-            log_dir=log_dir,
-            max_reflection_attempts=max_reflection_attempts,
-            track_stats=True,
-        )
+        optimizer = GEPA(total_metric, max_metric_calls=max_metric_calls, reflection_lm=reflection_lm,
+                         reflection_minibatch_size=reflection_minibatch_size, skip_perfect_score=skip_perfect_score,
+                         num_threads=num_threads, seed=seed, log_dir=log_dir,
+                         max_reflection_attempts=max_reflection_attempts, track_stats=True)
         t0 = time.perf_counter()
         optimized = optimizer.compile(program, trainset=trainset, valset=valset)
         timings["gepa_compile_s"] = time.perf_counter() - t0

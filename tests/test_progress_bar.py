@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from gepa_dspy.adapter.progress_bar import BudgetProgressBar
 from gepa_dspy.engine import events as ev
-
-REPO = Path(__file__).resolve().parent.parent
-
-SCRIPT = """
-import dspy
-{setup}
-from tests.toy_task import CleanThenShout, make_examples, make_lms, metric
-from gepa_dspy import GEPA
-task, reflection = make_lms()
-dspy.configure(lm=task)
-examples = make_examples()
-GEPA(metric, max_metric_calls=40, reflection_lm=reflection{option}).compile(
-    CleanThenShout(), trainset=examples[:8], valset=examples[8:])
-"""
-
-
-def _stderr(setup: str = "", option: str = "") -> str:
-    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-c", SCRIPT.format(setup=setup, option=option)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stderr
+from tests.plain_script import compile_in_a_plain_script
 
 
 def test_a_plain_script_shows_a_bar_over_the_budget_with_the_best_score() -> None:
-    err = _stderr()
+    err = compile_in_a_plain_script()
     assert "GEPA:" in err and re.search(r"\d+/40 \[", err) and "metric calls/s" in err and "best=" in err
 
 
@@ -47,7 +22,7 @@ def test_a_plain_script_shows_a_bar_over_the_budget_with_the_best_score() -> Non
     ("", ", display_progress=False"),        # as dspy.Evaluate(display_progress=False)
 ])
 def test_no_bar_when_disabled(setup: str, option: str) -> None:
-    err = _stderr(setup, option)
+    err = compile_in_a_plain_script(setup, option)
     assert not re.search(r"\d+/40 \[", err) and "best=" not in err
 
 

@@ -356,3 +356,31 @@ def test_scripted_lm_measures_concurrency() -> None:
 def test_scripted_error_validates_status() -> None:
     with pytest.raises(ValueError):
         ScriptedHTTPError(200)
+
+
+@pytest.mark.parametrize("transport", ["http-server", "in-process"])
+def test_both_scripted_lms_answer_alike_cut_counted_and_paced_per_token(transport: str) -> None:
+    """The server and ScriptedLM answer through one function: the reply is cut at max_tokens ("length"), its tokens
+    are counted in the stats and the usage, and it takes per_token_s for each generated token."""
+    def responder(messages, model):
+        return "one two three four five six"
+
+    def call(lm: dspy.BaseLM) -> tuple[list[str], float]:
+        started = time.perf_counter()
+        out = lm("a b c")
+        return out, time.perf_counter() - started
+
+    if transport == "http-server":
+        with ScriptedOpenAIServer(responder, per_token_s=0.05) as server:
+            lm = dspy.LM("openai/scripted", api_base=server.url, api_key="x", cache=False, max_tokens=4)
+            out, elapsed = call(lm)
+            stats = server.stats()
+    else:
+        lm = ScriptedLM(responder, per_token_s=0.05, max_tokens=4)
+        out, elapsed = call(lm)
+        stats = lm.stats()
+    assert out == ["one two three four"]
+    assert elapsed >= 0.2  # 4 generated tokens x 50 ms
+    assert stats.completion_tokens_by_model == {"scripted": 4}
+    usage = lm.history[-1]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (3, 4)

@@ -27,6 +27,7 @@ import dspy
 
 from ..engine import events as ev
 from ..engine.candidate import Candidate
+from ..engine.checkpoint import save_json_atomic
 from ..engine.protocols import OutcomeSink, ProposalResult
 from ..engine.records import Outcome
 
@@ -138,10 +139,7 @@ class CostLedger:
 
     # -- persistence next to the search state, so a resumed run keeps counting --------------------------------
     def save(self, log_dir: str | Path) -> None:
-        path = Path(log_dir) / LEDGER_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        tmp.replace(path)
+        save_json_atomic(Path(log_dir) / LEDGER_FILE, self.to_dict())
 
     @classmethod
     def load(cls, log_dir: str | Path) -> "CostLedger":

@@ -98,7 +98,7 @@ class CustomInstructionProposer:
             raise TypeError(f"instruction_proposer must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.lm = reflection_lm
-        self.records = records
+        self.dataset = records.dataset
         self.max_attempts = max(1, int(max_attempts))
         self.ignored_components = 0
         self.keep_objects = is_dspy_instruction_proposer(fn)
@@ -111,20 +111,16 @@ class CustomInstructionProposer:
             "reflection_lm_calls": counters["reflection_lm_calls"],
             "reflection_prompt_tokens": counters["reflection_prompt_tokens"],
             "reflection_completion_tokens": counters["reflection_completion_tokens"],
-            "reflection_untyped_values": self.records.dataset.counters["untyped_values"],
+            "reflection_untyped_values": self.dataset.counters["untyped_values"],
         }
 
-    @property
-    def feedback_fallbacks(self) -> int:
-        return self.records.feedback_fallbacks
-
-    @property
-    def score_mismatches(self) -> int:
-        return self.records.score_mismatches
+    # The built-in proposer's dataset builder makes the records, so its counters are this proposer's too.
+    feedback_fallbacks = ReflectionProposer.feedback_fallbacks
+    score_mismatches = ReflectionProposer.score_mismatches
 
     def propose(self, candidate: Candidate, component: str, runs: Sequence[tuple[str, Outcome]]) -> ProposalResult:
         # One record per run, as dspy.GEPA gives custom proposers.
-        records = self.records.dataset.build(candidate, component, runs, max_calls_per_example=1)
+        records = self.dataset.build(candidate, component, runs, max_calls_per_example=1)
         if not records:
             return ProposalResult(text=None, rejections=["no_records"])
         dataset = {component: [dspy_style_record(r, keep_objects=self.keep_objects) for r in records]}

@@ -28,6 +28,7 @@ from .errors import (
 from .models import DEFAULT_MODEL, FAST_MODEL, MODELS, ChunkedModel
 from .remote import RemoteServer
 from .server import LlamaServer, ServerOptions
+from .server_handle import ServerHandle
 from .weights import resolve_model_file
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "PortInUseError",
     "RemoteServer",
     "ServerBinaryNotFoundError",
+    "ServerHandle",
     "ServerOptions",
     "ServerStartError",
     "ServerUnreachableError",

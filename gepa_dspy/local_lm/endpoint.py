@@ -32,10 +32,6 @@ class Endpoint:
     def api_base(self) -> str:
         return f"{self.root}/v1"
 
-    @property
-    def health_url(self) -> str:
-        return f"{self.root}/health"
-
 
 @dataclass(frozen=True)
 class HealthReport:
@@ -48,7 +44,7 @@ class HealthReport:
 def check_health(endpoint: Endpoint, timeout: float = 2.0) -> HealthReport:
     """One health probe. Never raises: connection problems become a not-ready report."""
     try:
-        with urllib.request.urlopen(endpoint.health_url, timeout=timeout) as response:
+        with urllib.request.urlopen(f"{endpoint.root}/health", timeout=timeout) as response:
             body = response.read().decode("utf-8", "replace")
             status = response.status
     except urllib.error.HTTPError as exc:  # 503 while the model loads

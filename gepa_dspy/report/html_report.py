@@ -204,7 +204,6 @@ def write_html_report(log_dir: str | Path, out: str | Path | None = None) -> Pat
     """Write the report of ``log_dir`` (default: ``log_dir/report.html``) and return its path."""
     run = load_run(log_dir)
     path = Path(out) if out else Path(log_dir) / "report.html"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render_html(run), encoding="utf-8")
-    tmp.replace(path)
+    # A plain write: the page is rendered first and can always be written again from log_dir.
+    path.write_text(render_html(run), encoding="utf-8")
     return path

@@ -63,18 +63,25 @@ class LMTrafficStats:
 
 @dataclass
 class _Window:
+    """The running counts of one measurement window, under the names ``LMTrafficStats`` gives them."""
+
     started: float
     last_change: float
     request_s: float = 0.0
     busy_s: float = 0.0
     max_in_flight: int = 0
-    total: int = 0
-    ok: int = 0
-    errors: int = 0
+    total_requests: int = 0
+    ok_requests: int = 0
+    error_requests: int = 0
     responder_failures: int = 0
-    by_model: Counter = field(default_factory=Counter)
-    by_status: Counter = field(default_factory=Counter)
-    tokens_by_model: Counter = field(default_factory=Counter)
+    requests_by_model: Counter = field(default_factory=Counter)
+    errors_by_status: Counter = field(default_factory=Counter)
+    completion_tokens_by_model: Counter = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, object]:
+        """Every count, as ``LMTrafficStats`` fields (counters copied into plain dicts)."""
+        return {name: dict(value) if isinstance(value, Counter) else value
+                for name, value in vars(self).items() if name not in ("started", "last_change")}
 
 
 class InFlightTracker:
@@ -103,8 +110,8 @@ class InFlightTracker:
             self._advance(self._clock())
             self._in_flight += 1
             window = self._window
-            window.total += 1
-            window.by_model[model] += 1
+            window.total_requests += 1
+            window.requests_by_model[model] += 1
             window.max_in_flight = max(window.max_in_flight, self._in_flight)
 
     def end(self, status: int | None = None, *, responder_failed: bool = False) -> None:
@@ -114,17 +121,17 @@ class InFlightTracker:
             self._in_flight -= 1
             window = self._window
             if status is None:
-                window.ok += 1
+                window.ok_requests += 1
             else:
-                window.errors += 1
-                window.by_status[status] += 1
+                window.error_requests += 1
+                window.errors_by_status[status] += 1
             if responder_failed:
                 window.responder_failures += 1
 
     def add_completion_tokens(self, model: str, tokens: int) -> None:
         """Record ``tokens`` generated for ``model``."""
         with self._lock:
-            self._window.tokens_by_model[model] += tokens
+            self._window.completion_tokens_by_model[model] += tokens
 
     def reset(self) -> None:
         """Start a new measurement window now (requests still in flight carry over)."""
@@ -140,19 +147,10 @@ class InFlightTracker:
             w = self._window
             window_s = now - w.started
             return LMTrafficStats(
-                total_requests=w.total,
-                ok_requests=w.ok,
-                error_requests=w.errors,
-                requests_by_model=dict(w.by_model),
-                errors_by_status=dict(w.by_status),
-                responder_failures=w.responder_failures,
-                max_in_flight=w.max_in_flight,
+                **w.counts(),
                 in_flight_now=self._in_flight,
                 window_s=window_s,
-                request_s=w.request_s,
-                busy_s=w.busy_s,
                 idle_s=max(0.0, window_s - w.busy_s),
                 mean_in_flight=w.request_s / window_s if window_s > 0 else 0.0,
                 mean_in_flight_when_busy=w.request_s / w.busy_s if w.busy_s > 0 else 0.0,
-                completion_tokens_by_model=dict(w.tokens_by_model),
             )

@@ -1,4 +1,5 @@
-"""The responder protocol shared by the scripted HTTP server and the in-process scripted LM.
+"""The responder protocol shared by the scripted HTTP server and the in-process scripted LM, and the one way both
+answer with a responder (``answer_like_an_lm``).
 
 A responder is a callable ``responder(messages, model) -> str``: it receives the chat messages
 (a list of ``{"role": ..., "content": ...}`` dicts) and the model name the client asked for, and
@@ -10,7 +11,12 @@ sleep (to exceed a client timeout).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from gepa_dspy.testing.in_flight import InFlightTracker
 
 Responder = Callable[[list[dict[str, Any]], str], str]
 
@@ -85,3 +91,33 @@ def cut_at_max_tokens(text: str, max_tokens: int | None) -> tuple[str, str]:
 def reply_latency(base_s: float, per_token_s: float, text: str) -> float:
     """Seconds a scripted reply takes: ``base_s`` per request plus ``per_token_s`` per generated token."""
     return base_s + per_token_s * count_tokens(text)
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """What a scripted LM answers one request with: the text of each choice, why it ended, and the token counts."""
+
+    text: str
+    finish_reason: str  # "stop", or "length" when cut at the request's max_tokens
+    prompt_tokens: int
+    completion_tokens: int  # over all ``n`` choices
+
+
+def answer_like_an_lm(responder: Responder, messages: Sequence[Mapping[str, Any]], model: str, *,
+                      max_tokens: int | None, latency_s: float, per_token_s: float, tracker: "InFlightTracker",
+                      n: int = 1) -> ScriptedReply:
+    """Answer one request with ``responder`` as a real LM would: the reply cut at ``max_tokens``, its tokens counted in
+    ``tracker``, and the request taking ``latency_s + per_token_s * reply tokens`` (``latency_s`` when the responder
+    raises; its exception then propagates). The scripted server and the in-process scripted LM both answer here."""
+    text = ""
+    started = time.perf_counter()
+    try:
+        text, finish = cut_at_max_tokens(call_responder(responder, messages, model), max_tokens)
+        completion_tokens = count_tokens(text) * n
+        tracker.add_completion_tokens(model, completion_tokens)
+        prompt_tokens = sum(count_tokens(str(m.get("content") or "")) for m in messages)
+        return ScriptedReply(text, finish, prompt_tokens, completion_tokens)
+    finally:
+        delay = reply_latency(latency_s, per_token_s, text) - (time.perf_counter() - started)
+        if delay > 0:
+            time.sleep(delay)

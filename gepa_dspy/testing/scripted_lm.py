@@ -13,7 +13,6 @@ A responder raising ``ScriptedHTTPError`` surfaces as the matching DSPy LM error
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import dspy
@@ -22,15 +21,7 @@ from dspy.lm15 import TransportError
 
 from gepa_dspy.adapter.compat import execute_lm_call, install_lm_engine, map_http_error
 from gepa_dspy.testing.in_flight import InFlightTracker, LMTrafficStats
-from gepa_dspy.testing.responder import (
-    DropConnection,
-    Responder,
-    ScriptedHTTPError,
-    call_responder,
-    count_tokens,
-    cut_at_max_tokens,
-    reply_latency,
-)
+from gepa_dspy.testing.responder import DropConnection, Responder, ScriptedHTTPError, answer_like_an_lm
 
 
 def request_to_messages(request: Request) -> list[dict[str, Any]]:
@@ -58,34 +49,24 @@ class ScriptedEngine:
         messages = request_to_messages(request)
         owner.tracker.begin(owner.model)
         status: int | None = None
-        text, finish = "", "stop"
-        started = time.perf_counter()
         try:
-            try:
-                text = call_responder(owner.responder, messages, owner.model)
-                text, finish = cut_at_max_tokens(text, owner.kwargs.get("max_tokens"))
-                owner.tracker.add_completion_tokens(owner.model, count_tokens(text))
-            except ScriptedHTTPError as exc:
-                status = exc.status
-                raise _provider_error(exc) from exc
-            except DropConnection as exc:
-                status = 0
-                raise TransportError("scripted dropped connection", provider="scripted") from exc
-            finally:
-                delay = reply_latency(owner.latency_s, owner.per_token_s, text) - (time.perf_counter() - started)
-                if delay > 0:
-                    time.sleep(delay)
+            reply = answer_like_an_lm(owner.responder, messages, owner.model, max_tokens=owner.kwargs.get("max_tokens"),
+                                      latency_s=owner.latency_s, per_token_s=owner.per_token_s, tracker=owner.tracker)
+        except ScriptedHTTPError as exc:
+            status = exc.status
+            raise _provider_error(exc) from exc
+        except DropConnection as exc:
+            status = 0
+            raise TransportError("scripted dropped connection", provider="scripted") from exc
         finally:
             owner.tracker.end(status)
-        prompt_tokens = sum(count_tokens(str(m["content"])) for m in messages)
-        completion_tokens = count_tokens(text)
         return Response(
             id=None,
             model=owner.model,
-            message=Message.assistant([TextPart(text)]),
-            finish_reason=finish,
-            usage=Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens,
-                        total_tokens=prompt_tokens + completion_tokens),
+            message=Message.assistant([TextPart(reply.text)]),
+            finish_reason=reply.finish_reason,
+            usage=Usage(input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens,
+                        total_tokens=reply.prompt_tokens + reply.completion_tokens),
         )
 
     def stream(self, request: Request):  # noqa: ANN201 - DSPy's stream event iterator

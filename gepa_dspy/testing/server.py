@@ -31,11 +31,9 @@ from gepa_dspy.testing.responder import (
     DropConnection,
     Responder,
     ScriptedHTTPError,
-    call_responder,
-    count_tokens,
-    cut_at_max_tokens,
+    ScriptedReply,
+    answer_like_an_lm,
     error_type_for_status,
-    reply_latency,
 )
 
 
@@ -264,22 +262,14 @@ class ScriptedOpenAIServer:
     def _serve_chat(self, handler: _Handler, body: dict[str, Any]) -> None:
         model = str(body.get("model", ""))
         messages = body["messages"]
+        n = int(body.get("n") or 1)
         self._tracker.begin(model)
         status: int | None = None  # None: success
         responder_failed = False
         error: tuple[str, float | None] = ("", None)
-        text, finish = "", "stop"
-        started = time.perf_counter()
         try:
-            try:
-                text = call_responder(self.responder, messages, model)
-                text, finish = cut_at_max_tokens(text, _max_tokens(body))
-                self._tracker.add_completion_tokens(model, count_tokens(text) * int(body.get("n") or 1))
-            finally:
-                # A real LM takes about its reply's length in generated tokens (an error: the base latency).
-                delay = reply_latency(self.latency_s, self.per_token_s, text) - (time.perf_counter() - started)
-                if delay > 0:
-                    time.sleep(delay)
+            reply = answer_like_an_lm(self.responder, messages, model, max_tokens=_max_tokens(body),
+                                      latency_s=self.latency_s, per_token_s=self.per_token_s, tracker=self._tracker, n=n)
         except ScriptedHTTPError as exc:
             status, error = exc.status, (exc.message, exc.retry_after)
         except DropConnection:
@@ -294,18 +284,16 @@ class ScriptedOpenAIServer:
             self._record(model, messages, body, 200 if status is None else status)
             self._tracker.end(status, responder_failed=responder_failed)
         if status is None:
-            handler._send_json(200, self._completion(model, messages, text, int(body.get("n") or 1), finish))
+            handler._send_json(200, self._completion(model, reply, n))
         elif status == 0:
             handler.close_connection = True
         else:
             handler._send_error_json(status, *error)
 
-    def _completion(self, model: str, messages: list[dict[str, Any]], text: str, n: int,
-                    finish: str = "stop") -> dict[str, Any]:
-        prompt_tokens = sum(count_tokens(str(m.get("content") or "")) for m in messages)
-        completion_tokens = count_tokens(text) * n
+    def _completion(self, model: str, reply: ScriptedReply, n: int) -> dict[str, Any]:
         choices = [
-            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": None}
+            {"index": i, "message": {"role": "assistant", "content": reply.text}, "finish_reason": reply.finish_reason,
+             "logprobs": None}
             for i in range(n)
         ]
         return {
@@ -315,8 +303,8 @@ class ScriptedOpenAIServer:
             "model": model,
             "choices": choices,
             "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
             },
         }

@@ -1,4 +1,4 @@
-"""Where the local LM keeps its files: assembled GGUF models and server logs, never inside the repo."""
+"""The local LM's cache directory and its folders: assembled GGUF models and server logs, never inside the repo."""
 
 from __future__ import annotations
 
