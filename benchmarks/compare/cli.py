@@ -7,7 +7,7 @@ import collections
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import benchmarks
 from benchmarks.common import SCALE_SIZES
@@ -112,10 +112,8 @@ def _int_list(text: str, what: str) -> list[int]:
     return values
 
 
-def _names(text: str, known: Sequence[str], what: str, all_means: Sequence[str] | None = None) -> list[str]:
+def _names(text: str, known: Sequence[str], what: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if all_means is not None and names == ["all"]:
-        return list(all_means)
     if not names:
         raise ValueError(f"{what} must name at least one of {', '.join(known)}")
     unknown = [n for n in names if n not in known]
@@ -166,12 +164,10 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     demos = preset.mipro_demos if args.mipro_demos is None else tuple(_int_list(args.mipro_demos, "--mipro-demos"))
     if len(demos) != 2:
         raise ValueError(f"--mipro-demos takes two numbers (bootstrapped,labeled), got {args.mipro_demos!r}")
-    task_model = parse_lm_string(args.lm)
-    reflection_model = parse_lm_string(args.reflection_lm or args.lm)
-    task = LMSpec(task_model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
+    task = LMSpec(parse_lm_string(args.lm), api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
                   max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                   local_threads=args.local_threads)
-    reflection = LMSpec(reflection_model, api_base=args.reflection_api_base or args.api_base,
+    reflection = LMSpec(parse_lm_string(args.reflection_lm or args.lm), api_base=args.reflection_api_base or args.api_base,
                         api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
                         max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                         local_threads=args.local_threads)
@@ -220,16 +216,16 @@ def _print_report(out_dir: Path) -> None:
     print("[compare] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
 
 
-class _CurrentStderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at emit time, so a handler added while stderr was redirected
-    (a test capturing output, a notebook) never writes to a closed stream later."""
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (a test or notebook may swap it and close the old one)."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - logging must never raise; report it the standard way
-            self.handleError(record)
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def _show_optimizer_progress() -> None:

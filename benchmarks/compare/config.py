@@ -104,9 +104,7 @@ class LMSpec:
 
     def describe(self) -> dict[str, Any]:
         """What the record stores about this LM (never the API key)."""
-        return {"model": self.model, "api_base": self.api_base, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "num_retries": self.num_retries,
-                "local_threads": self.local_threads}
+        return {k: v for k, v in asdict(self).items() if k != "api_key"}
 
 
 @dataclass

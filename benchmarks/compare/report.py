@@ -1,15 +1,9 @@
-"""Turn finished run records into ``results.csv``, a Table-1-shaped ``table.md`` with paired gains, and PNG plots;
-copy a runs folder's small files out (``export_runs``) and back in (``import_finished_runs``).
+"""Finished run records -> ``results.csv``, a Table-1-shaped ``table.md`` with paired gains, and PNG plots; and
+``export_runs`` / ``import_finished_runs``, which copy a runs folder's small files out and back in.
 
-Notebook API (keep these names): ``load_records(out_dir)``, ``results_frame(records)``, ``table_markdown(frame)``,
-``gains_table(records)``, ``plot_score_vs_calls(records, path)``, ``plot_prompt_lengths(records, path)``,
-``failed_runs(out_dir)`` and ``report(out_dir)``, which (re)writes every output from whatever records exist.
-
-Is a gain more than test-set noise? Every optimizer's program is scored on the same test examples of a seed, so
-its per-example scores pair with the reference's. The gain is the mean paired difference over all (seed, example)
-pairs; its interval comes from ``scipy.stats.bootstrap`` resampling the examples within each seed (each seed one
-independent sample, the statistic their pooled mean). It covers only which test examples were drawn, not
-run-to-run variance of the optimizer or of the LM, so read it as a lower bound on the uncertainty.
+Notebook API (keep these names): ``load_records``, ``results_frame``, ``table_markdown``, ``gains_table``,
+``plot_score_vs_calls``, ``plot_prompt_lengths``, ``failed_runs`` and ``report(out_dir)``. The paired gain and its
+interval: ``pooled_interval``; docs/compare.md says what the interval covers and what it does not.
 """
 
 from __future__ import annotations
@@ -413,28 +407,17 @@ def plot_score_vs_calls(records: Sequence[dict[str, Any]], path: str | Path) -> 
 
 
 def plot_prompt_lengths(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Mean prompt length (instruction tokens, plus few-shot demo tokens stacked and hatched) per optimizer,
-    grouped by benchmark."""
+    """Mean prompt length (instruction plus few-shot demo tokens) per optimizer, grouped by benchmark."""
     plt = _pyplot()
     frame = results_frame(records)
-    benches = _ordered(frame["benchmark"].tolist(), PAPER_BENCHMARK_ORDER)
     opts = _ordered(frame["optimizer"].tolist(), OPTIMIZERS)
-    colors = _colors(opts)
-    means = frame.pivot_table(index="benchmark", columns="optimizer", values=["instruction_tokens", "demo_tokens"],
-                              aggfunc="mean").reindex(benches).fillna(0.0)
-    width = 0.8 / max(1, len(opts))
-    fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(benches) + 2), 4))
-    for j, opt in enumerate(opts):
-        xs = [i + (j - (len(opts) - 1) / 2) * width for i in range(len(benches))]
-        instr = means[("instruction_tokens", opt)].tolist()
-        ax.bar(xs, instr, width, color=colors[opt], label=_label(opt))
-        demos = means[("demo_tokens", opt)].tolist() if ("demo_tokens", opt) in means else []
-        if any(demos):
-            ax.bar(xs, demos, width, bottom=instr, color=colors[opt], alpha=0.4, hatch="//")
+    means = frame.pivot_table(index="benchmark", columns="optimizer", values="prompt_tokens", aggfunc="mean").reindex(
+        index=_ordered(frame["benchmark"].tolist(), PAPER_BENCHMARK_ORDER), columns=opts)
+    fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(means) + 2), 4))
+    means.rename(index=_bench, columns=_label).plot.bar(ax=ax, rot=0, color=[_colors(opts)[o] for o in opts])
     tokenizers = frame["tokenizer"].dropna()
-    ax.set_xticks(range(len(benches)), [_bench(b) for b in benches])
-    ax.set_ylabel(f"prompt tokens ({tokenizers.iloc[0] if not tokenizers.empty else '?'})")
-    ax.set_title("Optimized prompt length (solid: instructions, hatched: demos)", fontsize=9)
+    ax.set(xlabel="", ylabel=f"prompt tokens ({tokenizers.iloc[0] if not tokenizers.empty else '?'})")
+    ax.set_title("Optimized prompt length (instructions + demos)", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return _save(plt, fig, path)

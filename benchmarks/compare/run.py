@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 import dspy
 import filelock
 import litellm
+import pandas as pd
 from dspy.utils.callback import BaseCallback
 from tqdm import tqdm
 
@@ -292,17 +293,8 @@ def metric_counters(metric: Any) -> dict[str, int] | None:
     stats = getattr(metric, "stats", None)
     if stats is None or not dataclasses.is_dataclass(stats) or isinstance(stats, type):
         return None
-
-    def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, int]:
-        out: dict[str, int] = {}
-        for name, value in values.items():
-            if isinstance(value, dict):
-                out.update(flatten(value, f"{prefix}{name}."))
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[f"{prefix}{name}"] = int(value)
-        return out
-
-    return flatten(dataclasses.asdict(stats))
+    flat = pd.json_normalize(dataclasses.asdict(stats)).to_dict("records")[0]  # native Python values
+    return {k: int(v) for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def metric_block(metric: Any, counters: dict[str, dict[str, int] | None]) -> dict[str, Any] | None:
