@@ -46,20 +46,6 @@ CACHE_ENV_VAR = "XDG_CACHE_HOME"
 
 
 @dataclass(frozen=True)
-class Document:
-    """One corpus entry. ``sentences`` is empty when the source gave the text as a single string."""
-
-    title: str
-    text: str
-    sentences: tuple[str, ...] = ()
-
-    @property
-    def formatted(self) -> str:
-        """The text BM25 indexes and the LM reads: ``"{title} | {text}"``."""
-        return f"{self.title} | {self.text}"
-
-
-@dataclass(frozen=True)
 class Passage:
     """A search hit: a document with its position in the corpus and its BM25 score."""
 
@@ -75,6 +61,20 @@ class Passage:
 
     def __str__(self) -> str:
         return self.formatted
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus entry. ``sentences`` is empty when the source gave the text as a single string."""
+
+    title: str
+    text: str
+    sentences: tuple[str, ...] = ()
+
+    @property
+    def formatted(self) -> str:
+        """The text BM25 indexes and the LM reads: ``"{title} | {text}"``."""
+        return f"{self.title} | {self.text}"
 
 
 @dataclass

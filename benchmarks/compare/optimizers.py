@@ -199,10 +199,7 @@ def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
                           num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
     with dspy.context(lm=job.lms.get("task")):
         program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
-    results = getattr(program, "detailed_results", None)
-    if results is None:
-        return OptimizeOutcome(program=program, metric_calls=counted.rollouts, counted_metric_calls=counted.rollouts,
-                               feedback_metric_calls=counted.feedback_calls, curve=[])
+    results = program.detailed_results  # track_stats=True
     best = results.best_idx
     subscores = results.val_subscores[best]
     keys = sorted(subscores) if isinstance(subscores, dict) else range(len(subscores))
