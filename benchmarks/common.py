@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Sequence, TypeVar
 
@@ -97,3 +98,18 @@ def score_of(value: Any) -> float:
     if not isinstance(score, (int, float)):
         raise TypeError(f"metric returned {value!r}; expected a number or an object with a numeric .score")
     return float(score)
+
+
+@dataclass
+class Counters:
+    """Named integer counters several threads may add to at once; subclasses declare them as ``name: int = 0``."""
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

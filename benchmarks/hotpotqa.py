@@ -39,13 +39,7 @@ from benchmarks.multihop import (
     resolve_predictor,
     titles_of_passages,
 )
-from benchmarks.retrieval import (
-    BM25Retriever,
-    Document,
-    documents_with_titles,
-    iter_jsonl,
-    read_corpus,
-)
+from benchmarks.retrieval import BM25Retriever, Document, documents_with_titles, iter_jsonl, read_corpus
 
 NAME = "hotpotqa"
 DATA_SUBDIR = "hotpotqa"
@@ -131,13 +125,8 @@ class HotpotQAProgram(dspy.Module):
 def make_program(*, data_dir: str | os.PathLike[str] | None = None, corpus_path: str | os.PathLike[str] | None = None,
                  retriever: BM25Retriever | None = None, k: int = PASSAGES_PER_HOP,
                  cache_dir: str | os.PathLike[str] | None = None, max_tokens: int | None = None) -> HotpotQAProgram:
-    """A fresh, unoptimized HotpotQA program.
-
-    The retriever is, in order of precedence: ``retriever``; a BM25 index over ``corpus_path`` (for example
-    a user-supplied ``wiki.abstracts.2017.jsonl``); the data directory's ``hotpotqa/corpus.jsonl.gz``.
-    Indexes are cached on disk (``cache_dir`` overrides the cache root) and shared within the process.
-    ``max_tokens`` caps each predictor's LM output.
-    """
+    """A fresh, unoptimized HotpotQA program; ``max_tokens`` caps each predictor's LM output. The retriever comes
+    from ``multihop.corpus_retriever`` (default: a BM25 index over the data directory's ``hotpotqa/corpus.jsonl.gz``)."""
     retriever = corpus_retriever(DATA_SUBDIR, CORPUS_FILE, retriever=retriever, corpus_path=corpus_path,
                                  data_dir=data_dir, cache_dir=cache_dir)
     config: dict[str, Any] = {} if max_tokens is None else {"max_tokens": max_tokens}

@@ -226,8 +226,10 @@ def query_feedback(gold_docs: Sequence[dict[str, Any]], gold_titles: Sequence[st
 def corpus_retriever(benchmark: str, corpus_file: str, *, retriever: BM25Retriever | None = None,
                      corpus_path: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
                      cache_dir: str | os.PathLike[str] | None = None) -> BM25Retriever:
-    """The retriever a multi-hop program uses: ``retriever`` if given, else a cached BM25 index over
-    ``corpus_path``, else over the data directory's ``<benchmark>/<corpus_file>``."""
+    """The retriever a multi-hop program uses: ``retriever`` if given, else a BM25 index over ``corpus_path`` (for
+    example a user-supplied ``wiki.abstracts.2017.jsonl``), else over the data directory's
+    ``<benchmark>/<corpus_file>``. Indexes are cached on disk (``cache_dir`` overrides the cache root) and shared
+    within the process."""
     if retriever is not None:
         return retriever
     if corpus_path is None:

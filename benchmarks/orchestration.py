@@ -49,13 +49,14 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Iterator, Sequence  # noqa: E402
 
 import dspy  # noqa: E402
+
+from benchmarks.common import Counters  # noqa: E402
 
 from gepa_dspy.testing import (  # noqa: E402
     ChatPromptError,
@@ -182,22 +183,13 @@ def task_responder(messages: list[dict[str, Any]], model: str) -> str:
 
 
 @dataclass
-class ReflectionCounts:
-    """What the scripted reflection LM did (thread-safe counters)."""
+class ReflectionCounts(Counters):
+    """What the scripted reflection LM did."""
 
     proposals: int = 0
     decoys: int = 0
     nothing_missing: int = 0
     unrecognized: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, name: str) -> None:
-        with self.lock:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def as_dict(self) -> dict[str, int]:
-        return {"proposals": self.proposals, "decoys": self.decoys, "nothing_missing": self.nothing_missing,
-                "unrecognized": self.unrecognized}
 
 
 class ReflectionResponder:
@@ -676,20 +668,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 n_val=args.n_val, parallel_proposals=args.parallel_proposals,
                                 noise_modulus=args.noise_modulus, decoy_percent=args.decoy_percent,
                                 log=lambda message: print(message, file=sys.stderr))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(quality, indent=2) + "\n")
-        print(format_quality_table(quality))
-        print(f"wrote {args.out}")
-        return 0
+        return write_report(args.out, quality, format_quality_table(quality))
     report = run_benchmark(budget=args.budget, latency_ms=args.latency_ms, per_token_ms=args.per_token_ms,
                            num_threads=args.num_threads,
                            seed=args.seed, implementations=chosen, n_train=args.n_train, n_val=args.n_val, progress=args.progress,
                            parallel_proposals=args.parallel_proposals, noise_modulus=args.noise_modulus,
                            decoy_percent=args.decoy_percent, log=lambda message: print(message, file=sys.stderr))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(format_table(report))
-    print(f"wrote {args.out}")
+    return write_report(args.out, report, format_table(report))
+
+
+def write_report(path: Path, report: dict[str, Any], table: str) -> int:
+    """Write ``report`` as JSON to ``path``, print ``table`` and where it went; the exit code 0."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table)
+    print(f"wrote {path}")
     return 0
 
 

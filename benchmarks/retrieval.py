@@ -27,11 +27,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import DataNotFoundError
+from benchmarks.common import Counters, DataNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ STEMMER_LANGUAGE = "english"
 INDEX_FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 CACHE_ENV_VAR = "XDG_CACHE_HOME"
-
-
-@dataclass(frozen=True)
-class Document:
-    """One corpus entry. ``sentences`` is empty when the source gave the text as a single string."""
-
-    title: str
-    text: str
-    sentences: tuple[str, ...] = ()
-
-    @property
-    def formatted(self) -> str:
-        """The text BM25 indexes and the LM reads: ``"{title} | {text}"``."""
-        return f"{self.title} | {self.text}"
 
 
 @dataclass(frozen=True)
@@ -77,8 +63,22 @@ class Passage:
         return self.formatted
 
 
+@dataclass(frozen=True)
+class Document:
+    """One corpus entry. ``sentences`` is empty when the source gave the text as a single string."""
+
+    title: str
+    text: str
+    sentences: tuple[str, ...] = ()
+
+    @property
+    def formatted(self) -> str:
+        """The text BM25 indexes and the LM reads: ``"{title} | {text}"``."""
+        return f"{self.title} | {self.text}"
+
+
 @dataclass
-class SearchStats:
+class SearchStats(Counters):
     """Counters for queries that could not be answered normally (reported, never silent)."""
 
     queries: int = 0
@@ -86,11 +86,6 @@ class SearchStats:
     empty_queries: int = 0
     #: Queries whose terms occur in no document: no passages returned.
     unmatched_queries: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, name: str) -> None:
-        with self.lock:
-            setattr(self, name, getattr(self, name) + 1)
 
 
 def _open_text(path: Path):
@@ -262,10 +257,10 @@ class BM25Retriever:
             raise TypeError(f"query must be a string, got {type(query).__name__}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
-        self.stats.count("queries")
+        self.stats.add("queries")
         tokens = self._query_tokens(query)
         if not tokens:
-            self.stats.count("empty_queries")
+            self.stats.add("empty_queries")
             logger.warning("BM25 query has no searchable terms, returning no passages: %r", query[:200])
             return []
         k = min(k, len(self.documents))
@@ -276,7 +271,7 @@ class BM25Retriever:
             if s > 0
         ]
         if not passages:
-            self.stats.count("unmatched_queries")
+            self.stats.add("unmatched_queries")
             logger.warning("BM25 query matched no document, returning no passages: %r", query[:200])
         return passages
 

@@ -34,16 +34,8 @@ from typing import Any, Callable, Sequence
 
 import dspy
 
-from benchmarks.orchestration import (
-    REFLECTION_MODEL,
-    TASK_MODEL,
-    ReflectionResponder,
-    TopicQA,
-    _quiet,
-    build_dataset,
-    metric,
-    task_responder,
-)
+from benchmarks.orchestration import (REFLECTION_MODEL, TASK_MODEL, ReflectionResponder, TopicQA, _quiet,
+                                      build_dataset, metric, task_responder, write_report)
 from gepa_dspy.testing import ScriptedOpenAIServer, format_chat_adapter_reply, parse_input_fields, parse_instructions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -245,11 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per_seed": {str(s): {p: {k: v for k, v in r.items() if k != "test_scores"} for p, r in rows.items()}
                      for s, rows in per_seed.items()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(format_table(report))
-    print(f"wrote {args.out}")
-    return 0
+    return write_report(args.out, report, format_table(report))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The paired bootstrap behind the report's "gain over baseline" table (no LM, no data)."""
+"""The paired resampling interval behind the report's "gain over baseline" table (no LM, no data)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 import dspy
 import pytest
 
-from benchmarks.compare.report import BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, gains_table
-from benchmarks.compare.config import OPTIMIZERS
-from benchmarks.compare.significance import gains_markdown, paired_gain, paired_gains, split_digest
+from benchmarks.compare.report import gains_markdown, gains_table, paired_gain, paired_gains, pooled_interval
+from benchmarks.compare.run import split_digest
 
 
 def _record(optimizer: str, seed: int, scores: list[float], digest: str | None = "d", **extra: Any) -> dict[str, Any]:
@@ -77,7 +76,7 @@ def test_records_without_digests_pair_only_when_the_split_is_drawn_the_same_way(
 
 def test_no_baseline_means_no_gains_table() -> None:
     assert paired_gains([_record("gepa", 0, [1.0] * 4)]) == []
-    assert gains_markdown([], BENCHMARK_LABELS, OPTIMIZER_LABELS, PAPER_BENCHMARK_ORDER, OPTIMIZERS) == ""
+    assert gains_markdown([]) == ""
 
 
 def test_split_digest_depends_on_the_examples_and_their_order() -> None:
@@ -109,3 +108,14 @@ def test_runs_scored_by_differently_configured_metrics_are_never_paired() -> Non
     # A record from before metric settings were kept does not pair with one that has them.
     assert paired_gains([base, _record("gepa", 0, [1.0] * 4)]) == []
     assert paired_gains([_record("baseline", 0, [0.0] * 4), _record("gepa", 0, [1.0] * 4, metric=None)])[0].pairs == 4
+
+
+def test_a_seed_with_one_example_stays_fixed_while_the_others_are_resampled() -> None:
+    """scipy.stats.bootstrap refuses samples of one observation; such a seed's difference is kept as it is."""
+    import numpy as np
+
+    assert pooled_interval([np.array([1.0])]) == (1.0, 1.0, 1.0)
+    mean, low, high = pooled_interval([np.array([1.0]), np.array([0.0, 0.0, 0.0])])
+    assert (mean, low, high) == (0.25, 0.25, 0.25)
+    mean, low, high = pooled_interval([np.array([1.0]), np.array([1.0, 0.0, 0.0, 0.0])])
+    assert mean == 0.4 and low == 0.2 and high > 0.4

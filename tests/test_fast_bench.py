@@ -308,3 +308,28 @@ def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):
     by_opt = {r["optimizer"]: r for r in records}
     assert by_opt["gepa"]["test"]["mean"] == 1.0 > by_opt["baseline"]["test"]["mean"]
     assert "GEPA (ours)" in table_markdown(records)
+
+
+def test_the_grid_script_launches_compare_commands_the_harness_accepts(tmp_path):
+    """benchmarks/fast/run_grid.sh with stub curl and python: every compare command it starts parses."""
+    import os
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    ran = tmp_path / "ran.txt"
+    for name, body in {"curl": "exit 0", "python": f'line=$(printf "%q " "$@"); echo "$line" >> {ran}'}.items():
+        (stubs / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (stubs / name).chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fast" / "run_grid.sh"
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(tmp_path / "grid"),
+           "STEPS": "baseline@0 gepa,dspy_gepa@1", "IMPORT_FROM": ""}
+    subprocess.run(["bash", str(script)], check=True, env=env, capture_output=True, timeout=60)
+    commands = [shlex.split(line) for line in ran.read_text().splitlines()]
+    compare = [c[2:] for c in commands if c[:2] == ["-m", "benchmarks.compare"]]
+    configs = [config_from_args(build_parser().parse_args(c)) for c in compare]
+    assert [(c.optimizers, c.seeds) for c in configs] == [(["baseline"], [0]), (["gepa", "dspy_gepa"], [1])]
+    assert all(c.dspy_straggler_timeout == 0 and c.attempts == 2 and c.budget == 100 for c in configs)
+    assert commands[-1][:2] == ["-m", "benchmarks.fast.report"]

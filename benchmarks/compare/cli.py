@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import benchmarks
 from benchmarks.common import SCALE_SIZES
 from benchmarks.pupa.judge import JUDGE_FORMATS
 from gepa_dspy.adapter.reflection import REPLY_FORMATS
 
-from .config import BUDGETED, OPTIMIZERS, SCALES, CompareConfig, MiproSettings
-from .export import export_runs, import_finished_runs
-from .status import run_states, status_text
-from .journal import require_base_urls
-from .lms import LMSpec, parse_lm_string
-from .report import TABLE_MD, report
-from .runner import run_comparison, run_keys
+from .config import BUDGETED, ERROR, OPTIMIZERS, RECORD, SCALES, CompareConfig, LMSpec, MiproSettings, parse_lm_string
+from .report import TABLE_MD, export_runs, import_finished_runs, read_json, report
 
 DEFAULT_OPTIMIZERS = "baseline,mipro,dspy_gepa,gepa"
-#: Seconds between checks of ``--wait-for-budget``: a MIPROv2 run takes minutes to hours.
-BUDGET_POLL_S = 60.0
 
 EPILOG = """examples:
   python -m benchmarks.compare --benchmark ifbench --optimizers baseline,gepa --scale tiny --seeds 0 \\
@@ -76,8 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MIPROv2 auto mode (default: light below paper scale, heavy at paper scale)")
     opt.add_argument("--mipro-demos", default=None,
                      help="MIPROv2 max_bootstrapped_demos,max_labeled_demos (default 0,0 below paper scale, 4,4 at paper)")
-    opt.add_argument("--mipro-max-calls-factor", type=float, default=2.0,
-                     help="MIPROv2 fails once it exceeds this multiple of its expected metric calls (default 2)")
     opt.add_argument("--judge-format", default="json_schema", choices=list(JUDGE_FORMATS),
                      help="how PUPA's judge answers: json_schema (a response_format schema allows only valid "
                           "verdicts; default) or text (free text, for endpoints that reject response_format)")
@@ -87,26 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "json_schema (a JSON object under a response_format schema, for small local LMs); "
                           "dspy.GEPA keeps its own format")
     opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
-                     help="seconds after which DSPy's parallel evaluator (inside MIPROv2 and dspy.GEPA) runs a second "
-                          "copy of a slow example (DSPy's default 120); 0 turns that off, which a slow local LM needs")
+                     help="slow-LM workaround (slow_lm_workarounds.py): seconds after which DSPy's parallel "
+                          "evaluator runs a second copy of a slow example (DSPy's default 120); 0 turns that off")
     opt.add_argument("--attempts", type=int, default=1,
                      help="start a failing run up to this many times in one invocation (default 1); our GEPA and "
                           "dspy.GEPA resume from their checkpoints, MIPROv2 starts over")
-    opt.add_argument("--lm-journal", action="store_true",
-                     help="record every LM reply in the run folder (lm_journal.jsonl) and replay them when an "
-                          "interrupted run is started again, so MIPROv2 and dspy.GEPA catch up without paying "
-                          "twice; needs local:http://HOST:PORT or --api-base endpoints")
-    opt.add_argument("--wait-for-budget", action="store_true",
-                     help="a GEPA run whose MIPROv2 budget another compare process is still computing waits for "
-                          "it (checking every minute) instead of being skipped; for running optimizers of one "
-                          "(benchmark, seed) in parallel processes")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
     out.add_argument("--status", action="store_true",
                      help="only show each run in --out: finished, running (in another process), failed or unfinished")
     out.add_argument("--export", default=None, metavar="DIR",
-                     help="only copy the finished runs' record.json, program.json and attempts.json from --out to DIR "
+                     help="only copy the finished runs' record.json and program.json (and failed runs' error.json) to DIR "
                           "and write the report there (small files to commit; no optimizer checkpoints)")
     out.add_argument("--import-finished", default=None, metavar="DIR",
                      help="only copy the finished runs of an --export folder DIR into --out, for runs --out has no "
@@ -128,10 +112,8 @@ def _int_list(text: str, what: str) -> list[int]:
     return values
 
 
-def _names(text: str, known: Sequence[str], what: str, all_means: Sequence[str] | None = None) -> list[str]:
+def _names(text: str, known: Sequence[str], what: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if all_means is not None and names == ["all"]:
-        return list(all_means)
     if not names:
         raise ValueError(f"{what} must name at least one of {', '.join(known)}")
     unknown = [n for n in names if n not in known]
@@ -168,7 +150,6 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     for value, name in ((args.budget, "--budget"), (args.num_threads, "--num-threads"),
                         (args.max_tokens, "--max-tokens"), (args.reflection_max_tokens, "--reflection-max-tokens"),
                         (args.program_max_tokens, "--program-max-tokens"), (args.lm_timeout, "--lm-timeout"),
-                        (args.mipro_max_calls_factor, "--mipro-max-calls-factor"),
                         (args.reflection_minibatch_size, "--reflection-minibatch-size"),
                         (args.local_threads, "--local-threads"), (args.attempts, "--attempts")):
         _positive(value, name)
@@ -183,28 +164,47 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     demos = preset.mipro_demos if args.mipro_demos is None else tuple(_int_list(args.mipro_demos, "--mipro-demos"))
     if len(demos) != 2:
         raise ValueError(f"--mipro-demos takes two numbers (bootstrapped,labeled), got {args.mipro_demos!r}")
-    task_model = parse_lm_string(args.lm)
-    reflection_model = parse_lm_string(args.reflection_lm or args.lm)
-    task = LMSpec(task_model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
+    task = LMSpec(parse_lm_string(args.lm), api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
                   max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                   local_threads=args.local_threads)
-    reflection = LMSpec(reflection_model, api_base=args.reflection_api_base or args.api_base,
+    reflection = LMSpec(parse_lm_string(args.reflection_lm or args.lm), api_base=args.reflection_api_base or args.api_base,
                         api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
                         max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
                         local_threads=args.local_threads)
-    if args.lm_journal:
-        require_base_urls([(task, "--lm"), (reflection, "--reflection-lm")])
     return CompareConfig(
         benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
         sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,
         split_seed=args.split_seed, task_lm=task, reflection_lm=reflection,
         mipro=MiproSettings(auto=args.mipro_auto or preset.mipro_auto, max_bootstrapped_demos=demos[0],
-                            max_labeled_demos=demos[1], max_calls_factor=args.mipro_max_calls_factor),
+                            max_labeled_demos=demos[1]),
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
         reflection_reply_format=args.reflection_format,
-        dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, lm_journal=args.lm_journal,
-        judge_format=args.judge_format, wait_for_budget_s=BUDGET_POLL_S if args.wait_for_budget else None,
+        dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, judge_format=args.judge_format,
     )
+
+
+def status_text(out_dir: Path) -> str:
+    """One line per run folder under ``out_dir``: finished (its record), running (another process holds its
+    lock), failed (its last error) or unfinished (stopped; the next ``compare`` starts it again), then counts."""
+    from .run import is_locked  # loads DSPy
+
+    lines, counts = [], collections.Counter()
+    for folder in sorted(p for p in Path(out_dir).glob("*/*/seed*") if p.is_dir()):
+        record, error = read_json(folder / RECORD), read_json(folder / ERROR)
+        if record is not None:
+            state, detail = "finished", (f"test {100 * record['test']['mean']:.1f}, {record.get('metric_calls', 0)} "
+                                         f"metric calls, {record['wall_seconds']['total'] / 60:.0f} min")
+        elif is_locked(folder):
+            state, detail = "running", "another process holds its lock"
+        elif error is not None:
+            state, detail = "failed", str(error.get("error", ""))[:160]
+        else:
+            state, detail = "unfinished", "stopped; the next compare starts it again"
+        counts[state] += 1
+        lines.append(f"{folder.relative_to(out_dir)!s:<40} {state:<11} {detail}")
+    if not lines:
+        return "no runs yet"
+    return "\n".join([*lines, ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))])
 
 
 def _print_report(out_dir: Path) -> None:
@@ -216,16 +216,16 @@ def _print_report(out_dir: Path) -> None:
     print("[compare] wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
 
 
-class _CurrentStderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at emit time, so a handler added while stderr was redirected
-    (a test capturing output, a notebook) never writes to a closed stream later."""
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (a test or notebook may swap it and close the old one)."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - logging must never raise; report it the standard way
-            self.handleError(record)
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def _show_optimizer_progress() -> None:
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
     if args.status:
-        print(status_text(run_states(out_dir)))
+        print(status_text(out_dir))
         return 0
     if args.report_only:
         _print_report(out_dir)
@@ -269,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    from .run import run_comparison, run_keys  # loads DSPy
+
     in_order = [o for o in OPTIMIZERS if o in config.optimizers]  # the order run_keys runs them in
     print(f"[compare] {len(run_keys(config))} runs: {', '.join(config.benchmarks)} x {', '.join(in_order)} "
           f"x seeds {', '.join(map(str, config.seeds))}; scale {config.scale} {config.sizes or '(paper sizes)'}; "

@@ -1,4 +1,7 @@
-"""Settings of a comparison: scales, optimizer names and the ``CompareConfig`` record."""
+"""Settings of a comparison: scales, optimizer names, LM specs, the ``CompareConfig`` record and run-folder names.
+
+Free of DSPy imports at module level, so the report and ``--status`` can read run folders without loading DSPy.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .lms import LMSpec
-
 #: Optimizer names in the order runs happen (MIPROv2 before the GEPA variants whose budget it sets).
 OPTIMIZERS: tuple[str, ...] = ("baseline", "mipro", "dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge")
 
 #: Optimizers whose budget is matched to MIPROv2's metric calls (or ``--budget``).
 BUDGETED: frozenset[str] = frozenset({"dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge"})
+
+# The files of one run folder, ``<out>/<benchmark>/<optimizer>/seed<k>/``.
+RECORD = "record.json"  # written last and atomically: its presence means the run finished
+ERROR = "error.json"  # the last failed attempt's error and traceback
+PROGRAM = "program.json"  # the optimized program (``program.save``)
+ATTEMPTS = "attempts.json"  # written by the harness before 2026-12-05; still read and exported
+OPTIMIZER_LOG = "optimizer_log"  # the optimizer's own checkpoints (GEPA variants resume from them)
+LOCK = "run.lock"  # held (``filelock``) while a process runs the run
 
 
 @dataclass(frozen=True)
@@ -30,10 +39,9 @@ class ScalePreset:
     mipro_demos: tuple[int, int]
 
 
-#: ``tiny`` is for quick checks; ``small`` fits one optimizer run in about half an hour on the local
-#: LM; ``paper`` is the GEPA paper's setting. MIPROv2 is zero-shot (instructions only) below paper scale:
-#: with demos its trial count doubles (DSPy sets trials from the number of variables), which at 20 val
-#: examples would mean 400-800 metric calls per run on 2 CPU cores.
+#: ``tiny`` is for quick checks; ``small`` fits one optimizer run in about half an hour on the local LM;
+#: ``paper`` is the GEPA paper's setting. MIPROv2 is zero-shot below paper scale: with demos DSPy doubles its
+#: trial count, which at 20 val examples would mean 400-800 metric calls per run on 2 CPU cores.
 SCALES: dict[str, ScalePreset] = {
     "tiny": ScalePreset("small", (8, 8, 16), 40, "light", (0, 0)),
     "small": ScalePreset("small", (20, 20, 40), 150, "light", (0, 0)),
@@ -42,19 +50,70 @@ SCALES: dict[str, ScalePreset] = {
     "fast": ScalePreset("small", (25, 25, 300), 150, "light", (4, 4)),
 }
 
+LOCAL_PREFIX = "local:"
+
+
+def parse_lm_string(value: str) -> str:
+    """Validate an LM string: ``local:default``, ``local:fast``, ``local:/path/model.gguf``,
+    ``local:http://HOST:PORT`` (a running llama.cpp server) or a LiteLLM ``provider/model`` name."""
+    value = value.strip()
+    if not value:
+        raise ValueError("an LM string must not be empty")
+    if value.startswith(LOCAL_PREFIX):
+        if not value[len(LOCAL_PREFIX):]:
+            raise ValueError("'local:' needs a model: local:default, local:fast, a .gguf path or a server URL")
+        return value
+    if "/" not in value:
+        raise ValueError(f"LM string {value!r} is neither local:<model> nor a LiteLLM 'provider/model' name")
+    return value
+
+
+@dataclass(frozen=True)
+class LMSpec:
+    """How to build one LM: the string given on the command line plus request settings."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    timeout_s: float | None = 600.0
+    num_retries: int = 2
+    local_threads: int | None = None
+
+    def build(self) -> Any:
+        """A new ``dspy.LM`` (cache off, so every call is real and counted); a local server starts once per process."""
+        import dspy
+
+        kwargs: dict[str, Any] = {"cache": False, "temperature": self.temperature, "max_tokens": self.max_tokens,
+                                  "num_retries": self.num_retries}
+        if self.timeout_s is not None:
+            kwargs["timeout"] = self.timeout_s
+        if self.model.startswith(LOCAL_PREFIX):
+            from gepa_dspy.local_lm import local_lm
+
+            target = self.model[len(LOCAL_PREFIX):]
+            if target.startswith(("http://", "https://")):
+                return local_lm(url=target, **kwargs)
+            return local_lm(target, threads=self.local_threads, **kwargs)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        return dspy.LM(self.model, **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        """What the record stores about this LM (never the API key)."""
+        return {k: v for k, v in asdict(self).items() if k != "api_key"}
+
 
 @dataclass
 class MiproSettings:
-    """MIPROv2 knobs: ``auto`` mode, demo counts and the runaway guard.
-
-    ``max_calls_factor``: the metric wrapper refuses calls beyond this multiple of the expected count
-    (from DSPy's own trial formula), so a misbehaving run ends with an error instead of running forever.
-    """
+    """MIPROv2 knobs: ``auto`` mode and demo counts."""
 
     auto: str = "light"
     max_bootstrapped_demos: int = 0
     max_labeled_demos: int = 0
-    max_calls_factor: float = 2.0
 
 
 @dataclass
@@ -78,20 +137,12 @@ class CompareConfig:
     reflection_minibatch_size: int = 3
     #: How our GEPA's reflection LM replies: "fenced" (the library default) or "json_schema" (small LMs).
     reflection_reply_format: str = "fenced"
-    #: Seconds after which DSPy's ParallelExecutor re-submits a straggling example (MIPROv2, dspy.GEPA);
-    #: None keeps DSPy's default (120), 0 turns re-submission off. See ``stragglers.py``.
+    #: Opt-in slow-LM workaround (``slow_lm_workarounds.py``): seconds after which DSPy's parallel evaluator
+    #: re-submits a straggling example; None keeps DSPy's default (120), 0 turns re-submission off.
     dspy_straggler_timeout: float | None = None
-    #: How many times one invocation starts a run that keeps failing (a crash such as an unparsable LM reply
-    #: inside MIPROv2); every attempt is listed in the run's ``attempts.json``.
+    #: How many times one invocation starts a run that keeps failing; the last error is in ``error.json``.
     attempts: int = 1
-    #: Journal every LM reply of a run and replay it when the run is started again (``journal.py``).
-    lm_journal: bool = False
-    #: When a GEPA run needs the budget of a MIPROv2 run that another process is running: None skips it (a
-    #: later ``compare`` picks it up), a number waits for MIPROv2 to end, checking every that many seconds.
-    #: Lets one background process per optimizer start at once (``benchmarks/run_small_grid.sh``).
-    wait_for_budget_s: float | None = None
-    #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA):
-    #: "json_schema" (constrained by a ``response_format`` schema) or "text" (free text).
+    #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA).
     judge_format: str = "json_schema"
 
     def default_budget(self) -> int | None:
@@ -104,7 +155,6 @@ class CompareConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["out_dir"] = str(self.out_dir)
-        data["task_lm"] = self.task_lm.describe()
-        data["reflection_lm"] = self.reflection_lm.describe()
+        data.update(out_dir=str(self.out_dir), task_lm=self.task_lm.describe(),
+                    reflection_lm=self.reflection_lm.describe())
         return data

