@@ -30,7 +30,7 @@ from .budget import AUTO_CANDIDATES, BudgetPlan, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import SearchConfig
 from .engine.events import RunStarted
-from .engine.result import SearchResult
+from .engine.search_result import SearchResult
 from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
                                 make_component_selector, make_parent_selector)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .adapter.compat import DspyGEPAResult
-from .engine.result import SearchResult
+from .engine.search_result import SearchResult
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from .candidate import Candidate, candidate_key
 from .config import SearchConfig
-from .paid_runs import LMUnavailableError
+from .budgeted_evaluator import LMUnavailableError
 from .pool import CandidatePool
 from .protocols import Evaluator, ProposalResult, Proposer, StopCondition
 from .records import IterationRecord, Outcome
-from .result import SearchResult
+from .search_result import SearchResult
 from .search import BudgetTooSmallError, GEPASearch
 from .strategies import (
     AcceptanceCriterion,

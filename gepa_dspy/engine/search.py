@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .cache import EvaluationCache
+from .evaluation_cache import EvaluationCache
 from .candidate import Candidate, candidate_key, repaired_text
 from .checkpoint import FORMAT_VERSION, check_identity, load_checkpoint, save_json_atomic
 from .checkpoint_schema import evaluation_record_checker, proposal_record_checker, validate_checkpoint
@@ -36,12 +36,12 @@ from .interrupts import remembered_sigint
 from .journal import JsonlJournal
 from .log_dir_lock import exclusive_log_dir
 from .merge import MergePlan, find_merge, stratified_subsample
-from .paid_runs import AbortEvaluation, LMUnavailableError, PaidRuns, PeerRunFailed, ProgramFailedError
+from .budgeted_evaluator import AbortEvaluation, LMUnavailableError, BudgetedEvaluator, PeerRunFailed, ProgramFailedError
 from .pool import CandidatePool
 from .racing import race
 from .protocols import Evaluator, Proposer, StopCondition
 from .records import IterationRecord, Outcome
-from .result import SearchResult
+from .search_result import SearchResult
 from .stopping import stop_rule_reason
 from .sampler import EpochMinibatchSampler, rng_state_from_json, rng_state_to_json
 from .strategies import (AcceptanceCriterion, ComponentSelector, ParentSelector, SelectionContext, StrictImprovement,
@@ -151,7 +151,7 @@ class GEPASearch:
         self.events = ev.EventDispatcher(callbacks, on_error=lambda: self._count("callback_errors"))
         if self.events:
             evaluator = ev.ObservedEvaluator(evaluator, self.events, lambda: (self.metric_calls, self.config.max_metric_calls))
-        self.runs = PaidRuns(evaluator, self.cache, lambda: self.config.max_metric_calls - self._holdout_reserve,
+        self.budgeted_evaluator = BudgetedEvaluator(evaluator, self.cache, lambda: self.config.max_metric_calls - self._holdout_reserve,
                              config.max_consecutive_lm_failures)
         self._stalled = 0
         self._count_lock = threading.Lock()
@@ -160,14 +160,14 @@ class GEPASearch:
     @property
     def metric_calls(self) -> int:
         """Paid runs so far: every cache entry was paid exactly once."""
-        return self.runs.metric_calls
+        return self.budgeted_evaluator.metric_calls
 
     @property
     def remaining(self) -> int:
-        return self.runs.remaining
+        return self.budgeted_evaluator.remaining
 
     def _full_val_eval(self, candidate: Candidate) -> list[float]:
-        outcomes = self.runs.evaluate(candidate, self.val_ids)
+        outcomes = self.budgeted_evaluator.evaluate(candidate, self.val_ids)
         self.num_full_val_evals += 1
         return [o.score for o in outcomes]
 
@@ -186,7 +186,7 @@ class GEPASearch:
     def _run(self) -> SearchResult:
         resumed = self._restore()
         self._started = time.monotonic()
-        self.runs.abort.clear()
+        self.budgeted_evaluator.abort.clear()
         self.cache.unseal()
         self.events.emit(ev.RunStarted(self.config.max_metric_calls, self.metric_calls, resumed, len(self.train_ids),
                                        len(self.val_ids), str(self.log_dir) if self.log_dir else None))
@@ -225,9 +225,9 @@ class GEPASearch:
             stop_reason = self._over_budget_reason(stop_reason)
         if not stop_reason.startswith("interrupted"):
             self._raise_if_no_run_worked()
-            if self.runs.consecutive_lm_failures:
+            if self.budgeted_evaluator.consecutive_lm_failures:
                 # Ended (budget or stall) while the LM looked down: say so rather than pass it off as a result.
-                n = self.runs.consecutive_lm_failures
+                n = self.budgeted_evaluator.consecutive_lm_failures
                 self._count("final_consecutive_lm_failures", n)
                 note = (f"the last {n} run(s) failed with LM errors, so the LM may be down; fix it and compile again with "
                         "the same log_dir to run them again" if self.log_dir else
@@ -261,8 +261,8 @@ class GEPASearch:
             return None
         self._holdout_reserve = 0
         selection = select_on_holdout(
-            self.pool, self.holdout_ids, self.config.holdout_top_k, self.runs.evaluate, self.runs.misses,
-            lambda: self.runs.remaining,
+            self.pool, self.holdout_ids, self.config.holdout_top_k, self.budgeted_evaluator.evaluate, self.budgeted_evaluator.cost,
+            lambda: self.budgeted_evaluator.remaining,
         )
         means = selection.means()
         logger.info(
@@ -273,7 +273,7 @@ class GEPASearch:
         return selection
 
     def _initialise(self) -> None:
-        seed_cost = self.runs.misses(self.seed_candidate, self.val_ids)
+        seed_cost = self.budgeted_evaluator.cost(self.seed_candidate, self.val_ids)
         if seed_cost > self.remaining:
             raise BudgetTooSmallError(
                 f"a budget of {self.config.max_metric_calls} metric calls cannot pay for evaluating the seed program "
@@ -339,7 +339,7 @@ class GEPASearch:
                        "longer count against the budget", self.cache.dropped_outage_runs)
         self._count("outage_runs_forgotten_on_resume", self.cache.dropped_outage_runs)
         for i, candidate in enumerate(self.pool.candidates):
-            missing = self.runs.misses(candidate, self.val_ids)
+            missing = self.budgeted_evaluator.cost(candidate, self.val_ids)
             if not missing:
                 continue
             if missing > self.remaining:
@@ -347,7 +347,7 @@ class GEPASearch:
                 logger.warning("GEPA: the budget left (%d) cannot rerun candidate #%d's %d runs that failed while the LM "
                                "was down; its validation scores keep failure_score there", self.remaining, i, missing)
                 continue
-            self.pool.val_scores[i] = [o.score for o in self.runs.evaluate(candidate, self.val_ids)]
+            self.pool.val_scores[i] = [o.score for o in self.budgeted_evaluator.evaluate(candidate, self.val_ids)]
             self._count("outage_runs_rerun", missing)
 
     def _should_stop(self) -> str | None:
@@ -459,13 +459,13 @@ class GEPASearch:
                 record = IterationRecord(iteration=0, kind="merge", status="", parent_ids=[plan.left, plan.right], example_ids=subsample)
                 record.components = [n for n in self.pool.component_names if plan.merged[n] != self.pool.candidates[plan.ancestor][n]]
                 slot = _Slot(record=record, merge=plan, positions=positions, child=dict(plan.merged))
-                on_subsample = self.runs.misses(plan.merged, subsample)
-                return slot, (on_subsample, self.runs.misses(plan.merged, self.val_ids) - on_subsample), "a merge"
+                on_subsample = self.budgeted_evaluator.cost(plan.merged, subsample)
+                return slot, (on_subsample, self.budgeted_evaluator.cost(plan.merged, self.val_ids) - on_subsample), "a merge"
         parent_id = self.parent_selector.select(self.pool, self.rng)
         batch = self.sampler.next_batch()
         parent = self.pool.candidates[parent_id]
         overlap_val = [v for v in self.val_ids if v not in set(batch)]
-        worst_case = (self.runs.misses(parent, batch) + len(set(batch)), len(overlap_val))
+        worst_case = (self.budgeted_evaluator.cost(parent, batch) + len(set(batch)), len(overlap_val))
         record = IterationRecord(iteration=0, kind="reflection", status="", parent_ids=[parent_id], example_ids=list(batch))
         return _Slot(record=record), worst_case, "the next proposal"
 
@@ -484,7 +484,7 @@ class GEPASearch:
             try:
                 wait(futures)
             except KeyboardInterrupt:
-                self.runs.abort.set()
+                self.budgeted_evaluator.abort.set()
                 wait(futures)
                 raise
         finally:
@@ -503,7 +503,7 @@ class GEPASearch:
             else:
                 self._run_reflection(slot, earlier)
         except BaseException:
-            self.runs.abort.set()
+            self.budgeted_evaluator.abort.set()
             raise
         finally:
             slot.chosen.set()
@@ -528,7 +528,7 @@ class GEPASearch:
         """
         for other in earlier:
             other.resolved.wait()
-        self.runs.check_abort()
+        self.budgeted_evaluator.check_abort()
         if any(other.wants_val for other in earlier):
             slot.set("discarded", f"an earlier proposal of this {self.config.parallel_mode} round was accepted")
             return True
@@ -546,13 +546,13 @@ class GEPASearch:
         parent_id = record.parent_ids[0]
         batch = record.example_ids
         parent = self.pool.candidates[parent_id]
-        parent_runs = self.runs.evaluate(parent, batch)
+        parent_runs = self.budgeted_evaluator.evaluate(parent, batch)
         record.parent_scores = [o.score for o in parent_runs]
 
         # The skip test and the component choice (round-robin pointers) are taken in slot order.
         if earlier:
             earlier[-1].chosen.wait()
-        self.runs.check_abort()
+        self.budgeted_evaluator.check_abort()
         try:
             if self.config.skip_perfect_score and all(s >= self.config.perfect_score for s in record.parent_scores):
                 slot.set("skipped_perfect", "parent is already perfect on this minibatch")
@@ -578,7 +578,7 @@ class GEPASearch:
 
         if not self._child_runs_may_start(slot, earlier):
             return
-        child_runs = self.runs.evaluate(child, batch)
+        child_runs = self.budgeted_evaluator.evaluate(child, batch)
         record.child_scores = [o.score for o in child_runs]
         if not self.acceptance.accept(record.parent_scores, record.child_scores):
             slot.set("rejected", "child did not beat its parent on the minibatch")
@@ -589,7 +589,7 @@ class GEPASearch:
         if self.config.val_policy == "racing":
             raced = race(
                 self.pool.val_scores, parent_id,
-                lambda positions: [o.score for o in self.runs.evaluate(child, [self.val_ids[j] for j in positions])],
+                lambda positions: [o.score for o in self.budgeted_evaluator.evaluate(child, [self.val_ids[j] for j in positions])],
                 self.config.racing_chunk_size, self.config.racing_significance,
             )
             if raced.scores is None:
@@ -600,7 +600,7 @@ class GEPASearch:
                 return
             slot.val_scores = raced.scores
         else:
-            slot.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
+            slot.val_scores = [o.score for o in self.budgeted_evaluator.evaluate(child, self.val_ids)]
         slot.set("accepted", f"val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _run_merge(self, slot: _Slot, earlier: list[_Slot]) -> None:
@@ -612,7 +612,7 @@ class GEPASearch:
         slot.chosen.set()
         if not self._child_runs_may_start(slot, earlier):
             return
-        runs = self.runs.evaluate(plan.merged, record.example_ids)
+        runs = self.budgeted_evaluator.evaluate(plan.merged, record.example_ids)
         record.child_scores = [o.score for o in runs]
         left_scores, right_scores = self.pool.val_scores[plan.left], self.pool.val_scores[plan.right]
         left_sum = sum(left_scores[j] for j in slot.positions)
@@ -624,7 +624,7 @@ class GEPASearch:
             return
         if not self._full_val_due(slot, earlier):
             return
-        slot.val_scores = [o.score for o in self.runs.evaluate(plan.merged, self.val_ids)]
+        slot.val_scores = [o.score for o in self.budgeted_evaluator.evaluate(plan.merged, self.val_ids)]
         slot.set("accepted", f"{what}; val mean {sum(slot.val_scores) / len(slot.val_scores):.4f}")
 
     def _commit(self, slots: list[_Slot]) -> list[_Slot]:
@@ -672,7 +672,7 @@ class GEPASearch:
         if key in self._proposals:
             self._count("proposals_replayed")
             return self._proposals[key]
-        self.runs.check_abort()
+        self.budgeted_evaluator.check_abort()
         result = self.proposer.propose(parent, component, runs)
         if result.text is not None and repaired_text(result.text) != result.text:
             self._count("proposals_with_invalid_unicode_repaired")
