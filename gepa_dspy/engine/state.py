@@ -87,6 +87,9 @@ class SearchState:
         self.merges.load_state_dict(data["merge"])
         self.history = [IterationRecord(**r) for r in data["history"]]
         self.counters = {str(k): int(v) for k, v in data["counters"].items()}
+        # Checkpoints written before the speculative mode was removed name the prefetch discards after it.
+        if "speculative_proposals_discarded" in self.counters:
+            self.count("prefetched_proposals_discarded", self.counters.pop("speculative_proposals_discarded"))
         self.curve = [(int(a), float(b)) for a, b in data["curve"]]
         self.num_full_val_evals = int(data["num_full_val_evals"])
         self.stalled = int(data.get("stalled", 0))
