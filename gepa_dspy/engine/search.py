@@ -117,22 +117,12 @@ class GEPASearch:
                                 if config.num_parallel_proposals > 1 else None)
 
     # ------------------------------------------------------- what callers read
-    @property
-    def pool(self) -> CandidatePool:
-        return self.state.pool
-
-    @property
-    def history(self) -> list[IterationRecord]:
-        return self.state.history
-
-    @property
-    def iteration(self) -> int:
-        return self.state.iteration
-
-    @property
-    def metric_calls(self) -> int:
-        """Paid runs so far: every cache entry was paid exactly once."""
-        return self.budgeted_evaluator.metric_calls
+    #: The search state's pool, history and iteration count (read by compile, the MLflow tracker and tests).
+    pool: CandidatePool = property(lambda self: self.state.pool)  # type: ignore[assignment]
+    history: list[IterationRecord] = property(lambda self: self.state.history)  # type: ignore[assignment]
+    iteration: int = property(lambda self: self.state.iteration)  # type: ignore[assignment]
+    #: Paid runs so far: every cache entry was paid exactly once.
+    metric_calls: int = property(lambda self: self.budgeted_evaluator.metric_calls)  # type: ignore[assignment]
 
     # -------------------------------------------------------------- main loop
     def run(self) -> SearchResult:
