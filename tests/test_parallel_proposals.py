@@ -281,7 +281,7 @@ def test_unknown_parallel_mode_is_refused():
 
 
 def test_the_removed_speculative_mode_says_why_and_what_to_use():
-    with pytest.raises(ValueError, match=r"'speculative' was removed: .*0\.675 against 0\.738.*use \"prefetch\""):
+    with pytest.raises(ValueError, match=r"'speculative' was removed: .*0\.675 against 0\.738.*Use \"prefetch\""):
         SearchConfig(max_metric_calls=10, parallel_proposal_mode="speculative")
 
 
