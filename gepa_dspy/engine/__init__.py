@@ -11,9 +11,11 @@ from .search import BudgetTooSmallError, GEPASearch
 from .strategies import (
     AcceptanceCriterion,
     AllComponentSelector,
+    ComponentChoice,
     ComponentSelector,
     CurrentBestParentSelector,
     ParentSelector,
+    NoWorseThanParent,
     ParetoParentSelector,
     RoundRobinComponentSelector,
     StrictImprovement,
@@ -22,7 +24,7 @@ from .strategies import (
 __all__ = [
     "Candidate", "candidate_key", "CandidatePool", "Evaluator", "ProposalResult", "Proposer", "StopCondition",
     "IterationRecord", "Outcome", "GEPASearch", "BudgetTooSmallError", "LMUnavailableError", "SearchConfig",
-    "SearchResult", "AcceptanceCriterion",
+    "SearchResult", "AcceptanceCriterion", "ComponentChoice", "NoWorseThanParent",
     "AllComponentSelector", "ComponentSelector", "CurrentBestParentSelector", "ParentSelector",
     "ParetoParentSelector", "RoundRobinComponentSelector", "StrictImprovement",
 ]
