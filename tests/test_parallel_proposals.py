@@ -191,11 +191,7 @@ def decisions(result) -> list[tuple]:
              h.new_candidate_id) for h in result.history]
 
 
-#: The parallel modes that take exactly the sequential loop's decisions.
-SEQUENTIAL_DECISIONS = ["prefetch"]
-
-
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISIONS)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 @pytest.mark.parametrize("k", [2, 4])
 @pytest.mark.parametrize("seed", [0, 5])
 def test_prefetch_rounds_take_the_sequential_decisions(k, seed, mode):
@@ -210,7 +206,7 @@ def test_prefetch_rounds_take_the_sequential_decisions(k, seed, mode):
     assert prefetched.counters.get("prefetched_proposals_discarded", 0) > 0
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISIONS)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 def test_prefetch_rounds_with_merges_match_the_sequential_loop(mode):
     def run(k: int, budget: int):
         val = [f"v{i}" for i in range(8)]
@@ -229,7 +225,7 @@ def test_prefetch_rounds_with_merges_match_the_sequential_loop(mode):
     assert any(h.kind == "merge" for h in sequential.history[:n])
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISIONS)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 @pytest.mark.parametrize("budget", [5, 17, 23, 40, 61, 90, 128])
 def test_prefetch_budget_is_never_exceeded(budget, mode):
     search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_proposal_mode=mode)
@@ -238,7 +234,7 @@ def test_prefetch_budget_is_never_exceeded(budget, mode):
     assert len(set(evaluator.runs)) == len(evaluator.runs)
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISIONS)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 def test_prefetch_same_seed_same_search_whatever_the_thread_timing(mode):
     results = [
         make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_proposal_mode=mode)[0].run()
@@ -247,7 +243,7 @@ def test_prefetch_same_seed_same_search_whatever_the_thread_timing(mode):
     assert summary(results[0]) == summary(results[1]) == summary(results[2])
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISIONS)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 def test_prefetch_resume_matches_uninterrupted_run(tmp_path, mode):
     expected = make(160, 3, parallel_proposal_mode=mode)[0].run()
     part, _, _ = make(160, 3, log_dir=tmp_path, parallel_proposal_mode=mode)
