@@ -72,14 +72,14 @@ from gepa_dspy.testing import (  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "orchestration.json"
-#: ``ours_parallel`` / ``ours_speculative`` / ``ours_prefetch``: our GEPA with ``num_parallel_proposals=K``
-#: (``--parallel-proposals K``) and ``parallel_proposal_mode="independent"`` / ``"speculative"`` / ``"prefetch"``.
-IMPLEMENTATIONS = ("ours", "ours_parallel", "ours_speculative", "ours_prefetch", "dspy")
-PARALLEL_IMPLEMENTATIONS = {"ours_parallel": "independent", "ours_speculative": "speculative", "ours_prefetch": "prefetch"}
+#: ``ours_parallel`` / ``ours_prefetch``: our GEPA with ``num_parallel_proposals=K`` (``--parallel-proposals K``) and
+#: ``parallel_proposal_mode="independent"`` / ``"prefetch"`` (``"speculative"`` was removed: docs/orchestration.md).
+IMPLEMENTATIONS = ("ours", "ours_parallel", "ours_prefetch", "dspy")
+PARALLEL_IMPLEMENTATIONS = {"ours_parallel": "independent", "ours_prefetch": "prefetch"}
 OURS = ("ours", *PARALLEL_IMPLEMENTATIONS)
-COLUMN_NAMES = {"ours": "gepa_dspy", "ours_parallel": "k={k} independent", "ours_speculative": "k={k} speculative",
+COLUMN_NAMES = {"ours": "gepa_dspy", "ours_parallel": "k={k} independent",
                 "ours_prefetch": "k={k} prefetch", "dspy": "dspy.GEPA"}
-RATIO_HEADERS = {"ours": "ours/dspy", "ours_parallel": "indep/dspy", "ours_speculative": "spec/dspy",
+RATIO_HEADERS = {"ours": "ours/dspy", "ours_parallel": "indep/dspy",
                  "ours_prefetch": "prefetch/dspy"}
 TASK_MODEL = "task"
 REFLECTION_MODEL = "reflect"
@@ -412,7 +412,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run each implementation once against one scripted server; returns the JSON-ready report.
 
-    ``parallel_proposals`` > 1 adds the runs ``ours_parallel``, ``ours_speculative`` and ``ours_prefetch`` (our GEPA with
+    ``parallel_proposals`` > 1 adds the runs ``ours_parallel`` and ``ours_prefetch`` (our GEPA with
     ``num_parallel_proposals=parallel_proposals`` in each ``parallel_proposal_mode``)."""
     if budget < 1 or num_threads < 1 or n_train < 1 or n_val < 1 or parallel_proposals < 1:
         raise ValueError("budget, num_threads, n_train, n_val and parallel_proposals must be >= 1")
@@ -635,7 +635,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-val", type=int, default=16)
     parser.add_argument("--parallel-proposals", type=int, default=1, metavar="K",
                         help="also run our GEPA with num_parallel_proposals=K in every parallel_proposal_mode "
-                             "(ours_parallel: independent, ours_speculative: speculative, ours_prefetch: "
+                             "(ours_parallel: independent, ours_prefetch: "
                              "prefetch); default 1: off")
     parser.add_argument("--noise-modulus", type=int, default=NOISE_MODULUS, metavar="M",
                         help="one reflection prompt in M (by hash) proposes a useless decoy; smaller M means more "
@@ -658,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only is None and "ours" not in chosen:
         print("note: gepa_dspy.GEPA is not importable yet; running dspy.GEPA only", file=sys.stderr)
     if set(chosen) & set(PARALLEL_IMPLEMENTATIONS) and args.parallel_proposals < 2:
-        print("error: ours_parallel, ours_speculative and ours_prefetch need --parallel-proposals K with K >= 2",
+        print("error: ours_parallel and ours_prefetch need --parallel-proposals K with K >= 2",
               file=sys.stderr)
         return 2
     if args.quality_seeds > 0:

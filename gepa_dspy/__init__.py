@@ -12,7 +12,7 @@ from .adapter.feedback import MetricReturnError, ScoreWithFeedback
 from .adapter.program import ProgramStructureError
 from .engine.checkpoint import CheckpointError, CheckpointMismatchError
 from .engine.log_dir_lock import LogDirBusyError
-from .engine.paid_runs import LMUnavailableError, ProgramFailedError
+from .engine.budgeted_evaluator import LMUnavailableError, ProgramFailedError
 from .engine.search import BudgetTooSmallError
 from .gepa import GEPA
 from .results import DetailedResults

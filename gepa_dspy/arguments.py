@@ -20,7 +20,7 @@ import numpy as np
 
 from .adapter.reflection import check_reply_format
 from .budget import AUTO_CANDIDATES
-from .engine.config import PARALLEL_MODES
+from .engine.config import check_parallel_proposal_mode
 from .engine.racing import VAL_POLICIES
 from .engine.events import EventDispatcher
 from .engine.strategies import make_component_selector, make_parent_selector
@@ -90,8 +90,7 @@ def check_arguments(args: dict[str, Any], dspy_only_options: dict[str, Any]) -> 
     if seed is not None and not is_int(seed):
         raise TypeError(f"seed must be an int (or None for the default 0), got {seed!r} ({type(seed).__name__})")
     check_reply_format(args["reflection_reply_format"], "reflection_reply_format")
-    if args["parallel_proposal_mode"] not in PARALLEL_MODES:
-        raise ValueError(f"parallel_proposal_mode must be one of {PARALLEL_MODES}, got {args['parallel_proposal_mode']!r}")
+    check_parallel_proposal_mode(args["parallel_proposal_mode"])
     merges = args["max_merge_invocations"]
     if merges is not None and (not is_int(merges) or merges < 0):
         raise ValueError(f"max_merge_invocations must be a non-negative int or None, got {merges!r}")

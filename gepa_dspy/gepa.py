@@ -30,7 +30,7 @@ from .budget import AUTO_CANDIDATES, BudgetPlan, auto_budget, full_evals_budget
 from .engine.candidate import candidate_key
 from .engine.config import SearchConfig
 from .engine.events import RunStarted
-from .engine.result import SearchResult
+from .engine.search_result import SearchResult
 from .engine.search import CHECKPOINT_FILE, GEPASearch
 from .engine.strategies import (ComponentSelector, ParentSelector, ParetoParentSelector, SearchStateView,
                                 make_component_selector, make_parent_selector)
@@ -90,13 +90,11 @@ class GEPA(Teleprompter):
             acceptance. Results stay deterministic for a seed, the budget is never exceeded, and ``log_dir``
             resume is exact. See docs/orchestration.md for measured speed and quality.
         parallel_proposal_mode: how the proposals of a round relate when ``num_parallel_proposals`` > 1.
-            ``"independent"`` (as above): every winner of the round joins the pool. ``"speculative"``: the
-            search takes exactly the sequential loop's decisions; proposal j of a round is drawn assuming
-            proposals 1..j-1 lose, and when one wins, the later ones are discarded and drawn again from the
-            new pool. Their runs were paid for, so part of the budget goes to discarded work (counted in
-            ``detailed_results.counters["speculative_proposals_discarded"]``). ``"prefetch"``: the same
-            decisions as ``"speculative"``, but proposal j runs only its parent minibatch and reflection ahead;
-            its child minibatch waits for the verdicts of proposals 1..j-1 and is skipped when one of them won,
+            ``"independent"`` (as above): every winner of the round joins the pool. ``"prefetch"``: the search
+            takes exactly the sequential loop's decisions; proposal j of a round is drawn assuming proposals
+            1..j-1 lose and runs only its parent minibatch and reflection ahead; its child minibatch waits for
+            the verdicts of proposals 1..j-1, and when one of them won it is discarded (counted in
+            ``detailed_results.counters["prefetched_proposals_discarded"]``) and drawn again from the new pool,
             so a discarded proposal has paid for its parent minibatch only (cached, free if drawn again).
         seed: seeds parent selection, minibatches and merges.
         log_dir: where the search state is checkpointed; ``compile`` with the same ``log_dir`` resumes.
@@ -164,7 +162,7 @@ class GEPA(Teleprompter):
         max_reflection_attempts: int = 3,
         max_consecutive_lm_failures: int = 20,
         num_parallel_proposals: int = 1,
-        parallel_proposal_mode: Literal["independent", "speculative", "prefetch"] = "independent",
+        parallel_proposal_mode: Literal["independent", "prefetch"] = "independent",
         reflection_reply_format: Literal["fenced", "json_schema"] = "fenced",
         callbacks: Sequence[Callable[[Any], object]] | None = None,
         display_progress: bool | None = None,
@@ -299,7 +297,7 @@ class GEPA(Teleprompter):
             seed=run.seed,
             max_consecutive_lm_failures=self.max_consecutive_lm_failures,
             num_parallel_proposals=self.num_parallel_proposals,
-            parallel_mode=self.parallel_proposal_mode,
+            parallel_proposal_mode=self.parallel_proposal_mode,
             val_policy=self.val_policy,
             holdout_top_k=self.selection_top_k,
         )

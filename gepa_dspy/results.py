@@ -1,4 +1,5 @@
-"""The record of a finished optimization, attached to the returned program as ``detailed_results``.
+"""The record of a finished optimization, attached to the returned program as ``detailed_results`` (built from
+the engine's ``SearchResult``, engine/search_result.py).
 
 ``DetailedResults`` *is* a ``dspy.teleprompt.gepa.gepa.DspyGEPAResult`` (a subclass), with dspy's field types and
 meanings, so code written against ``dspy.GEPA`` runs unchanged; gepa_dspy's extra record sits on top of it.
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .adapter.compat import DspyGEPAResult
-from .engine.result import SearchResult
+from .engine.search_result import SearchResult
 
 
 @dataclass(frozen=True)

@@ -107,4 +107,4 @@ def test_no_callbacks_means_no_observing_wrapper() -> None:
     evaluator = FakeEvaluator()
     search = GEPASearch(SEED, TRAIN, VAL, evaluator, FakeProposer(), SearchConfig(max_metric_calls=30, seed=0),
                         ParetoParentSelector(), RoundRobinComponentSelector())
-    assert search.runs.evaluator is evaluator
+    assert search.budgeted_evaluator.evaluator is evaluator

@@ -52,3 +52,42 @@ def test_stratified_subsample_balances_wins_losses_and_ties():
     kinds = ["L" if left[j] > right[j] else "R" if right[j] > left[j] else "T" for j in picked]
     assert kinds.count("L") == 2 and kinds.count("R") == 2 and kinds.count("T") == 2
     assert stratified_subsample(left, right, 20, random.Random(0)) == list(range(8))
+
+
+def _merge_search(merge_acceptance=None):
+    from gepa_dspy.engine import GEPASearch, SearchConfig
+    from gepa_dspy.engine.strategies import RoundRobinComponentSelector
+
+    from .engine_fakes import RuleEvaluator, RuleProposer
+    from .test_search_engine import AlwaysSeed
+
+    return GEPASearch(
+        {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], [f"v{i}" for i in range(8)], RuleEvaluator(), RuleProposer(),
+        SearchConfig(max_metric_calls=600, seed=2, max_merge_invocations=3, merge_subsample_size=4),
+        AlwaysSeed(), RoundRobinComponentSelector(),  # siblings, so merges happen
+        merge_acceptance=merge_acceptance,
+    )
+
+
+def test_merge_acceptance_goes_through_the_acceptance_criterion():
+    """Regression: merges were judged by a hard-coded rule beside ``AcceptanceCriterion``; now ``merge_acceptance``
+    decides, called with the better parent's subsample scores and the merge's, and the default keeps the old rule."""
+    seen = []
+
+    class Refuse:
+        def accept(self, parent_scores, child_scores):
+            seen.append((list(parent_scores), list(child_scores)))
+            return False
+
+    refused = _merge_search(Refuse()).run()
+    merges = [h for h in refused.history if h.kind == "merge"]
+    assert merges and all(h.status == "rejected" for h in merges) and "merge" not in refused.pool.origins
+    assert len(seen) == len(merges)
+    for (parent, child), h in zip(seen, merges):
+        assert sum(parent) == max(h.parent_scores) and child == h.child_scores
+
+    default = _merge_search().run()
+    judged = [h for h in default.history if h.kind == "merge" and h.status in ("accepted", "rejected")]
+    assert judged
+    for h in judged:  # the rule before the change: accepted iff the merge's sum is at least the better parent's
+        assert (h.status == "accepted") == (sum(h.child_scores) >= max(h.parent_scores))

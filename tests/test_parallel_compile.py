@@ -23,7 +23,7 @@ def compile_toy(budget: int = 120, **kwargs):
     return optimizer.compile(CleanThenShout(), trainset=examples[:8], valset=examples[8:]).detailed_results
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
+@pytest.mark.parametrize("mode", ["independent", "prefetch"])
 def test_parallel_proposals_find_the_best_program_within_budget(mode):
     results = compile_toy(num_parallel_proposals=3, parallel_proposal_mode=mode)
     assert results.total_metric_calls <= 120
@@ -37,6 +37,8 @@ def test_bad_parallel_arguments_are_refused():
         GEPA(metric, max_metric_calls=10, num_parallel_proposals=0)
     with pytest.raises(ValueError, match="parallel_proposal_mode"):
         GEPA(metric, max_metric_calls=10, num_parallel_proposals=2, parallel_proposal_mode="eager")
+    with pytest.raises(ValueError, match="'speculative' was removed"):
+        GEPA(metric, max_metric_calls=10, num_parallel_proposals=2, parallel_proposal_mode="speculative")
 
 
 def test_a_checkpoint_from_another_parallel_setting_is_refused(tmp_path):
@@ -52,30 +54,30 @@ def test_benchmark_runs_the_parallel_mode(tmp_path: Path):
     assert code == 0
     report = json.loads(out.read_text())
     assert report["settings"]["parallel_proposals"] == 3
-    assert list(report["runs"]) == ["ours", "ours_parallel", "ours_speculative", "ours_prefetch", "dspy"]
-    for name in ("ours", "ours_parallel", "ours_speculative", "ours_prefetch"):
+    assert list(report["runs"]) == ["ours", "ours_parallel", "ours_prefetch", "dspy"]
+    for name in ("ours", "ours_parallel", "ours_prefetch"):
         assert report["runs"][name]["metric_calls"] <= 30
         assert f"ratios_{name}_over_dspy" in report
     table = bench.format_table(report)
-    assert "k=3 independent" in table and "k=3 speculative" in table and "spec/dspy" in table
+    assert "k=3 independent" in table and "indep/dspy" in table and "speculative" not in table
     assert "k=3 prefetch" in table and "prefetch/dspy" in table
 
 
 def test_quality_sweep_reports_every_seed(tmp_path: Path):
     out = tmp_path / "quality.json"
     code = bench.main(["--quality-seeds", "2", "--budget", "24", "--latency-ms", "0", "--num-threads", "2", "--n-train", "6",
-                       "--n-val", "4", "--parallel-proposals", "2", "--only", "ours", "--only", "ours_speculative",
+                       "--n-val", "4", "--parallel-proposals", "2", "--only", "ours", "--only", "ours_prefetch",
                        "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
-    assert set(report["summary"]) == {"ours", "ours_speculative"}
+    assert set(report["summary"]) == {"ours", "ours_prefetch"}
     for row in report["summary"].values():
         assert [r["seed"] for r in row["per_seed"]] == [0, 1]
         assert row["max_metric_calls"] <= 24
         assert row["min_best_val_score"] <= row["mean_best_val_score"] <= row["max_best_val_score"]
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
+@pytest.mark.parametrize("mode", ["independent", "prefetch"])
 def test_parallel_proposals_under_injected_lm_faults_keep_the_budget(mode, monkeypatch):
     from .scripted_lm import ScriptedLM
     from .test_faults import flaky

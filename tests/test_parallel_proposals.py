@@ -191,68 +191,65 @@ def decisions(result) -> list[tuple]:
              h.new_candidate_id) for h in result.history]
 
 
-SEQUENTIAL_DECISION_MODES = ["speculative", "prefetch"]
-
-
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 @pytest.mark.parametrize("k", [2, 4])
 @pytest.mark.parametrize("seed", [0, 5])
-def test_speculative_rounds_take_the_sequential_decisions(k, seed, mode):
+def test_prefetch_rounds_take_the_sequential_decisions(k, seed, mode):
     sequential = make(400, 1, seed=seed)[0].run()
-    search, evaluator, _ = make(200, k, seed=seed, evaluator=JitteryEvaluator(0.001), parallel_mode=mode)
-    speculative = search.run()
-    got = decisions(speculative)
+    search, evaluator, _ = make(200, k, seed=seed, evaluator=JitteryEvaluator(0.001), parallel_proposal_mode=mode)
+    prefetched = search.run()
+    got = decisions(prefetched)
     assert len(got) > 5 and got == decisions(sequential)[: len(got)]
-    assert speculative.pool.candidates == sequential.pool.candidates[: len(speculative.pool)]
-    assert speculative.metric_calls == len(evaluator.runs) <= 200
+    assert prefetched.pool.candidates == sequential.pool.candidates[: len(prefetched.pool)]
+    assert prefetched.metric_calls == len(evaluator.runs) <= 200
     assert len(set(evaluator.runs)) == len(evaluator.runs)
-    assert speculative.counters.get("speculative_proposals_discarded", 0) > 0
+    assert prefetched.counters.get("prefetched_proposals_discarded", 0) > 0
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
-def test_speculative_rounds_with_merges_match_the_sequential_loop(mode):
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
+def test_prefetch_rounds_with_merges_match_the_sequential_loop(mode):
     def run(k: int, budget: int):
         val = [f"v{i}" for i in range(8)]
         search = GEPASearch(
             {"a": "A", "b": "B"}, [f"t{i}" for i in range(8)], val, RuleEvaluator(), RuleProposer(),
             SearchConfig(max_metric_calls=budget, seed=2, max_merge_invocations=3, merge_subsample_size=4,
-                         num_parallel_proposals=k, parallel_mode=mode),
+                         num_parallel_proposals=k, parallel_proposal_mode=mode),
             AlwaysSeed(), RoundRobinComponentSelector(),  # siblings, so merges happen
         )
         return search.run()
 
-    sequential, speculative = run(1, 600), run(3, 300)
-    # Both stop on the stall check, which a speculative run takes per round: compare the common part.
-    n = min(len(sequential.history), len(speculative.history))
-    assert n > 20 and decisions(speculative)[:n] == decisions(sequential)[:n]
+    sequential, prefetched = run(1, 600), run(3, 300)
+    # Both stop on the stall check, which a prefetched run takes per round: compare the common part.
+    n = min(len(sequential.history), len(prefetched.history))
+    assert n > 20 and decisions(prefetched)[:n] == decisions(sequential)[:n]
     assert any(h.kind == "merge" for h in sequential.history[:n])
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
 @pytest.mark.parametrize("budget", [5, 17, 23, 40, 61, 90, 128])
-def test_speculative_budget_is_never_exceeded(budget, mode):
-    search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_mode=mode)
+def test_prefetch_budget_is_never_exceeded(budget, mode):
+    search, evaluator, _ = make(budget, 3, evaluator=JitteryEvaluator(0.0005), parallel_proposal_mode=mode)
     result = search.run()
     assert result.metric_calls == len(evaluator.runs) <= budget
     assert len(set(evaluator.runs)) == len(evaluator.runs)
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
-def test_speculative_same_seed_same_search_whatever_the_thread_timing(mode):
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
+def test_prefetch_same_seed_same_search_whatever_the_thread_timing(mode):
     results = [
-        make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_mode=mode)[0].run()
+        make(160, 3, evaluator=JitteryEvaluator(0.003, seed=s), proposer=SlowProposer(0.003, seed=s), parallel_proposal_mode=mode)[0].run()
         for s in range(3)
     ]
     assert summary(results[0]) == summary(results[1]) == summary(results[2])
 
 
-@pytest.mark.parametrize("mode", SEQUENTIAL_DECISION_MODES)
-def test_speculative_resume_matches_uninterrupted_run(tmp_path, mode):
-    expected = make(160, 3, parallel_mode=mode)[0].run()
-    part, _, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
+@pytest.mark.parametrize("mode", ["prefetch"])  # the mode that takes the sequential decisions
+def test_prefetch_resume_matches_uninterrupted_run(tmp_path, mode):
+    expected = make(160, 3, parallel_proposal_mode=mode)[0].run()
+    part, _, _ = make(160, 3, log_dir=tmp_path, parallel_proposal_mode=mode)
     part.config.max_metric_calls = 70
     part.run()
-    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_proposal_mode=mode)
     got = resumed.run()
     assert summary(got)[:4] == summary(expected)[:4]
     assert len(evaluator.runs) == expected.metric_calls - part.metric_calls
@@ -266,23 +263,37 @@ def _children_paid_for_outside_the_pool(result, evaluator) -> set[str]:
 @pytest.mark.parametrize("k", [2, 4])
 def test_prefetch_never_pays_for_a_discarded_child(k):
     """A prefetch round runs a later proposal's child only once every earlier proposal has lost, so the only
-    children paid for outside the pool are those the kept history rejected; speculative rounds pay for more."""
-    found = {}
-    for mode in ("prefetch", "speculative"):
-        search, evaluator, _ = make(200, k, evaluator=JitteryEvaluator(0.001), parallel_mode=mode)
-        result = search.run()
-        rejected = [h for h in result.history if h.status == "rejected" and h.child_scores]
-        assert result.counters.get("speculative_proposals_discarded", 0) > 0
-        found[mode] = (len(_children_paid_for_outside_the_pool(result, evaluator)), len(rejected))
-    paid, rejected = found["prefetch"]
-    assert paid <= rejected
-    paid, rejected = found["speculative"]
-    assert paid > rejected
+    children paid for outside the pool are those the kept history rejected."""
+    search, evaluator, _ = make(200, k, evaluator=JitteryEvaluator(0.001), parallel_proposal_mode="prefetch")
+    result = search.run()
+    rejected = [h for h in result.history if h.status == "rejected" and h.child_scores]
+    assert result.counters.get("prefetched_proposals_discarded", 0) > 0
+    assert len(_children_paid_for_outside_the_pool(result, evaluator)) <= len(rejected)
 
 
 def test_unknown_parallel_mode_is_refused():
-    with pytest.raises(ValueError, match="parallel_mode"):
-        SearchConfig(max_metric_calls=10, parallel_mode="eager")
+    with pytest.raises(ValueError, match="parallel_proposal_mode must be one of"):
+        SearchConfig(max_metric_calls=10, parallel_proposal_mode="eager")
+
+
+def test_the_removed_speculative_mode_says_why_and_what_to_use():
+    with pytest.raises(ValueError, match=r"'speculative' was removed: .*0\.675 against 0\.738.*Use \"prefetch\""):
+        SearchConfig(max_metric_calls=10, parallel_proposal_mode="speculative")
+
+
+def test_one_proposal_per_round_never_starts_the_parallel_machinery(monkeypatch):
+    """The default loop runs its iterations inline: no thread pool, no round planning or undoing of draws."""
+    from gepa_dspy.engine import parallel
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the sequential loop went through the parallel rounds")
+
+    monkeypatch.setattr(parallel.ParallelRounds, "round", forbidden)
+    monkeypatch.setattr(parallel, "ThreadPoolExecutor", forbidden)
+    search, evaluator, _ = make(60, 1)
+    assert search.parallel_rounds is None
+    result = search.run()
+    assert result.metric_calls == len(evaluator.runs) <= 60 and len(result.history) > 3
 
 
 @pytest.fixture
@@ -320,16 +331,16 @@ class InterruptingEvaluator(JitteryEvaluator):
         super().evaluate(candidate, example_ids, sink)
 
 
-@pytest.mark.parametrize("mode", ["independent", "speculative", "prefetch"])
+@pytest.mark.parametrize("mode", ["independent", "prefetch"])
 def test_ctrl_c_during_a_parallel_round_saves_and_resumes_exactly(tmp_path, mode, ctrl_c_raises):
-    expected = make(160, 3, parallel_mode=mode)[0].run()
+    expected = make(160, 3, parallel_proposal_mode=mode)[0].run()
     evaluator = InterruptingEvaluator(after=40, jitter_s=0.02, seed=1)
-    search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=evaluator, parallel_mode=mode)
+    search, _, _ = make(160, 3, log_dir=tmp_path, evaluator=evaluator, parallel_proposal_mode=mode)
     interrupted = search.run()
     assert evaluator.sent
     assert "interrupted" in interrupted.stop_reason
     assert interrupted.metric_calls < expected.metric_calls
-    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_mode=mode)
+    resumed, evaluator, _ = make(160, 3, log_dir=tmp_path, parallel_proposal_mode=mode)
     got = resumed.run()
     assert summary(got)[:4] == summary(expected)[:4]
     assert len(evaluator.runs) == expected.metric_calls - interrupted.metric_calls

@@ -42,7 +42,7 @@ class AlwaysRaises(CleanThenShout):
 
 def test_a_program_whose_every_run_raises_is_a_clear_error_not_a_stalled_seed():
     """Item 11."""
-    from gepa_dspy.engine.paid_runs import ProgramFailedError
+    from gepa_dspy.engine.budgeted_evaluator import ProgramFailedError
 
     with pytest.raises(ProgramFailedError, match="bug in user code") as info:
         compile_in(program=AlwaysRaises(), budget=40)

@@ -34,8 +34,8 @@ def run_worker(log_dir: str, kill_after: float | None = None, parallel: tuple[in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("parallel", [(1, "independent"), (3, "independent"), (3, "speculative"), (3, "prefetch")],
-                         ids=["sequential", "parallel3", "speculative3", "prefetch3"])
+@pytest.mark.parametrize("parallel", [(1, "independent"), (3, "independent"), (3, "prefetch")],
+                         ids=["sequential", "parallel3", "prefetch3"])
 def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path, parallel):
     expected = run_worker("-", parallel=parallel)
     duration = time.monotonic() - run_worker.started

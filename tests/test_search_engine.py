@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gepa_dspy.engine import GEPASearch, SearchConfig
-from gepa_dspy.engine.cache import EvaluationCache
+from gepa_dspy.engine.evaluation_cache import EvaluationCache
 from gepa_dspy.engine.checkpoint import CheckpointMismatchError
 from gepa_dspy.engine.journal import JsonlJournal
 from gepa_dspy.engine.records import Outcome

@@ -7,6 +7,9 @@ from gepa_dspy.engine.sampler import EpochMinibatchSampler
 from gepa_dspy.engine.strategies import (
     AllComponentSelector,
     CurrentBestParentSelector,
+    NoWorseThanParent,
+    SelectionContext,
+    choose_components,
     ParetoParentSelector,
     RoundRobinComponentSelector,
     StrictImprovement,
@@ -23,14 +26,51 @@ def make_pool() -> CandidatePool:
     return pool
 
 
+def choose_and_record(selector, pool, parent_id):
+    """What the search does: choose against the pool's pointers, then record the choice's pointers."""
+    choice = choose_components(selector, pool, parent_id, SelectionContext(1, ()), pool.next_component)
+    pool.next_component[:len(choice.next_component)] = choice.next_component
+    return choice.components
+
+
 def test_round_robin_cycles_per_candidate_and_children_continue_the_cycle():
     pool = CandidatePool(component_names=["a", "b", "c"])
     pool.add({"a": "", "b": "", "c": ""}, [], "seed", [0.0], 1)
     rr = RoundRobinComponentSelector()
-    assert [rr.select(pool, 0) for _ in range(4)] == [["a"], ["b"], ["c"], ["a"]]
+    assert [choose_and_record(rr, pool, 0) for _ in range(4)] == [["a"], ["b"], ["c"], ["a"]]
     child = pool.add({"a": "x", "b": "", "c": ""}, [0], "reflection", [1.0], 2)
-    assert rr.select(pool, child) == ["b"]  # the parent's cycle was at "b"
-    assert rr.select(pool, 0) == ["b"]
+    assert choose_and_record(rr, pool, child) == ["b"]  # the parent's cycle was at "b"
+    assert choose_and_record(rr, pool, 0) == ["b"]
+
+
+def test_component_selection_returns_its_choice_and_leaves_the_pool_alone():
+    """Regression: the round-robin selector used to advance ``pool.next_component`` itself (and the search undid
+    it for discarded proposals); now the choice carries the new pointers and the pool is untouched."""
+    pool = CandidatePool(component_names=["a", "b", "c"])
+    pool.add({"a": "", "b": "", "c": ""}, [], "seed", [0.0], 1)
+    rr = RoundRobinComponentSelector()
+    assert rr.select(pool, 0) == ["a"] and rr.select(pool, 0) == ["a"]
+    choice = choose_components(rr, pool, 0, SelectionContext(1, ()), pool.next_component)
+    assert (choice.components, choice.next_component, pool.next_component) == (["a"], [1], [0])
+    # Chosen against other pointers (those a parallel round's earlier proposal left), the pool is still untouched.
+    assert choose_components(rr, pool, 0, SelectionContext(2, ()), [2]).components == ["c"]
+    assert pool.next_component == [0]
+
+
+def test_a_selector_of_your_own_that_moves_pointers_has_them_recorded_not_written():
+    class Mover:
+        def select(self, pool, parent_id):
+            pool.next_component[parent_id] = 2
+            return ["b"]
+
+    pool = make_pool()
+    choice = choose_components(Mover(), pool, 1, SelectionContext(1, ()), pool.next_component)
+    assert choice.components == ["b"] and choice.next_component[1] == 2 and pool.next_component[1] == 0
+
+
+def test_merge_acceptance_is_no_worse_than_the_better_parent():
+    acc = NoWorseThanParent()
+    assert acc.accept([1, 0], [0, 1]) and acc.accept([0, 0], [0, 1]) and not acc.accept([1, 1], [1, 0])
 
 
 def test_all_components():

@@ -13,9 +13,9 @@ import logging
 
 import dspy
 
-from ..engine.cache import OutcomeLookup
+from ..engine.evaluation_cache import OutcomeLookup
 from ..engine.candidate import candidate_key
-from ..engine.result import SearchResult
+from ..engine.search_result import SearchResult
 
 logger = logging.getLogger("gepa_dspy")
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine.cache import OutcomeLookup
+from ..engine.evaluation_cache import OutcomeLookup
 from ..engine.candidate import candidate_key
-from ..engine.result import SearchResult
+from ..engine.search_result import SearchResult
 
 
 @dataclass

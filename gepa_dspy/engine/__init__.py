@@ -2,18 +2,20 @@
 
 from .candidate import Candidate, candidate_key
 from .config import SearchConfig
-from .paid_runs import LMUnavailableError
+from .budgeted_evaluator import LMUnavailableError
 from .pool import CandidatePool
 from .protocols import Evaluator, ProposalResult, Proposer, StopCondition
 from .records import IterationRecord, Outcome
-from .result import SearchResult
+from .search_result import SearchResult
 from .search import BudgetTooSmallError, GEPASearch
 from .strategies import (
     AcceptanceCriterion,
     AllComponentSelector,
+    ComponentChoice,
     ComponentSelector,
     CurrentBestParentSelector,
     ParentSelector,
+    NoWorseThanParent,
     ParetoParentSelector,
     RoundRobinComponentSelector,
     StrictImprovement,
@@ -22,7 +24,7 @@ from .strategies import (
 __all__ = [
     "Candidate", "candidate_key", "CandidatePool", "Evaluator", "ProposalResult", "Proposer", "StopCondition",
     "IterationRecord", "Outcome", "GEPASearch", "BudgetTooSmallError", "LMUnavailableError", "SearchConfig",
-    "SearchResult", "AcceptanceCriterion",
+    "SearchResult", "AcceptanceCriterion", "ComponentChoice", "NoWorseThanParent",
     "AllComponentSelector", "ComponentSelector", "CurrentBestParentSelector", "ParentSelector",
     "ParetoParentSelector", "RoundRobinComponentSelector", "StrictImprovement",
 ]

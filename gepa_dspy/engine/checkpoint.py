@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import replace_file_atomically
+
 FORMAT_VERSION = 1
 
 #: Written before the first journal record: the fingerprint of the run the journals belong to.
@@ -23,22 +25,11 @@ class CheckpointMismatchError(CheckpointError):
 
 
 def save_json_atomic(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` via temp file + fsync + rename, so a reader sees old or new, never half.
+    """Write ``payload`` to ``path`` atomically (``replace_file_atomically``).
 
     Non-ASCII text is written as JSON escapes, so any Python string (even a lone surrogate) round-trips.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="ascii") as fh:
-        json.dump(payload, fh, ensure_ascii=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_file_atomically(path, json.dumps(payload, ensure_ascii=True))
 
 
 def read_json_file(path: Path, what: str) -> Any:

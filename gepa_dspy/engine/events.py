@@ -56,57 +56,63 @@ class RunEnded(SearchEvent):
 
 
 @dataclass(frozen=True)
-class IterationStarted(SearchEvent):
-    """An iteration was drawn: its parent(s) and minibatch (or, for a merge, the subsample)."""
+class IterationEvent(SearchEvent):
+    """Base class of the events about one iteration: its number, kind ("reflection" | "merge") and parent(s)."""
 
     iteration: int
-    kind: str  # "reflection" | "merge"
+    kind: str
     parent_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class IterationStarted(IterationEvent):
+    """An iteration was drawn: its parent(s) and minibatch (or, for a merge, the subsample)."""
+
     example_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class ProposalMade(SearchEvent):
-    """The proposer wrote a new instruction for ``component`` of the parent."""
+class ProposalEvent(SearchEvent):
+    """Base class of the events about the proposal for one component in one iteration."""
 
     iteration: int
     component: str
+
+
+@dataclass(frozen=True)
+class ProposalMade(ProposalEvent):
+    """The proposer wrote a new instruction for ``component`` of the parent."""
+
     text: str
     rejected_attempts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class ProposalRejected(SearchEvent):
+class ProposalRejected(ProposalEvent):
     """Every attempt to write an instruction for ``component`` was rejected (reasons as counted)."""
 
-    iteration: int
-    component: str
     reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class ChildAccepted(SearchEvent):
-    """The child beat its parent(s) on the minibatch and was scored on the valset; ``CandidateAdded`` follows."""
+class IterationVerdict(IterationEvent):
+    """What a finished iteration's child did on its minibatch (for a merge: the parents' subsample sums)."""
 
-    iteration: int
-    kind: str
-    parent_ids: tuple[int, ...]
     parent_scores: tuple[float, ...]
     child_scores: tuple[float, ...]
     note: str
 
 
 @dataclass(frozen=True)
-class ChildRejected(SearchEvent):
+class ChildAccepted(IterationVerdict):
+    """The child beat its parent(s) on the minibatch and was scored on the valset; ``CandidateAdded`` follows."""
+
+
+@dataclass(frozen=True)
+class ChildRejected(IterationVerdict):
     """The iteration added no candidate: ``status`` says why ("rejected", "duplicate", "no_proposal", ...)."""
 
-    iteration: int
-    kind: str
     status: str
-    parent_ids: tuple[int, ...]
-    parent_scores: tuple[float, ...]
-    child_scores: tuple[float, ...]
-    note: str
 
 
 @dataclass(frozen=True)
@@ -211,11 +217,12 @@ def iteration_outcome_events(record: IterationRecord, ancestor: int | None = Non
     events: list[SearchEvent] = []
     if record.kind == "merge" and len(record.parent_ids) == 2:
         events.append(MergeAttempted(record.iteration, record.parent_ids[0], record.parent_ids[1], ancestor, record.status))
+    verdict = dict(iteration=record.iteration, kind=record.kind, parent_ids=parents, parent_scores=parent_scores,
+                   child_scores=child_scores, note=record.note)
     if record.status == "accepted":
-        events.append(ChildAccepted(record.iteration, record.kind, parents, parent_scores, child_scores, record.note))
+        events.append(ChildAccepted(**verdict))
     else:
-        events.append(ChildRejected(record.iteration, record.kind, record.status, parents, parent_scores, child_scores,
-                                    record.note))
+        events.append(ChildRejected(**verdict, status=record.status))
     return events
 
 

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
+from .atomic_file import replace_file_atomically
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,14 +55,8 @@ class JsonlJournal:
         return iter(good)
 
     def rewrite(self, records: list[dict[str, Any]]) -> None:
-        """Replace the file's content with ``records`` atomically (temp file + rename)."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        """Replace the file's content with ``records`` atomically."""
+        replace_file_atomically(self.path, "".join(json.dumps(rec, ensure_ascii=True) + "\n" for rec in records))
 
     def close(self) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ Each strategy is a plain object; the ones that keep state expose it through ``st
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
@@ -46,9 +47,27 @@ class ContextComponentSelector(Protocol):
     def select_in_context(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> list[str]: ...
 
 
+@dataclass(frozen=True)
+class ComponentChoice:
+    """A component selector's decision: the components to rewrite, and every candidate's round-robin pointer
+    after the choice (``pool.next_component`` of the candidates that existed when it was taken). Selectors
+    return it and never write to the pool; the search records it when the iteration is committed."""
+
+    components: list[str]
+    next_component: list[int]
+
+
+@runtime_checkable
+class PointerKeepingComponentSelector(Protocol):
+    """A component selector that returns its round-robin pointer changes with its choice (the built-in ones)."""
+
+    def choose(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> ComponentChoice: ...
+
+
 @runtime_checkable
 class AcceptanceCriterion(Protocol):
-    """Decides whether a child beats its parent on the shared minibatch."""
+    """Decides whether a child beats its parent on the shared minibatch (for a merge: the better of its two
+    parents, on the merge's validation subsample)."""
 
     def accept(self, parent_scores: Sequence[float], child_scores: Sequence[float]) -> bool: ...
 
@@ -97,10 +116,16 @@ class RoundRobinComponentSelector:
     name = "round_robin"
 
     def select(self, pool: CandidatePool, parent_id: int) -> list[str]:
+        """The parent's next component in its cycle (the pool is left as it is: see ``choose``)."""
         names = pool.component_names
-        position = pool.next_component[parent_id] % len(names)
-        pool.next_component[parent_id] = (position + 1) % len(names)
-        return [names[position]]
+        return [names[pool.next_component[parent_id] % len(names)]]
+
+    def choose(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> ComponentChoice:
+        """The next component, and the parent's pointer moved past it."""
+        chosen = self.select(pool, parent_id)
+        pointers = list(pool.next_component)
+        pointers[parent_id] = (pool.component_names.index(chosen[0]) + 1) % len(pool.component_names)
+        return ComponentChoice(chosen, pointers)
 
 
 class AllComponentSelector:
@@ -167,6 +192,11 @@ class FunctionComponentSelector:
         return self.select_in_context(pool, parent_id, SelectionContext(iteration=len(pool), runs=()))
 
     def select_in_context(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> list[str]:
+        return self.choose(pool, parent_id, context).components
+
+    def choose(self, pool: CandidatePool, parent_id: int, context: SelectionContext) -> ComponentChoice:
+        """The function's choice; the pointers it set in ``state`` are returned with it (kept when they are one
+        integer per candidate, like dspy.GEPA's round-robin selector writes them)."""
         state = SearchStateView.of(pool, context.iteration - 1)
         candidate = dict(pool.candidates[parent_id])
         trajectories = self.trajectories(candidate, context.runs)
@@ -174,17 +204,28 @@ class FunctionComponentSelector:
         chosen = self.fn(state, trajectories, scores, parent_id, candidate)
         pointers = state.named_predictor_id_to_update_next_for_program_candidate
         if len(pointers) == len(pool.next_component) and all(isinstance(p, int) for p in pointers):
-            pool.next_component[:] = [p % len(pool.component_names) for p in pointers]
-        return chosen
+            return ComponentChoice(chosen, [p % len(pool.component_names) for p in pointers])
+        return ComponentChoice(chosen, list(pool.next_component))
 
 
-def select_components(selector: ComponentSelector, pool: CandidatePool, parent_id: int,
-                      context: SelectionContext) -> list[str]:
-    """The components to rewrite, checked: a non-empty list of the candidate's component names."""
-    if isinstance(selector, ContextComponentSelector):
-        chosen = selector.select_in_context(pool, parent_id, context)
+def choose_components(selector: ComponentSelector, pool: CandidatePool, parent_id: int, context: SelectionContext,
+                      next_component: Sequence[int]) -> ComponentChoice:
+    """The selector's choice for ``parent_id``, checked: a non-empty list of the candidate's component names.
+
+    ``next_component`` are the round-robin pointers to choose against (the pool's, or in a parallel round those
+    left by the round's earlier proposals). The selector sees a copy of the pool holding them, so it cannot
+    change the search's state; a selector of your own that moves pointers in that copy has them returned too.
+    """
+    view = dataclasses.replace(pool, next_component=list(next_component))
+    if isinstance(selector, PointerKeepingComponentSelector):
+        choice = selector.choose(view, parent_id, context)
+        chosen, pointers = choice.components, choice.next_component
     else:
-        chosen = selector.select(pool, parent_id)
+        if isinstance(selector, ContextComponentSelector):
+            chosen = selector.select_in_context(view, parent_id, context)
+        else:
+            chosen = selector.select(view, parent_id)
+        pointers = view.next_component
     if isinstance(chosen, str) or not isinstance(chosen, (list, tuple)):
         raise TypeError(f"component_selector {getattr(selector, 'name', selector)!r} must return a list of component "
                         f"names, got {type(chosen).__name__}: {chosen!r:.200}")
@@ -192,14 +233,22 @@ def select_components(selector: ComponentSelector, pool: CandidatePool, parent_i
     if unknown or not chosen:
         raise ValueError(f"component_selector {getattr(selector, 'name', selector)!r} returned {list(chosen)!r}; it must "
                          f"return a non-empty list drawn from {pool.component_names}")
-    return list(dict.fromkeys(chosen))
+    return ComponentChoice(list(dict.fromkeys(chosen)), list(pointers))
 
 
 class StrictImprovement:
-    """Accept iff the child's minibatch sum is strictly greater than the parent's."""
+    """Accept iff the child's minibatch sum is strictly greater than the parent's (the paper's reflection rule)."""
 
     def accept(self, parent_scores: Sequence[float], child_scores: Sequence[float]) -> bool:
         return sum(child_scores) > sum(parent_scores)
+
+
+class NoWorseThanParent:
+    """Accept iff the child's sum is at least the parent's: the default for merges, judged against the better
+    of the two merged candidates on the merge's subsample."""
+
+    def accept(self, parent_scores: Sequence[float], child_scores: Sequence[float]) -> bool:
+        return sum(child_scores) >= sum(parent_scores)
 
 
 PARENT_SELECTORS: dict[str, type] = {"pareto": ParetoParentSelector, "current_best": CurrentBestParentSelector}
@@ -224,7 +273,7 @@ def make_component_selector(spec: str | ComponentSelector | Callable[..., Any],
         if spec not in COMPONENT_SELECTORS:
             raise ValueError(f"component_selector must be one of {sorted(COMPONENT_SELECTORS)}, got {spec!r}")
         return COMPONENT_SELECTORS[spec]()
-    if isinstance(spec, (ComponentSelector, ContextComponentSelector)):
+    if isinstance(spec, (ComponentSelector, ContextComponentSelector, PointerKeepingComponentSelector)):
         return spec
     if callable(spec):
         return FunctionComponentSelector(spec, trajectories)

@@ -1,6 +1,6 @@
 """Paying for program runs exactly once: the cache in front of the evaluator, shared by concurrent proposals.
 
-Every (candidate, example) run goes through ``PaidRuns.evaluate``: a cached outcome is free, a run another
+Every (candidate, example) run goes through ``BudgetedEvaluator.evaluate``: a cached outcome is free, a run another
 proposal is paying for right now is waited for, and only the rest reach the ``Evaluator``. The number of
 cache entries is therefore the number of metric calls paid. It also watches for an LM that looks down
 (too many consecutive LM errors) and carries the abort flag that stops the other proposals of a round
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Sequence
 
-from .cache import EvaluationCache
+from .evaluation_cache import EvaluationCache
 from .candidate import Candidate, candidate_key
 from .protocols import Evaluator
 from .records import Outcome
@@ -34,7 +34,7 @@ class PeerRunFailed(RuntimeError):
     """A run this proposal waited for was being paid for by another proposal, which failed."""
 
 
-class PaidRuns:
+class BudgetedEvaluator:
     """Outcomes of candidates on examples, each paid for at most once within ``budget()`` metric calls.
 
     ``budget`` is a callable so the search can read its configured limit lazily; ``max_consecutive_lm_failures``
@@ -68,8 +68,8 @@ class PaidRuns:
     def remaining(self) -> int:
         return self._budget() - self.metric_calls
 
-    def misses(self, candidate: Candidate, example_ids: Sequence[str]) -> int:
-        """How many of ``example_ids`` running ``candidate`` would have to be paid for now."""
+    def cost(self, candidate: Candidate, example_ids: Sequence[str]) -> int:
+        """The metric calls running ``candidate`` on ``example_ids`` would pay now (runs not cached yet)."""
         key = candidate_key(candidate)
         return sum(1 for e in example_ids if self.cache.get(key, e) is None)
 
