@@ -220,26 +220,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report_only:
         _print_report(out_dir)
         return 0
-    if args.export:
-        try:
+    try:
+        if args.export:
             written = export_runs(out_dir, args.export)
-        except (FileNotFoundError, ValueError) as exc:
-            parser.error(str(exc))
+        elif args.import_finished:
+            written, kept = import_finished_runs(args.import_finished, out_dir)
+        else:
+            config = config_from_args(args)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.export:
         print((Path(args.export) / TABLE_MD).read_text(encoding="utf-8"))
         print(f"[compare] exported {len(written)} finished run(s) from {out_dir} to {args.export}", file=sys.stderr)
         return 0
     if args.import_finished:
-        try:
-            written, kept = import_finished_runs(args.import_finished, out_dir)
-        except (FileNotFoundError, ValueError) as exc:
-            parser.error(str(exc))
         print(f"[compare] imported {len(written)} finished run(s) from {args.import_finished} into {out_dir}; "
               f"{len(kept)} already had a folder there and were left alone", file=sys.stderr)
         return 0
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
     from .run import run_comparison, run_keys  # loads DSPy
 
     in_order = [o for o in OPTIMIZERS if o in config.optimizers]  # the order run_keys runs them in

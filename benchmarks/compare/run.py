@@ -300,16 +300,14 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
                       reflection_reply_format=config.reflection_reply_format)
     with dspy.context(callbacks=[*dspy.settings.get("callbacks", []), runs]):
         outcome = OPTIMIZE[key.optimizer](job)
-    t_opt = time.perf_counter()
-    counters["optimization"] = metric_counters(metric)
-    optimization_usage = lms.take_usage()
-    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.get("task"), config.num_threads,
-                                          progress=True)
-    t_val = time.perf_counter()
-    counters["val"] = metric_counters(metric)
-    test = evaluate_program(outcome.program, splits.test, metric, lms.get("task"), config.num_threads, progress=True)
-    t_test = time.perf_counter()
-    counters["test"] = metric_counters(metric)
+    t_opt, counters["optimization"] = time.perf_counter(), metric_counters(metric)
+    optimization_usage = lms.take_usage()  # before the scoring builds the task LM (baseline: no LM used so far)
+    score = functools.partial(evaluate_program, outcome.program, metric=metric, lm=lms.get("task"),
+                              num_threads=config.num_threads, progress=True)
+    val = outcome.val or score(splits.val)
+    t_val, counters["val"] = time.perf_counter(), metric_counters(metric)
+    test = score(splits.test)
+    t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
     outcome.program.save(str(folder / PROGRAM))
     record = {
         "schema": SCHEMA_VERSION,
