@@ -19,7 +19,7 @@ BUDGETED: frozenset[str] = frozenset({"dspy_gepa", "dspy_gepa_merge", "gepa", "g
 RECORD = "record.json"  # written last and atomically: its presence means the run finished
 ERROR = "error.json"  # the last failed attempt's error and traceback
 PROGRAM = "program.json"  # the optimized program (``program.save``)
-ATTEMPTS = "attempts.json"  # written by the harness before 2026-12-05; still read and exported
+ATTEMPTS = "attempts.json"  # written by the harness before 2026-12-04; still read and exported
 OPTIMIZER_LOG = "optimizer_log"  # the optimizer's own checkpoints (GEPA variants resume from them)
 LOCK = "run.lock"  # held (``filelock``) while a process runs the run
 

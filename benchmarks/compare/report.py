@@ -59,7 +59,7 @@ def failed_runs(out_dir: str | Path) -> list[dict[str, Any]]:
         if (folder / RECORD).exists():
             continue
         error = read_json(path) or {"error": "(unreadable error.json)"}
-        old_log = read_json(folder / ATTEMPTS)  # written by the harness before 2026-12-05
+        old_log = read_json(folder / ATTEMPTS)  # written by the harness before 2026-12-04
         attempts = len(old_log) if isinstance(old_log, list) else int(error.get("attempts", 1))
         failures.append({"benchmark": folder.parent.parent.name, "optimizer": folder.parent.name,
                          "seed": int(folder.name[len("seed"):]), "attempts": attempts,
@@ -167,7 +167,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "budget": record.get("budget"), "budget_source": record.get("budget_source"),
         "metric_calls": record.get("metric_calls", 0), "wall_seconds": record["wall_seconds"]["total"],
         "optimize_seconds": record["wall_seconds"]["optimize"],
-        # Records before 2026-12-05 summed every attempt of a run; later ones know only their own.
+        # Records before 2026-12-04 summed every attempt of a run; later ones know only their own.
         "attempts": (record.get("all_attempts") or {}).get("attempts", record.get("attempt")),
     }
     for phase, prefix in (("optimization", ""), ("evaluation", "eval_")):
