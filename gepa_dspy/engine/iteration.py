@@ -82,6 +82,11 @@ class Turn:
 
 SEQUENTIAL = Turn()
 
+#: Statuses of reflection iterations that do not make a later identical reflection a repeat: those that ended
+#: before a proposal was scored (skipped, repeated, discarded by a parallel round), and "no_proposal", whose
+#: failure may have been the LM's (an outage, a timeout) and may not happen again.
+NOT_REFLECTED = ("skipped_perfect", "repeat", "discarded", "no_proposal")
+
 
 class Iteration:
     """The steps of one iteration over the search's state, strategies and budgeted evaluator."""
@@ -162,7 +167,13 @@ class Iteration:
             proposal.next_component = choice.next_component
         record.components = list(choice.components)
 
-        # 3. Reflect: a new instruction for each chosen component, from the parent's runs and feedback.
+        # 3. Reflect: a new instruction for each chosen component, from the parent's runs and feedback. The
+        #    reflection prompt is a function of the parent, the component and the minibatch's (cached) runs, so
+        #    a reflection exactly like an earlier one would ask the same question again: it is skipped, for free.
+        earlier = self._same_reflection_before(parent_id, record.components, batch)
+        if earlier is not None:
+            proposal.set("repeat", f"iteration {earlier} already reflected on this parent, component and minibatch")
+            return
         child = dict(parent)
         for component in choice.components:
             text = self._propose(record.iteration, parent, component, runs_on_batch)
@@ -206,6 +217,16 @@ class Iteration:
         else:
             proposal.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
         proposal.set("accepted", f"val mean {sum(proposal.val_scores) / len(proposal.val_scores):.4f}")
+
+    def _same_reflection_before(self, parent_id: int, components: list[str], batch: list[str]) -> int | None:
+        """The earlier iteration that reflected on this parent and these components over the same minibatch
+        examples, if any (read from the history, so a resumed search skips the same ones)."""
+        examples = sorted(batch)
+        for record in self.state.history:
+            if (record.kind == "reflection" and record.status not in NOT_REFLECTED and record.parent_ids == [parent_id]
+                    and record.components == components and sorted(record.example_ids) == examples):
+                return record.iteration
+        return None
 
     def _propose(self, iteration: int, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
         """A proposal for one component, reusing a journaled one from before a restart if there is one."""
