@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import events as ev
 from .budgeted_evaluator import BudgetedEvaluator
@@ -72,6 +72,10 @@ class Turn:
     def choosing(self, state: SearchState) -> Iterator[list[int]]:
         """Held while the iteration chooses its components; yields the round-robin pointers to choose against."""
         yield state.pool.next_component
+
+    def same_reflection_earlier_in_round(self, matches: Callable[[IterationRecord], bool]) -> int | None:
+        """An earlier iteration of this round that ``matches`` and reflected (so this one would repeat it)."""
+        return None
 
     def child_runs_may_start(self, proposal: Proposal) -> bool:
         return True
@@ -165,12 +169,15 @@ class Iteration:
             choice = choose_components(self.component_selector, self.state.pool, parent_id,
                                        SelectionContext(record.iteration, runs_on_batch), pointers)
             proposal.next_component = choice.next_component
-        record.components = list(choice.components)
+            record.components = list(choice.components)
 
         # 3. Reflect: a new instruction for each chosen component, from the parent's runs and feedback. The
         #    reflection prompt is a function of the parent, the component and the minibatch's (cached) runs, so
         #    a reflection exactly like an earlier one would ask the same question again: it is skipped, for free.
         earlier = self._same_reflection_before(parent_id, record.components, batch)
+        if earlier is None:
+            earlier = turn.same_reflection_earlier_in_round(lambda other: _same_reflection(other, parent_id,
+                                                                                           record.components, batch))
         if earlier is not None:
             proposal.set("repeat", f"iteration {earlier} already reflected on this parent, component and minibatch")
             return
@@ -221,10 +228,8 @@ class Iteration:
     def _same_reflection_before(self, parent_id: int, components: list[str], batch: list[str]) -> int | None:
         """The earlier iteration that reflected on this parent and these components over the same minibatch
         examples, if any (read from the history, so a resumed search skips the same ones)."""
-        examples = sorted(batch)
         for record in self.state.history:
-            if (record.kind == "reflection" and record.status not in NOT_REFLECTED and record.parent_ids == [parent_id]
-                    and record.components == components and sorted(record.example_ids) == examples):
+            if record.status not in NOT_REFLECTED and _same_reflection(record, parent_id, components, batch):
                 return record.iteration
         return None
 
@@ -322,6 +327,11 @@ class Iteration:
             self.events.emit(ev.CandidateAdded(index, tuple(pool.parents[index]), pool.origins[index], scores[index],
                                                self.runs.metric_calls, best, scores[best]))
         return index
+
+
+def _same_reflection(record: IterationRecord, parent_id: int, components: list[str], batch: list[str]) -> bool:
+    return (record.kind == "reflection" and record.parent_ids == [parent_id] and record.components == components
+            and sorted(record.example_ids) == sorted(batch))
 
 
 def _fmt(scores: Sequence[float]) -> str:
