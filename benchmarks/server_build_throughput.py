@@ -1,6 +1,7 @@
 """Tokens per second of two llama-server builds (e.g. -march=native against the portable default), interleaved.
 
     python -m benchmarks.server_build_throughput NATIVE_LLAMA_SERVER PORTABLE_LLAMA_SERVER [ROUNDS]
+    python -m benchmarks.server_build_throughput --same-code NATIVE_LLAMA_SERVER PORTABLE_LLAMA_SERVER
 
 Each round starts each build in turn on the fast model (one slot), sends three fixed /completion requests
 (96 generated tokens, temperature 0, no prompt cache) and reads llama-server's own timings; the medians per
@@ -11,9 +12,12 @@ proportionally, and the comparison means nothing.
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from gepa_dspy.local_lm import start_server
 
@@ -39,7 +43,22 @@ def measure(builds: dict[str, str], rounds: int) -> dict[str, dict[str, list[flo
     return results
 
 
+def kernel_code(server: str) -> list[str]:
+    """The CPU backend's instructions (``libggml-cpu`` next to ``server``), addresses and offsets left out: two
+    builds whose lists are equal run the same kernels, so their speed can only differ by noise."""
+    [library] = sorted(Path(server).resolve().parent.glob("libggml-cpu.so.*.*"))
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True,
+                             check=True).stdout
+    strip = re.compile(r"^\s*[0-9a-f]+:|0x[0-9a-f]+|#.*$|\b[0-9a-f]{4,}\b")
+    return [strip.sub("", line) for line in listing.splitlines() if "file format" not in line]
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--same-code"] and len(argv) == 3:
+        native, portable = kernel_code(argv[1]), kernel_code(argv[2])
+        same = native == portable
+        print(json.dumps({"same_kernel_code": same, "instructions": [len(native), len(portable)]}))
+        return
     if len(argv) < 2:
         raise SystemExit(__doc__)
     results = measure({"native": argv[0], "portable": argv[1]}, int(argv[2]) if len(argv) > 2 else 2)

@@ -2,12 +2,9 @@
 
 ``python -m benchmarks.compare --benchmark ifbench --optimizers baseline,mipro,dspy_gepa,gepa --scale small
 --seeds 0,1 --out runs/NAME`` runs every (benchmark, optimizer, seed), writes one ``record.json`` per run and a
-report (``results.csv``, ``table.md``, PNGs). See docs/compare.md.
-
-Files: ``cli`` (the command line), ``config`` (settings, LM specs, run-folder names), ``optimizers`` (one function
-per compared optimizer), ``run`` (runs, scoring with ``dspy.Evaluate``, records), ``report`` (tables, paired gains,
-plots, export), ``slow_lm_workarounds`` (opt-in). For notebooks: ``load_records``, ``results_frame``,
-``table_markdown``, ``gains_table``, ``plot_score_vs_calls``, ``plot_prompt_lengths`` and ``report``.
+report (``results.csv``, ``table.md``, PNGs). See docs/compare.md. Modules: ``cli``, ``config``, ``optimizers`` (one
+function per optimizer), ``run`` (runs, scoring, records), ``report`` (tables, gains, plots, export) and the opt-in
+``slow_lm_workarounds``. Notebooks use the names below (keep them).
 """
 
 from __future__ import annotations

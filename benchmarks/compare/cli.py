@@ -7,7 +7,7 @@ import collections
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import benchmarks
 from benchmarks.common import SCALE_SIZES
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Compare baseline, MIPROv2, dspy.GEPA and our GEPA on the GEPA paper's "
                                             "benchmarks with matched metric-call budgets.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--benchmark", default="all", help="comma-separated benchmark names, 'all' (the paper's four; default) or 'fast' (the fast suite)")
+    p.add_argument("--benchmark", default="all",
+                   help="comma-separated benchmark names, 'all' (the paper's four; default) or 'fast' (the fast suite)")
     p.add_argument("--optimizers", default=DEFAULT_OPTIMIZERS,
                    help=f"comma-separated subset of {','.join(OPTIMIZERS)} (default {DEFAULT_OPTIMIZERS})")
     p.add_argument("--scale", default="small", choices=sorted(SCALES), help="tiny 8/8/16, small 20/20/40, paper")
@@ -63,38 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--lm-timeout", type=float, default=600.0, help="seconds before one LM request fails (default 600)")
     lm.add_argument("--lm-retries", type=int, default=2, help="retries of a failed LM request (default 2)")
     lm.add_argument("--local-threads", type=int, default=None,
-                    help="CPU threads of each llama.cpp server started for local:default/local:fast (default: all "
-                         "cores). Use 1 when other servers share the cores: oversubscribed llama.cpp threads spin")
+                    help="CPU threads per llama.cpp server started for local:* (default all cores; 1 on shared cores)")
     opt = p.add_argument_group("optimizers")
     opt.add_argument("--mipro-auto", default=None, choices=["light", "medium", "heavy"],
                      help="MIPROv2 auto mode (default: light below paper scale, heavy at paper scale)")
     opt.add_argument("--mipro-demos", default=None,
-                     help="MIPROv2 max_bootstrapped_demos,max_labeled_demos (default 0,0 below paper scale, 4,4 at paper)")
+                     help="MIPROv2 bootstrapped,labeled demos (default 0,0 below paper scale, 4,4 at paper)")
     opt.add_argument("--judge-format", default="json_schema", choices=list(JUDGE_FORMATS),
-                     help="how PUPA's judge answers: json_schema (a response_format schema allows only valid "
-                          "verdicts; default) or text (free text, for endpoints that reject response_format)")
+                     help="how PUPA's judge answers: json_schema (default) or text (endpoints without response_format)")
     opt.add_argument("--reflection-minibatch-size", type=int, default=3, help="GEPA minibatch size (default 3)")
     opt.add_argument("--reflection-format", choices=sorted(REPLY_FORMATS), default="fenced",
-                     help="how our GEPA's reflection LM replies: fenced (default; the instruction in a fenced block) or "
-                          "json_schema (a JSON object under a response_format schema, for small local LMs); "
-                          "dspy.GEPA keeps its own format")
+                     help="our GEPA's reflection reply: fenced (default) or json_schema (small local LMs)")
     opt.add_argument("--dspy-straggler-timeout", type=float, default=None, metavar="SECONDS",
-                     help="slow-LM workaround (slow_lm_workarounds.py): seconds after which DSPy's parallel "
-                          "evaluator runs a second copy of a slow example (DSPy's default 120); 0 turns that off")
+                     help="seconds before DSPy's evaluator re-runs a slow example (DSPy: 120; 0: never)")
     opt.add_argument("--attempts", type=int, default=1,
-                     help="start a failing run up to this many times in one invocation (default 1); our GEPA and "
-                          "dspy.GEPA resume from their checkpoints, MIPROv2 starts over")
+                     help="start a failing run up to this many times (default 1); GEPA variants resume")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
-    out.add_argument("--status", action="store_true",
-                     help="only show each run in --out: finished, running (in another process), failed or unfinished")
+    out.add_argument("--status", action="store_true", help="only show each run's state: finished, running, failed...")
     out.add_argument("--export", default=None, metavar="DIR",
-                     help="only copy the finished runs' record.json and program.json (and failed runs' error.json) to DIR "
-                          "and write the report there (small files to commit; no optimizer checkpoints)")
+                     help="only copy the runs' small files (no checkpoints) to DIR and write the report there")
     out.add_argument("--import-finished", default=None, metavar="DIR",
-                     help="only copy the finished runs of an --export folder DIR into --out, for runs --out has no "
-                          "folder for yet, so that a fresh clone continues a comparison without running them again")
+                     help="only copy an --export folder's finished runs into --out where it has none yet")
     return p
 
 
@@ -136,11 +128,6 @@ def _sizes(args: argparse.Namespace) -> tuple[int, int, int] | None:
     return sizes  # type: ignore[return-value]
 
 
-def _positive(value: float | int | None, name: str) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
 def config_from_args(args: argparse.Namespace) -> CompareConfig:
     """Validate parsed arguments into a ``CompareConfig``; raises ValueError with a readable message."""
     suite = benchmarks.SUITES.get(args.benchmark.strip())
@@ -152,7 +139,8 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                         (args.program_max_tokens, "--program-max-tokens"), (args.lm_timeout, "--lm-timeout"),
                         (args.reflection_minibatch_size, "--reflection-minibatch-size"),
                         (args.local_threads, "--local-threads"), (args.attempts, "--attempts")):
-        _positive(value, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
     if args.dspy_straggler_timeout is not None and args.dspy_straggler_timeout < 0:
         raise ValueError(f"--dspy-straggler-timeout must be >= 0, got {args.dspy_straggler_timeout}")
     if args.lm_retries < 0:
@@ -164,13 +152,12 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     demos = preset.mipro_demos if args.mipro_demos is None else tuple(_int_list(args.mipro_demos, "--mipro-demos"))
     if len(demos) != 2:
         raise ValueError(f"--mipro-demos takes two numbers (bootstrapped,labeled), got {args.mipro_demos!r}")
+    shared = dict(timeout_s=args.lm_timeout, num_retries=args.lm_retries, local_threads=args.local_threads)
     task = LMSpec(parse_lm_string(args.lm), api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
-                  max_tokens=args.max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
-                  local_threads=args.local_threads)
-    reflection = LMSpec(parse_lm_string(args.reflection_lm or args.lm), api_base=args.reflection_api_base or args.api_base,
-                        api_key=args.reflection_api_key or args.api_key, temperature=args.reflection_temperature,
-                        max_tokens=args.reflection_max_tokens, timeout_s=args.lm_timeout, num_retries=args.lm_retries,
-                        local_threads=args.local_threads)
+                  max_tokens=args.max_tokens, **shared)
+    reflection = LMSpec(parse_lm_string(args.reflection_lm or args.lm), temperature=args.reflection_temperature,
+                        api_base=args.reflection_api_base or args.api_base, max_tokens=args.reflection_max_tokens,
+                        api_key=args.reflection_api_key or args.api_key, **shared)
     return CompareConfig(
         benchmarks=benches, optimizers=optimizers, seeds=seeds, out_dir=Path(args.out), scale=args.scale,
         sizes=_sizes(args), budget=args.budget, num_threads=args.num_threads, data_dir=args.data_dir,
@@ -219,23 +206,7 @@ def _print_report(out_dir: Path) -> None:
 class _CurrentStderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at emit time (a test or notebook may swap it and close the old one)."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def _show_optimizer_progress() -> None:
-    """Let our GEPA's INFO lines (seed score, accepted candidates, stop reason) reach stderr."""
-    logger = logging.getLogger("gepa_dspy")
-    if not logger.handlers:
-        handler = _CurrentStderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,26 +220,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report_only:
         _print_report(out_dir)
         return 0
-    if args.export:
-        try:
+    try:
+        if args.export:
             written = export_runs(out_dir, args.export)
-        except (FileNotFoundError, ValueError) as exc:
-            parser.error(str(exc))
+        elif args.import_finished:
+            written, kept = import_finished_runs(args.import_finished, out_dir)
+        else:
+            config = config_from_args(args)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.export:
         print((Path(args.export) / TABLE_MD).read_text(encoding="utf-8"))
         print(f"[compare] exported {len(written)} finished run(s) from {out_dir} to {args.export}", file=sys.stderr)
         return 0
     if args.import_finished:
-        try:
-            written, kept = import_finished_runs(args.import_finished, out_dir)
-        except (FileNotFoundError, ValueError) as exc:
-            parser.error(str(exc))
         print(f"[compare] imported {len(written)} finished run(s) from {args.import_finished} into {out_dir}; "
               f"{len(kept)} already had a folder there and were left alone", file=sys.stderr)
         return 0
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
     from .run import run_comparison, run_keys  # loads DSPy
 
     in_order = [o for o in OPTIMIZERS if o in config.optimizers]  # the order run_keys runs them in
@@ -276,7 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"x seeds {', '.join(map(str, config.seeds))}; scale {config.scale} {config.sizes or '(paper sizes)'}; "
           f"task LM {config.task_lm.model}, reflection LM {config.reflection_lm.model}; out {out_dir}",
           file=sys.stderr, flush=True)
-    _show_optimizer_progress()
+    logger = logging.getLogger("gepa_dspy")  # our GEPA's INFO lines (seed score, accepted candidates) to stderr
+    if not logger.handlers:
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     summary = run_comparison(config)
     if not args.no_report:
         _print_report(out_dir)

@@ -26,11 +26,8 @@ LOCK = "run.lock"  # held (``filelock``) while a process runs the run
 
 @dataclass(frozen=True)
 class ScalePreset:
-    """Split sizes, default GEPA budget and MIPROv2 knobs for one ``--scale``.
-
-    ``sizes=None`` means the benchmark's own paper sizes (150/300/300, PUPA 111/111/221).
-    ``budget=None`` means there is no default: MIPROv2 must run first, or ``--budget`` must be given.
-    """
+    """Split sizes, default GEPA budget and MIPROv2 knobs for one ``--scale``. ``sizes=None``: the benchmark's
+    paper sizes; ``budget=None``: no default (MIPROv2 must run first, or ``--budget`` be given)."""
 
     data_scale: str
     sizes: tuple[int, int, int] | None
@@ -59,11 +56,9 @@ def parse_lm_string(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("an LM string must not be empty")
-    if value.startswith(LOCAL_PREFIX):
-        if not value[len(LOCAL_PREFIX):]:
-            raise ValueError("'local:' needs a model: local:default, local:fast, a .gguf path or a server URL")
-        return value
-    if "/" not in value:
+    if value == LOCAL_PREFIX:
+        raise ValueError("'local:' needs a model: local:default, local:fast, a .gguf path or a server URL")
+    if not value.startswith(LOCAL_PREFIX) and "/" not in value:
         raise ValueError(f"LM string {value!r} is neither local:<model> nor a LiteLLM 'provider/model' name")
     return value
 
@@ -96,10 +91,7 @@ class LMSpec:
             if target.startswith(("http://", "https://")):
                 return local_lm(url=target, **kwargs)
             return local_lm(target, threads=self.local_threads, **kwargs)
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
+        kwargs.update({k: v for k, v in (("api_base", self.api_base), ("api_key", self.api_key)) if v})
         return dspy.LM(self.model, **kwargs)
 
     def describe(self) -> dict[str, Any]:
@@ -144,14 +136,6 @@ class CompareConfig:
     attempts: int = 1
     #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA).
     judge_format: str = "json_schema"
-
-    def default_budget(self) -> int | None:
-        """The budget when neither MIPROv2 nor ``--budget`` decides it."""
-        return SCALES[self.scale].budget
-
-    def data_scale(self) -> str:
-        """The ``scale`` argument passed to a benchmark's ``load_splits``."""
-        return SCALES[self.scale].data_scale
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

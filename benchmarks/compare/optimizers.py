@@ -1,19 +1,10 @@
-"""The compared optimizers behind one interface: ``OPTIMIZE[name](job) -> OptimizeOutcome``.
-
-- ``baseline``: the unoptimized program.
-- ``mipro``: ``dspy.MIPROv2`` (instructions and, at paper scale, few-shot demos), its proposer on the reflection
-  LM. Its metric calls set the budget of the GEPA variants.
-- ``gepa`` / ``gepa_merge``: ``gepa_dspy.GEPA`` without / with merge, checkpointing in the run folder.
-- ``dspy_gepa`` / ``dspy_gepa_merge``: ``dspy.GEPA`` with the same settings.
-
-The unit of every budget is one program run on one example judged once (a rollout). The GEPA variants report
-theirs; MIPROv2 does not, so its metric calls are the program runs a DSPy callback counted while it compiled
-(bootstrapping and evaluations, failed runs included).
-"""
+"""The compared optimizers behind one interface: ``OPTIMIZE[name](job) -> OptimizeOutcome``: baseline (the
+unoptimized program), mipro (``dspy.MIPROv2``), gepa / gepa_merge (``gepa_dspy.GEPA``) and dspy_gepa /
+dspy_gepa_merge (``dspy.GEPA``). How each one's metric calls (rollouts) are counted: docs/compare.md."""
 
 from __future__ import annotations
 
-import math
+import itertools
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -47,12 +38,8 @@ class SplitScores:
 
 
 class CountingMetric:
-    """Wraps a benchmark metric and counts its calls, thread-safely.
-
-    ``rollouts`` counts calls without ``pred_name`` (a program run judged once); ``feedback_calls`` counts calls
-    with ``pred_name`` (GEPA asking for one predictor's feedback on an already paid-for run). With
-    ``scalar=True`` it returns the float score (MIPROv2 tests a metric's truth value).
-    """
+    """Wraps a benchmark metric and counts, thread-safely, ``rollouts`` (calls without ``pred_name``) and
+    ``feedback_calls`` (GEPA's calls with it). ``scalar=True`` returns the float score (for MIPROv2)."""
 
     def __init__(self, metric: Callable[..., Any], *, scalar: bool = False) -> None:
         self.metric = metric
@@ -76,12 +63,8 @@ class CountingMetric:
 
 
 class ProgramRunCounter(BaseCallback):
-    """Counts every top-level run of modules of one class, failed runs included, from any thread.
-
-    Optimizers run copies of the program, and DSPy drops a module's own callbacks when it copies it, so the
-    counter goes into the global callbacks (``dspy.context(callbacks=[...])``, which DSPy's worker threads
-    inherit) and counts the calls of modules of the program's class that no other module encloses.
-    """
+    """Counts every top-level run of modules of one class, failed runs included, from any thread. DSPy drops a
+    module's own callbacks when it copies it, so this goes into the global callbacks (``dspy.context``)."""
 
     def __init__(self, program_type: type) -> None:
         self.program_type = program_type
@@ -127,13 +110,9 @@ class OptimizeJob:
 
 @dataclass
 class OptimizeOutcome:
-    """What an optimizer run produced.
-
-    ``metric_calls``: rollouts spent, as the optimizer reports them (GEPA variants count the calls of an earlier,
-    interrupted attempt too when they resume from their checkpoint), else the program runs counted.
-    ``curve``: (metric calls, best validation score so far). ``val``: the chosen program's per-example validation
-    scores when the optimizer computed them (else the harness scores the program).
-    """
+    """What an optimizer run produced. ``metric_calls``: rollouts spent (as the optimizer reports them, else the
+    program runs counted); ``curve``: (metric calls, best val score so far); ``val``: the optimizer's own val
+    scores of the chosen program, if it computed them."""
 
     program: dspy.Module
     metric_calls: int
@@ -146,18 +125,22 @@ class OptimizeOutcome:
 
 def running_best(points: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """(calls, best score so far) from (calls, score) points."""
-    out: list[tuple[int, float]] = []
-    best = -math.inf
-    for calls, score in sorted(points, key=lambda p: p[0]):
-        best = max(best, score)
-        out.append((int(calls), float(best)))
-    return out
+    ordered = sorted(points, key=lambda p: p[0])
+    bests = itertools.accumulate((score for _, score in ordered), max)
+    return [(int(calls), float(best)) for (calls, _), best in zip(ordered, bests)]
 
 
-def _require_budget(job: OptimizeJob) -> int:
+def _compile_gepa(job: OptimizeJob, gepa_class: Any, use_merge: bool, **extra: Any) -> tuple[Any, CountingMetric]:
+    """``job.program`` compiled by ``gepa_class`` (ours or dspy.GEPA) with the same settings, and its metric wrapper."""
     if job.budget is None or job.budget < 1:
         raise ValueError(f"a GEPA run needs a positive metric-call budget, got {job.budget!r}")
-    return job.budget
+    counted = CountingMetric(job.metric)
+    optimizer = gepa_class(metric=counted, max_metric_calls=job.budget, reflection_lm=job.lms.get("reflection"),
+                           reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
+                           num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True,
+                           **extra)
+    with dspy.context(lm=job.lms.get("task")):
+        return optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val)), counted
 
 
 def run_baseline(job: OptimizeJob) -> OptimizeOutcome:
@@ -170,20 +153,13 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``gepa_dspy.GEPA`` with ``max_metric_calls = budget``; resumes from ``log_dir`` after a crash."""
     from gepa_dspy import GEPA
 
-    counted = CountingMetric(job.metric)
-    optimizer = GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.get("reflection"),
-                     reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
-                     num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True,
-                     reflection_reply_format=job.reflection_reply_format)
-    with dspy.context(lm=job.lms.get("task")):
-        program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
+    program, counted = _compile_gepa(job, GEPA, use_merge, reflection_reply_format=job.reflection_reply_format)
     results = program.detailed_results
     best = results.best_idx
-    val = SplitScores(scores=[float(s) for s in results.val_score_table[best]], source="optimizer")
     return OptimizeOutcome(
         program=program, metric_calls=int(results.total_metric_calls), counted_metric_calls=counted.rollouts,
         feedback_metric_calls=counted.feedback_calls, curve=[(int(c), float(s)) for c, s in results.score_curve],
-        val=val,
+        val=SplitScores(scores=[float(s) for s in results.val_score_table[best]], source="optimizer"),
         details={"candidates": len(results.candidates), "best_idx": best, "stop_reason": results.stop_reason,
                  "num_full_val_evals": results.num_full_val_evals, "cache_hits": results.cache_hits,
                  "val_aggregate_scores": results.val_aggregate_scores, "parents": [list(p) for p in results.parents],
@@ -193,19 +169,13 @@ def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
 
 def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
     """``dspy.GEPA`` (the reference implementation) with the same budget and settings."""
-    counted = CountingMetric(job.metric)
-    optimizer = dspy.GEPA(metric=counted, max_metric_calls=_require_budget(job), reflection_lm=job.lms.get("reflection"),
-                          reflection_minibatch_size=job.reflection_minibatch_size, use_merge=use_merge,
-                          num_threads=job.num_threads, seed=job.seed, log_dir=str(job.log_dir), track_stats=True)
-    with dspy.context(lm=job.lms.get("task")):
-        program = optimizer.compile(job.program, trainset=list(job.train), valset=list(job.val))
+    program, counted = _compile_gepa(job, dspy.GEPA, use_merge)
     results = program.detailed_results  # track_stats=True
     best = results.best_idx
     subscores = results.val_subscores[best]
     keys = sorted(subscores) if isinstance(subscores, dict) else range(len(subscores))
-    val = None
-    if len(subscores) == len(job.val):
-        val = SplitScores(scores=[float(subscores[k]) for k in keys], source="optimizer")
+    scores = [float(subscores[k]) for k in keys]
+    val = SplitScores(scores, source="optimizer") if len(scores) == len(job.val) else None
     reported = results.total_metric_calls
     return OptimizeOutcome(
         program=program, metric_calls=int(reported if reported is not None else counted.rollouts),
@@ -219,12 +189,8 @@ def run_dspy_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
 
 
 def mipro_curve(trial_logs: dict[Any, Any], rollouts: int) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(curve, raw full evaluations) from MIPROv2's ``trial_logs``.
-
-    MIPROv2 logs full-valset scores in percent with its evaluation calls so far (bootstrapping excluded).
-    Bootstrapping runs first, so the curve's x is ``rollouts - last evaluation count + evaluation count`` and
-    its y the best score so far in [0, 1].
-    """
+    """(curve, raw full evaluations) from MIPROv2's ``trial_logs`` (full-valset scores in percent, evaluation calls
+    without bootstrapping, which runs first: x is ``rollouts - last evaluation count + evaluation count``)."""
     full = sorted((int(t.get("total_eval_calls_so_far", 0)), float(t["full_eval_score"]))
                   for t in trial_logs.values() if isinstance(t, dict) and "full_eval_score" in t)
     if not full:
@@ -234,12 +200,8 @@ def mipro_curve(trial_logs: dict[Any, Any], rollouts: int) -> tuple[list[tuple[i
 
 
 def run_mipro(job: OptimizeJob) -> OptimizeOutcome:
-    """``dspy.MIPROv2`` with ``auto`` and demo counts from the settings; the proposer uses the reflection LM.
-
-    Its metric calls are the program runs counted while it compiled: bootstrapping's teacher runs and every
-    evaluation, failed runs included (DSPy's straggler copies too; ``--dspy-straggler-timeout 0`` turns those
-    off). MIPROv2 keeps no resumable state, so an interrupted run starts over (its log folder is cleared).
-    """
+    """``dspy.MIPROv2`` with the settings' ``auto`` and demo counts, its proposer on the reflection LM. Metric calls:
+    the program runs counted while it compiled. It cannot resume, so its log folder is cleared first."""
     settings = job.mipro
     counted = CountingMetric(job.metric, scalar=True)
     if job.log_dir.exists():

@@ -1,10 +1,6 @@
-"""Finished run records -> ``results.csv``, a Table-1-shaped ``table.md`` with paired gains, and PNG plots; and
-``export_runs`` / ``import_finished_runs``, which copy a runs folder's small files out and back in.
-
-Notebook API (keep these names): ``load_records``, ``results_frame``, ``table_markdown``, ``gains_table``,
-``plot_score_vs_calls``, ``plot_prompt_lengths``, ``failed_runs`` and ``report(out_dir)``. The paired gain and its
-interval: ``pooled_interval``; docs/compare.md says what the interval covers and what it does not.
-"""
+"""Finished run records -> ``results.csv``, a Table-1-shaped ``table.md`` with paired gains (``pooled_interval``),
+PNG plots; ``export_runs`` / ``import_finished_runs`` copy a runs folder's small files out and back in. The notebook
+API names are exported by ``benchmarks.compare``; docs/compare.md describes the report."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +25,8 @@ PAPER_BENCHMARK_ORDER = ("hotpotqa", "ifbench", "hover", "pupa")
 OPTIMIZER_LABELS = {"baseline": "Baseline", "mipro": "MIPROv2", "dspy_gepa": "dspy.GEPA",
                     "dspy_gepa_merge": "dspy.GEPA+Merge", "gepa": "GEPA (ours)", "gepa_merge": "GEPA+Merge (ours)"}
 BENCHMARK_LABELS = {"hotpotqa": "HotpotQA", "ifbench": "IFBench", "hover": "HoVer", "pupa": "PUPA"}
+#: The report's row and column order by frame column.
+_ORDER: dict[str, Sequence[str]] = {"optimizer": OPTIMIZERS, "benchmark": PAPER_BENCHMARK_ORDER}
 #: Head-to-head pairs for the report besides "over the baseline": (ours, theirs).
 HEAD_TO_HEAD = (("gepa", "dspy_gepa"), ("gepa_merge", "dspy_gepa_merge"))
 REFERENCE = "baseline"
@@ -82,8 +80,22 @@ def _run_label(run: dict[str, Any]) -> str:
     return f"{_bench(run['benchmark'])} / {_label(run['optimizer'])} / seed {run['seed']}"
 
 
-def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
+def _ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
     return sorted(set(values), key=lambda v: (order.index(v) if v in order else len(order), v))
+
+
+def _grid(frame: pd.DataFrame, values: str, aggfunc: Any, index: str = "optimizer",
+          columns: str = "benchmark") -> pd.DataFrame:
+    """``frame[values]`` pivoted to ``index`` x ``columns``, both in the report's order."""
+    table = frame.pivot_table(index=index, columns=columns, values=values, aggfunc=aggfunc)
+    return table.reindex(index=_ordered(frame[index], _ORDER[index]), columns=_ordered(frame[columns], _ORDER[columns]))
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """``table`` as Markdown, with optimizer and benchmark labels for its index and columns."""
+    out = table.rename(index=_label, columns=_bench)
+    out.index.name, out.columns.name = "Optimizer", None
+    return out.to_markdown(disable_numparse=True)
 
 
 def _by_run(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,7 +119,8 @@ def metric_settings_markdown(records: Sequence[dict[str, Any]]) -> str:
     for r in _by_run(records):
         settings = (r.get("metric") or {}).get("settings")
         text = ", ".join(f"{k} {v}" for k, v in sorted(settings.items())) if settings else "not recorded"
-        by_benchmark.setdefault(r["benchmark"], {}).setdefault(text, []).append(f"{_label(r['optimizer'])} seed {r['seed']}")
+        runs = by_benchmark.setdefault(r["benchmark"], {}).setdefault(text, [])
+        runs.append(f"{_label(r['optimizer'])} seed {r['seed']}")
     lines = []
     for bench in _ordered(list(by_benchmark), PAPER_BENCHMARK_ORDER):
         variants = by_benchmark[bench]
@@ -165,8 +178,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
                 row[f"{role}_prompt_tokens"] = int(counts.get("prompt_tokens", 0))
                 row[f"{role}_completion_tokens"] = int(counts.get("completion_tokens", 0))
     row.update({
-        "instruction_chars": prompts.get("instruction_chars", 0), "instruction_tokens": prompts.get("instruction_tokens", 0),
-        "demos": prompts.get("demos", 0), "demo_tokens": prompts.get("demo_tokens", 0),
+        **{k: prompts.get(k, 0) for k in ("instruction_chars", "instruction_tokens", "demos", "demo_tokens")},
         "prompt_tokens": prompts.get("instruction_tokens", 0) + prompts.get("demo_tokens", 0),
         "tokenizer": prompts.get("tokenizer"), "task_model": lms.get("task", {}).get("model"),
         "reflection_model": lms.get("reflection", {}).get("model"), "finished_at": record.get("finished_at"),
@@ -175,62 +187,46 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 #: A minimal record, used only to name the frame's columns when there are no records.
-_EXAMPLE_RECORD: dict[str, Any] = {"benchmark": "", "optimizer": "", "seed": 0, "sizes": {"train": 0, "val": 0, "test": 0},
-                                   "val": {"mean": 0.0}, "test": {"mean": 0.0}, "wall_seconds": {"total": 0.0, "optimize": 0.0}}
+_EXAMPLE_RECORD: dict[str, Any] = {"benchmark": "", "optimizer": "", "seed": 0, "val": {"mean": 0.0},
+                                   "test": {"mean": 0.0}, "sizes": {"train": 0, "val": 0, "test": 0},
+                                   "wall_seconds": {"total": 0.0, "optimize": 0.0}}
 
 
 def results_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per run: scores, metric calls, LM calls and tokens, prompt lengths (see docs/compare.md)."""
     frame = pd.DataFrame([_row(r) for r in records], columns=list(_row(_EXAMPLE_RECORD)))
-    rank = {"optimizer": OPTIMIZERS, "benchmark": PAPER_BENCHMARK_ORDER}
     return frame.sort_values(["benchmark", "optimizer", "seed"], key=lambda c: c.map(
-        lambda v: (f"{list(rank[c.name]).index(v) if v in rank[c.name] else len(rank[c.name]):02d}{v}")
-        if c.name in rank else v)).reset_index(drop=True)
+        lambda v: (f"{list(_ORDER[c.name]).index(v) if v in _ORDER[c.name] else len(_ORDER[c.name]):02d}{v}")
+        if c.name in _ORDER else v)).reset_index(drop=True)
 
 
 def table_markdown(frame: pd.DataFrame) -> str:
-    """Table 1 of the paper: optimizers x benchmarks, test score x100 as mean ± std over seeds.
-
-    ``Aggregate`` is the mean of the benchmark means (only for optimizers run on every benchmark); ``Gain vs
-    baseline`` is the aggregate minus the baseline's. A second table gives the mean metric calls spent.
-    """
+    """Table 1 of the paper: optimizers x benchmarks, test score x100 as mean ± std over seeds, ``Aggregate`` (for
+    optimizers run on every benchmark) and ``Gain vs baseline``; then the mean metric calls spent."""
     if frame.empty:
         return "_No finished runs yet._\n"
-    benches = _ordered(frame["benchmark"].tolist(), PAPER_BENCHMARK_ORDER)
-    opts = _ordered(frame["optimizer"].tolist(), OPTIMIZERS)
     seeds = sorted(frame["seed"].unique().tolist())
 
     def cell(scores: pd.Series) -> str:
         text = f"{100 * scores.mean():.1f}" + (f" ± {100 * scores.std(ddof=1):.1f}" if len(scores) > 1 else "")
         return text + ("" if len(scores) == len(seeds) else f" (n={len(scores)})")
 
-    def pivot(values: str, aggfunc: Any) -> pd.DataFrame:
-        return frame.pivot_table(index="optimizer", columns="benchmark", values=values, aggfunc=aggfunc).reindex(
-            index=opts, columns=benches)
-
-    means = pivot("test_score", "mean")
+    means = _grid(frame, "test_score", "mean")
     aggregate = means.mean(axis=1).where(means.notna().all(axis=1))
-    table = pivot("test_score", cell).fillna("–")
+    table = _grid(frame, "test_score", cell).fillna("–")
     table["Aggregate"] = aggregate.map(lambda a: "–" if pd.isna(a) else f"{100 * a:.1f}")
     base = aggregate.get("baseline", np.nan)
-    table["Gain vs baseline"] = [("–" if opt == "baseline" or pd.isna(a) or pd.isna(base) else f"{100 * (a - base):+.1f}")
-                                 for opt, a in aggregate.items()]
-    calls = pivot("metric_calls", "mean").map(lambda c: "–" if pd.isna(c) else f"{c:.0f}")
+    table["Gain vs baseline"] = ["–" if opt == "baseline" or pd.isna(a) or pd.isna(base)
+                                 else f"{100 * (a - base):+.1f}" for opt, a in aggregate.items()]
+    calls = _grid(frame, "metric_calls", "mean").map(lambda c: "–" if pd.isna(c) else f"{c:.0f}")
     scale = ", ".join(sorted({str(s) for s in frame["scale"].dropna()})) or "?"
     first = frame.iloc[0]
     return "\n".join([
-        _labelled(table).to_markdown(disable_numparse=True), "",
+        _markdown(table), "",
         f"Test score x100, mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); scale {scale}, "
         f"{int(first.n_train)} train / {int(first.n_val)} val / {int(first.n_test)} test examples (first benchmark). "
         "Cells marked (n=k) have fewer finished seeds.", "",
-        "Metric calls spent (mean over seeds):", "", _labelled(calls).to_markdown(disable_numparse=True)]) + "\n"
-
-
-def _labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with optimizer and benchmark labels for its index and columns."""
-    out = table.rename(index=_label, columns=_bench)
-    out.index.name, out.columns.name = "Optimizer", None
-    return out
+        "Metric calls spent (mean over seeds):", "", _markdown(calls)]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -249,8 +245,7 @@ class PairedGain:
 
     @property
     def verdict(self) -> str:
-        """``better``/``worse`` when the interval excludes 0, ``within noise`` when it contains 0, ``no
-        difference`` when every paired example scored the same."""
+        """``better``/``worse`` when the interval excludes 0, else ``within noise`` (or ``no difference``)."""
         if self.low == self.high == 0:
             return "no difference"
         return "better" if self.low > 0 else "worse" if self.high < 0 else "within noise"
@@ -314,7 +309,8 @@ def paired_gains(records: Sequence[dict[str, Any]], reference: str = REFERENCE,
     least one paired seed."""
     by_key = {(r["benchmark"], r["optimizer"], r["seed"]): r for r in records}
     gains = []
-    for bench, opt in sorted({(b, o) for b, o, _ in by_key if o != reference and (optimizers is None or o in optimizers)}):
+    pairs = {(b, o) for b, o, _ in by_key if o != reference and (optimizers is None or o in optimizers)}
+    for bench, opt in sorted(pairs):
         runs = {s: (r, by_key[(bench, reference, s)]) for (b, o, s), r in by_key.items()
                 if (b, o) == (bench, opt) and (bench, reference, s) in by_key}
         gain = paired_gain(bench, opt, runs, **kwargs)
@@ -331,11 +327,9 @@ def gains_markdown(gains: Sequence[PairedGain], reference: str = REFERENCE) -> s
     frame = pd.DataFrame([{"optimizer": g.optimizer, "benchmark": g.benchmark,
                            "cell": f"{100 * g.gain:+.1f} [{100 * g.low:+.1f}, {100 * g.high:+.1f}] {g.verdict}"}
                           for g in gains])
-    table = frame.pivot_table(index="optimizer", columns="benchmark", values="cell", aggfunc="first").reindex(
-        index=_ordered(frame.optimizer.tolist(), OPTIMIZERS),
-        columns=_ordered(frame.benchmark.tolist(), PAPER_BENCHMARK_ORDER)).fillna("–")
+    table = _grid(frame, "cell", "first").fillna("–")
     lines = ["", f"Test gain over {ref} x100, paired by example, with a {CONFIDENCE:.0%} resampling interval "
-                 "(test examples resampled within each seed):", "", _labelled(table).to_markdown(disable_numparse=True)]
+                 "(test examples resampled within each seed):", "", _markdown(table)]
     if reference == REFERENCE:
         lines += ["", "The interval covers only the choice of test examples, not run-to-run variance of the optimizer "
                       "or of the LM, so it understates the uncertainty; \"within noise\" means it contains 0."]
@@ -410,9 +404,8 @@ def plot_prompt_lengths(records: Sequence[dict[str, Any]], path: str | Path) -> 
     """Mean prompt length (instruction plus few-shot demo tokens) per optimizer, grouped by benchmark."""
     plt = _pyplot()
     frame = results_frame(records)
-    opts = _ordered(frame["optimizer"].tolist(), OPTIMIZERS)
-    means = frame.pivot_table(index="benchmark", columns="optimizer", values="prompt_tokens", aggfunc="mean").reindex(
-        index=_ordered(frame["benchmark"].tolist(), PAPER_BENCHMARK_ORDER), columns=opts)
+    means = _grid(frame, "prompt_tokens", "mean", index="benchmark", columns="optimizer")
+    opts = list(means.columns)
     fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(means) + 2), 4))
     means.rename(index=_bench, columns=_label).plot.bar(ax=ax, rot=0, color=[_colors(opts)[o] for o in opts])
     tokenizers = frame["tokenizer"].dropna()
@@ -461,9 +454,8 @@ def _copy(run: Path, folder: Path, names: Sequence[str]) -> Path:
 
 
 def export_runs(out_dir: str | Path, dest: str | Path) -> list[Path]:
-    """Copy every finished run's small files (``EXPORTED_FILES``; no optimizer checkpoints) and every failed
-    run's ``error.json`` from ``out_dir`` to ``dest`` (same layout), then write the report there. Returns the
-    run folders written; raises ``FileNotFoundError`` when ``out_dir`` has no finished run."""
+    """Copy every finished run's ``EXPORTED_FILES`` and every failed run's ``error.json`` from ``out_dir`` to ``dest``,
+    then write the report there; returns the run folders written (FileNotFoundError without a finished run)."""
     source, target = Path(out_dir), Path(dest)
     written = [_copy(run, target / run.relative_to(source), EXPORTED_FILES)
                for run in _finished_runs(source, target, "export destination")]

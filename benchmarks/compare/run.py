@@ -1,12 +1,5 @@
-"""Run every (benchmark, optimizer, seed) of a comparison, one folder and one ``record.json`` each.
-
-Layout: ``OUT/<benchmark>/<optimizer>/seed<k>/`` holds ``record.json`` (written atomically, last),
-``program.json`` (``program.save``), ``optimizer_log/`` (the optimizer's checkpoints) and, after a failed
-attempt, ``error.json``. A run with a ``record.json`` is finished and skipped. Any other run folder is an
-interrupted or failed attempt and runs again: our GEPA and dspy.GEPA resume from ``optimizer_log/``, MIPROv2
-and the scoring start over. While a process runs a run it holds ``run.lock`` (``filelock``); another process
-reaching the same run skips it.
-"""
+"""Run every (benchmark, optimizer, seed) of a comparison, one folder and one ``record.json`` each; a run with a
+``record.json`` is skipped, any other runs again. Folder layout, resuming and locking: docs/compare.md."""
 
 from __future__ import annotations
 
@@ -40,7 +33,7 @@ import benchmarks
 from benchmarks.common import score_of
 from gepa_dspy.engine.checkpoint import save_json_atomic
 
-from .config import BUDGETED, ERROR, LOCK, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, CompareConfig
+from .config import BUDGETED, ERROR, LOCK, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, SCALES, CompareConfig
 from .optimizers import OPTIMIZE, OptimizeJob, ProgramRunCounter, SplitScores
 from .slow_lm_workarounds import straggler_timeout
 
@@ -171,11 +164,6 @@ class RunLMs:
         return {role: str(getattr(lm, "model", type(lm).__name__)) for role, lm in self.lms.items()}
 
 
-def spec_factory(config: CompareConfig) -> LMFactory:
-    """Reflection uses ``config.reflection_lm``; every other role (PUPA's judge and untrusted model) the task LM."""
-    return lambda role: (config.reflection_lm if role == "reflection" else config.task_lm).build()
-
-
 def run_keys(config: CompareConfig) -> list[RunKey]:
     """All runs in execution order: per benchmark and seed, baseline and MIPROv2 before the GEPA variants."""
     ordered = [o for o in OPTIMIZERS if o in config.optimizers]
@@ -186,7 +174,8 @@ def _takes(function: Callable[..., Any], name: str) -> bool:
     return name in inspect.signature(function).parameters
 
 
-def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -> tuple[dspy.Module, Callable[..., Any]]:
+def program_and_metric(module: ModuleType, lms: RunLMs,
+                       config: CompareConfig) -> tuple[dspy.Module, Callable[..., Any]]:
     """A fresh program and the metric, wired to this run's LMs. ``make_program`` gets ``data_dir``, ``max_tokens``
     and ``untrusted_lm`` (PUPA) when it takes them; ``make_metric(judge_lm=..., judge_format=...)`` (PUPA) is
     used when the module has it, else ``module.metric``."""
@@ -207,15 +196,6 @@ def program_and_metric(module: ModuleType, lms: RunLMs, config: CompareConfig) -
     return make_program(**options), metric
 
 
-def load_splits(module: ModuleType, config: CompareConfig, seed: int) -> Any:
-    """The benchmark's splits for ``seed`` (or the fixed ``split_seed``) at the configured sizes."""
-    kwargs: dict[str, Any] = {"scale": config.data_scale(), "data_dir": config.data_dir,
-                              "seed": seed if config.split_seed is None else config.split_seed}
-    if config.sizes is not None:
-        kwargs["sizes"] = config.sizes
-    return module.load_splits(**kwargs)
-
-
 def split_digest(examples: Sequence[Any]) -> str:
     """A digest of a split's examples in order, stored in run records so pairs are checked, not assumed."""
     digest = hashlib.sha256()
@@ -225,35 +205,25 @@ def split_digest(examples: Sequence[Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The finished record in ``folder``, or None."""
-    path = folder / RECORD
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
 def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str | None]:
     """(budget, where it came from) for a run: ``--budget``, else MIPROv2's spent calls, else the scale default."""
     if key.optimizer not in BUDGETED:
         return None, None
     if config.budget is not None:
         return config.budget, "--budget"
-    mipro = read_record(RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir))
-    if mipro is not None:
-        return int(mipro["metric_calls"]), "mipro"
+    mipro = RunKey(key.benchmark, "mipro", key.seed).folder(config.out_dir) / RECORD
+    if mipro.exists():
+        return int(json.loads(mipro.read_text(encoding="utf-8"))["metric_calls"]), "mipro"
     if "mipro" in config.optimizers:
         return None, "mipro did not finish"
-    default = config.default_budget()
+    default = SCALES[config.scale].budget
     return default, (f"scale default ({config.scale})" if default is not None else None)
 
 
 def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
                      lm: dspy.BaseLM, num_threads: int = 1, progress: bool = False) -> SplitScores:
-    """Score ``program`` on every example with ``dspy.Evaluate`` and ``lm`` as the configured LM.
-
-    The same function scores every optimizer's result, so test scores differ only by the program. A failing
-    example (the program or the metric raised) scores 0 and is counted in ``errors``; it never stops the
-    evaluation.
-    """
+    """Score ``program`` on every example with ``dspy.Evaluate`` under ``lm`` (the same for every optimizer). A
+    failing example (the program or the metric raised) scores 0 and is counted in ``errors``."""
     judged: list[int] = []  # one entry per example whose metric returned (list.append is thread-safe)
 
     def score(gold: dspy.Example, pred: Any) -> float:
@@ -324,22 +294,20 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     program, metric = program_and_metric(module, lms, config)
     counters = {"start": metric_counters(metric)}
     runs = ProgramRunCounter(type(program))
-    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget, log_dir=folder / OPTIMIZER_LOG,
-                      seed=key.seed, num_threads=config.num_threads, program_runs=runs, mipro=config.mipro,
-                      reflection_minibatch_size=config.reflection_minibatch_size,
+    job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
+                      log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads, program_runs=runs,
+                      mipro=config.mipro, reflection_minibatch_size=config.reflection_minibatch_size,
                       reflection_reply_format=config.reflection_reply_format)
     with dspy.context(callbacks=[*dspy.settings.get("callbacks", []), runs]):
         outcome = OPTIMIZE[key.optimizer](job)
-    t_opt = time.perf_counter()
-    counters["optimization"] = metric_counters(metric)
-    optimization_usage = lms.take_usage()
-    val = outcome.val or evaluate_program(outcome.program, splits.val, metric, lms.get("task"), config.num_threads,
-                                          progress=True)
-    t_val = time.perf_counter()
-    counters["val"] = metric_counters(metric)
-    test = evaluate_program(outcome.program, splits.test, metric, lms.get("task"), config.num_threads, progress=True)
-    t_test = time.perf_counter()
-    counters["test"] = metric_counters(metric)
+    t_opt, counters["optimization"] = time.perf_counter(), metric_counters(metric)
+    optimization_usage = lms.take_usage()  # before the scoring builds the task LM (baseline: no LM used so far)
+    score = functools.partial(evaluate_program, outcome.program, metric=metric, lm=lms.get("task"),
+                              num_threads=config.num_threads, progress=True)
+    val = outcome.val or score(splits.val)
+    t_val, counters["val"] = time.perf_counter(), metric_counters(metric)
+    test = score(splits.test)
+    t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
     outcome.program.save(str(folder / PROGRAM))
     record = {
         "schema": SCHEMA_VERSION,
@@ -374,16 +342,17 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
 def _run_attempts(key: RunKey, config: CompareConfig, splits_by: dict[tuple[str, int], Any], factory: LMFactory,
                   budget: int | None, source: str | None, say: Callable[[str], None]
                   ) -> tuple[dict[str, Any] | None, str | None]:
-    """Up to ``config.attempts`` attempts at one run: (record, None), or (None, the last failure's message).
-
-    Each failure is written to the run's ``error.json``; one failed run must not end the comparison.
-    """
+    """Up to ``config.attempts`` attempts at one run: (record, None), or (None, the last failure's message); each
+    failure is written to the run's ``error.json``."""
     message = ""
     for attempt in range(1, config.attempts + 1):
         try:
             module = benchmarks.get(key.benchmark)
             if (key.benchmark, key.seed) not in splits_by:
-                splits_by[(key.benchmark, key.seed)] = load_splits(module, config, key.seed)
+                sizes = {} if config.sizes is None else {"sizes": config.sizes}
+                splits_by[(key.benchmark, key.seed)] = module.load_splits(
+                    scale=SCALES[config.scale].data_scale, data_dir=config.data_dir,
+                    seed=key.seed if config.split_seed is None else config.split_seed, **sizes)
             splits = splits_by[(key.benchmark, key.seed)]
             with straggler_timeout(config.dspy_straggler_timeout):  # opt-in, see slow_lm_workarounds.py
                 return execute_run(key, config, module, splits, factory, budget, source, attempt), None
@@ -415,15 +384,13 @@ def is_locked(folder: Path) -> bool:
 
 def run_comparison(config: CompareConfig, factory: LMFactory | None = None, stream: Any = None) -> RunSummary:
     """Run every run of ``config`` not finished yet; failures go to ``error.json`` and do not stop the rest.
-
-    ``factory`` replaces the LMs built from ``config``'s specs (tests pass scripted ones).
-    """
-    factory = factory or spec_factory(config)
+    ``factory`` replaces the LMs built from ``config``'s specs (tests pass scripted ones)."""
+    # Reflection uses config.reflection_lm; every other role (PUPA's judge and untrusted model) the task LM.
+    factory = factory or (lambda role: (config.reflection_lm if role == "reflection" else config.task_lm).build())
     package_versions()  # the commit of the code this process runs, before the checkout can move on
     summary = RunSummary()
     splits_by: dict[tuple[str, int], Any] = {}
-    keys = run_keys(config)
-    bar = tqdm(keys, desc="compare", unit="run", file=stream or sys.stderr, dynamic_ncols=False, ascii=True)
+    bar = tqdm(run_keys(config), desc="compare", unit="run", file=stream or sys.stderr, ascii=True)
     for key in bar:
         folder = key.folder(config.out_dir)
 

@@ -1,14 +1,9 @@
-"""Opt-in workarounds for running the comparison on a slow local LM. Nothing here is active unless asked for.
+"""Opt-in workarounds for running the comparison on a slow local LM; nothing here is active unless asked for.
 
-Only one is still needed:
-
-``straggler_timeout`` (``--dspy-straggler-timeout SECONDS``): DSPy's ``ParallelExecutor`` (behind
-``dspy.Evaluate``, hence MIPROv2, dspy.GEPA and the harness's own scoring) submits a second copy of any example
-that has run for ``timeout`` seconds (120 by default) once at most three remain. On a shared CPU server where one
-program call can take minutes, the copies only queue behind the originals, double the load, and their program
-runs count towards MIPROv2's metric calls. DSPy exposes no setting for it, so the constructor's default is
-swapped for the duration of a block; 0 turns re-submission off (DSPy skips the check when it is not > 0). A
-``timeout`` a caller passes explicitly is kept.
+``straggler_timeout`` (``--dspy-straggler-timeout SECONDS``, see docs/compare.md): DSPy's ``ParallelExecutor``
+re-submits an example running for ``timeout`` seconds (default 120); on a slow shared server the copies only add
+load and MIPROv2 metric calls. DSPy has no setting for it, so the constructor's default is swapped within a block
+(0: never re-submit; a ``timeout`` a caller passes is kept).
 """
 
 from __future__ import annotations
