@@ -162,3 +162,33 @@ def test_a_sealed_cache_refuses_late_outcomes_and_keeps_its_journal_unchanged(tm
     assert len((tmp_path / "evaluations.jsonl").read_text().splitlines()) == 1
     cache.unseal()
     assert cache.put("c", "e2", Outcome(score=1.0, feedback="")) and len(cache) == 2
+
+
+class ConstantWorseProposer(FakeProposer):
+    """Proposes the same instruction whatever it is shown; its children never beat the parent."""
+
+    def propose(self, candidate, component, runs):
+        return FakeProposer.propose(self, {"a": "same", "b": "same"}, component, [])  # counts the call
+
+
+class SeedWinsEvaluator(FakeEvaluator):
+    def evaluate(self, candidate, example_ids, sink):
+        for e in example_ids:
+            self.runs.append((repr(sorted(candidate.items())), e))
+            sink(e, Outcome(score=1.0 if candidate == SEED else 0.0, feedback="worse than the seed"))
+
+
+def test_a_reflection_like_an_earlier_one_is_a_free_repeat_and_a_stuck_search_stops(tmp_path):
+    """Same parent, same component, same minibatch: the reflection prompt would be the same, so the proposer is not
+    asked again (DSPy's tests: a one-example trainset and a budget of 4 make exactly one proposer call)."""
+    evaluator, proposer = SeedWinsEvaluator(), ConstantWorseProposer()
+    config = SearchConfig(max_metric_calls=400, seed=0, use_merge=False, skip_perfect_score=False,
+                          max_stalled_iterations=6)
+    search = GEPASearch(SEED, ["t0"], ["v0"], evaluator, proposer, config, ParetoParentSelector(),
+                        RoundRobinComponentSelector(), log_dir=tmp_path, fingerprint={"run": "repeat"})
+    result = search.run()
+    statuses = [h.status for h in result.history]
+    assert proposer.calls == 2  # component a once, component b once; then every draw is a repeat
+    assert statuses[:2] == ["rejected", "rejected"] and set(statuses[2:]) == {"repeat"}
+    assert result.stop_reason.startswith("stalled") and result.counters["reflection_repeat"] == 6
+    assert result.metric_calls == 4  # the seed on v0 and t0, then one child per component on t0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import events as ev
 from .budgeted_evaluator import BudgetedEvaluator
@@ -73,6 +73,10 @@ class Turn:
         """Held while the iteration chooses its components; yields the round-robin pointers to choose against."""
         yield state.pool.next_component
 
+    def same_reflection_earlier_in_round(self, matches: Callable[[IterationRecord], bool]) -> int | None:
+        """An earlier iteration of this round that ``matches`` and reflected (so this one would repeat it)."""
+        return None
+
     def child_runs_may_start(self, proposal: Proposal) -> bool:
         return True
 
@@ -81,6 +85,11 @@ class Turn:
 
 
 SEQUENTIAL = Turn()
+
+#: Statuses of reflection iterations that do not make a later identical reflection a repeat: those that ended
+#: before a proposal was scored (skipped, repeated, discarded by a parallel round), and "no_proposal", whose
+#: failure may have been the LM's (an outage, a timeout) and may not happen again.
+NOT_REFLECTED = ("skipped_perfect", "repeat", "discarded", "no_proposal")
 
 
 class Iteration:
@@ -160,9 +169,18 @@ class Iteration:
             choice = choose_components(self.component_selector, self.state.pool, parent_id,
                                        SelectionContext(record.iteration, runs_on_batch), pointers)
             proposal.next_component = choice.next_component
-        record.components = list(choice.components)
+            record.components = list(choice.components)
 
-        # 3. Reflect: a new instruction for each chosen component, from the parent's runs and feedback.
+        # 3. Reflect: a new instruction for each chosen component, from the parent's runs and feedback. The
+        #    reflection prompt is a function of the parent, the component and the minibatch's (cached) runs, so
+        #    a reflection exactly like an earlier one would ask the same question again: it is skipped, for free.
+        earlier = self._same_reflection_before(parent_id, record.components, batch)
+        if earlier is None:
+            earlier = turn.same_reflection_earlier_in_round(lambda other: _same_reflection(other, parent_id,
+                                                                                           record.components, batch))
+        if earlier is not None:
+            proposal.set("repeat", f"iteration {earlier} already reflected on this parent, component and minibatch")
+            return
         child = dict(parent)
         for component in choice.components:
             text = self._propose(record.iteration, parent, component, runs_on_batch)
@@ -206,6 +224,14 @@ class Iteration:
         else:
             proposal.val_scores = [o.score for o in self.runs.evaluate(child, self.val_ids)]
         proposal.set("accepted", f"val mean {sum(proposal.val_scores) / len(proposal.val_scores):.4f}")
+
+    def _same_reflection_before(self, parent_id: int, components: list[str], batch: list[str]) -> int | None:
+        """The earlier iteration that reflected on this parent and these components over the same minibatch
+        examples, if any (read from the history, so a resumed search skips the same ones)."""
+        for record in self.state.history:
+            if record.status not in NOT_REFLECTED and _same_reflection(record, parent_id, components, batch):
+                return record.iteration
+        return None
 
     def _propose(self, iteration: int, parent: Candidate, component: str, runs: list[tuple[str, Outcome]]) -> str | None:
         """A proposal for one component, reusing a journaled one from before a restart if there is one."""
@@ -301,6 +327,11 @@ class Iteration:
             self.events.emit(ev.CandidateAdded(index, tuple(pool.parents[index]), pool.origins[index], scores[index],
                                                self.runs.metric_calls, best, scores[best]))
         return index
+
+
+def _same_reflection(record: IterationRecord, parent_id: int, components: list[str], batch: list[str]) -> bool:
+    return (record.kind == "reflection" and record.parent_ids == [parent_id] and record.components == components
+            and sorted(record.example_ids) == sorted(batch))
 
 
 def _fmt(scores: Sequence[float]) -> str:

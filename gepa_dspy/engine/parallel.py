@@ -29,10 +29,11 @@ import contextvars
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .budgeted_evaluator import AbortEvaluation, PeerRunFailed
-from .iteration import Iteration, Proposal, Turn
+from .iteration import NOT_REFLECTED, Iteration, Proposal, Turn
+from .records import IterationRecord
 from .state import SearchState
 
 logger = logging.getLogger("gepa_dspy")
@@ -68,6 +69,17 @@ class RoundTurn(Turn):
             chosen = self.proposal.next_component
             self.pointers_after = chosen if chosen is not None else pointers
             self.chosen.set()
+
+    def same_reflection_earlier_in_round(self, matches: Callable[[IterationRecord], bool]) -> int | None:
+        """As the sequential loop would find it in the history: an earlier iteration of this round with the same
+        parent, components and minibatch that reflected (waited for until its minibatch verdict is known). In a
+        prefetch round an iteration after a winner is dropped at commit whatever it did."""
+        for other in self.earlier:
+            if other.proposal.merge is None and matches(other.proposal.record):
+                other.resolved.wait()
+                if other.proposal.status not in NOT_REFLECTED:
+                    return other.proposal.record.iteration
+        return None
 
     def child_runs_may_start(self, proposal: Proposal) -> bool:
         if self.mode != "prefetch" or not self.earlier:

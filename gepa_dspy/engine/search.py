@@ -227,7 +227,7 @@ class GEPASearch:
     def _should_stop(self) -> str | None:
         if self.state.stalled >= self.config.max_stalled_iterations:
             reason = f"stalled: {self.state.stalled} iterations in a row added no candidate and paid for no run"
-            logger.warning("GEPA: %s (the parent was already perfect, or proposals were duplicates or rejected; see counters)", reason)
+            logger.warning("GEPA: %s (the parent was already perfect, proposals were duplicates or rejected, or reflections repeated earlier ones on the same parent, component and minibatch; see counters)", reason)
             return reason
         if self.log_dir and (self.log_dir / STOP_FILE).exists():
             # Honoured once: removed, so the next compile with this log_dir resumes instead of stopping at once.

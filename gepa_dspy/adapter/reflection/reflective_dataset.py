@@ -92,9 +92,11 @@ class ReflectiveDatasetBuilder:
             calls = [entry for entry in outcome.trace if entry.get("predictor") == component]
             if not self.add_format_failure_as_feedback:
                 calls = [c for c in calls if "error" not in c]
-            else:  # a failed call first, as the most telling record (it is what broke the run)
-                calls = sorted(calls, key=lambda c: "error" not in c)
-            calls = calls[:max_calls_per_example]
+            # Kept when there are more calls than room: failed calls first (a failure is what broke the run),
+            # then the latest (in a loop such as ReAct the last call carries the whole trajectory and produced
+            # the final output); shown in the order they ran.
+            kept = sorted(range(len(calls)), key=lambda i: ("error" not in calls[i], -i))[:max_calls_per_example]
+            calls = [calls[i] for i in sorted(kept)]
             if not calls:
                 continue
             feedback: str | None = None
