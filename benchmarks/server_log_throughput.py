@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+import pandas as pd
 
 _TIMING = re.compile(
     r"^(?P<minutes>\d+)\.(?P<seconds>\d+)\.\d+\.\d+ .*\|\s+(?P<kind>prompt eval|eval) time =\s+"
@@ -27,59 +28,41 @@ _TIMING = re.compile(
 )
 
 
-@dataclass
-class Window:
-    """The requests that finished in ``[start_min, start_min + minutes)`` of the server's uptime."""
-
-    start_min: int
-    minutes: int
-    requests: int = 0
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    generation_seconds: float = 0.0
-
-    @property
-    def prompt_tokens_per_s(self) -> float:
-        return self.prompt_tokens / (self.minutes * 60)
-
-    @property
-    def generated_tokens_per_s(self) -> float:
-        return self.generated_tokens / (self.minutes * 60)
-
-    @property
-    def per_stream_tokens_per_s(self) -> float | None:
-        return self.generated_tokens / self.generation_seconds if self.generation_seconds else None
-
-
-def windows(lines: Iterable[str], minutes: int = 2) -> list[Window]:
-    """Per-window sums of the log's timing lines, in time order; other lines are ignored."""
+def windows(lines: Iterable[str], minutes: int = 2) -> pd.DataFrame:
+    """Per-window sums of the log's timing lines, one row per window with a timing line, in time order (other
+    lines are ignored): ``start_min``, ``requests`` (one generation line per finished request), ``prompt_tokens``,
+    ``generated_tokens``, ``generation_seconds`` and the rates derived from them."""
     if minutes < 1:
         raise ValueError(f"the window must be at least one minute, not {minutes}")
-    found: dict[int, Window] = {}
-    for line in lines:
-        match = _TIMING.match(line)
-        if match is None:
-            continue
-        start = int(match["minutes"]) // minutes * minutes
-        window = found.setdefault(start, Window(start, minutes))
-        tokens = int(match["tokens"])
-        if match["kind"] == "eval":  # generation; one such line per finished request
-            window.requests += 1
-            window.generated_tokens += tokens
-            window.generation_seconds += float(match["ms"]) / 1000
-        else:
-            window.prompt_tokens += tokens
-    return [found[k] for k in sorted(found)]
+    rows = [{"start_min": int(m["minutes"]) // minutes * minutes, "generation": m["kind"] == "eval",
+             "tokens": int(m["tokens"]), "seconds": float(m["ms"]) / 1000}
+            for m in map(_TIMING.match, lines) if m is not None]
+    columns = ["start_min", "requests", "prompt_tokens", "generated_tokens", "generation_seconds", "minutes",
+               "prompt_tokens_per_s", "generated_tokens_per_s", "per_stream_tokens_per_s"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    timings = pd.DataFrame(rows)
+    decode = timings[timings["generation"]]
+    table = pd.DataFrame({
+        "requests": decode.groupby("start_min").size(),
+        "prompt_tokens": timings[~timings["generation"]].groupby("start_min")["tokens"].sum(),
+        "generated_tokens": decode.groupby("start_min")["tokens"].sum(),
+        "generation_seconds": decode.groupby("start_min")["seconds"].sum(),
+    }).fillna(0).sort_index()
+    table["minutes"] = minutes
+    table["prompt_tokens_per_s"] = table["prompt_tokens"] / (minutes * 60)
+    table["generated_tokens_per_s"] = table["generated_tokens"] / (minutes * 60)
+    table["per_stream_tokens_per_s"] = table["generated_tokens"] / table["generation_seconds"].where(
+        table["generation_seconds"] > 0)
+    return table.rename_axis("start_min").reset_index()[columns]
 
 
-def format_table(rows: list[Window]) -> str:
+def format_table(table: pd.DataFrame) -> str:
     lines = ["| minutes | requests | prompt tok/s | generated tok/s | per stream tok/s |", "|---|---|---|---|---|"]
-    for w in rows:
-        stream = w.per_stream_tokens_per_s
-        lines.append(
-            f"| {w.start_min}-{w.start_min + w.minutes} | {w.requests} | {w.prompt_tokens_per_s:.1f} | "
-            f"{w.generated_tokens_per_s:.1f} | {'-' if stream is None else f'{stream:.1f}'} |"
-        )
+    for w in table.itertuples():
+        stream = "-" if pd.isna(w.per_stream_tokens_per_s) else f"{w.per_stream_tokens_per_s:.1f}"
+        lines.append(f"| {w.start_min}-{w.start_min + w.minutes} | {int(w.requests)} | {w.prompt_tokens_per_s:.1f} | "
+                     f"{w.generated_tokens_per_s:.1f} | {stream} |")
     return "\n".join(lines)
 
 

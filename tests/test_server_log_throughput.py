@@ -21,12 +21,13 @@ LOG = """\
 
 
 def test_windows_sum_prompt_and_generation_per_window() -> None:
-    first, second = windows(LOG.splitlines(), minutes=2)
+    table = windows(LOG.splitlines(), minutes=2)
+    first, second = table.itertuples()
     assert (first.start_min, first.requests, first.prompt_tokens, first.generated_tokens) == (0, 2, 300, 240)
     assert first.generated_tokens_per_s == pytest.approx(240 / 120)
     assert first.per_stream_tokens_per_s == pytest.approx(240 / (12.99265 + 7.00735))
     assert (second.start_min, second.requests, second.generated_tokens) == (4, 1, 12)  # minutes 2-3 had no timing
-    assert "| 0-2 | 2 | 2.5 | 2.0 | 12.0 |" in format_table([first, second])
+    assert "| 0-2 | 2 | 2.5 | 2.0 | 12.0 |" in format_table(table)
 
 
 def test_a_window_under_a_minute_is_refused() -> None:
