@@ -250,6 +250,11 @@ def test_one_baseline_run_pairs_with_every_seed_on_the_shared_test_split():
     assert paired.signs == "+++" and paired.gain == 0.5
     assert gain(records, "baseline", "gepa") is not None  # the seed-0 gepa run pairs with the baseline
     assert gain(records, "dspy_gepa", "gepa") is None  # only the baseline is seed-free
+    # A baseline of the same seed on other test examples (an old per-seed split) gives way to a pairable one, and a
+    # run no baseline pairs with is reported, not dropped.
+    records.append(_record("a", "baseline", 1, [0, 1] * 50, digest="old"))
+    assert gain(records, "gepa", "baseline").signs == "+++"
+    assert gain(records, "gepa", "baseline").unpaired == ("fast_a/seed3",)
 
 
 def test_calls_to_reach_ninety_percent_of_final_val():

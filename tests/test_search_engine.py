@@ -192,3 +192,19 @@ def test_a_reflection_like_an_earlier_one_is_a_free_repeat_and_a_stuck_search_st
     assert statuses[:2] == ["rejected", "rejected"] and set(statuses[2:]) == {"repeat"}
     assert result.stop_reason.startswith("stalled") and result.counters["reflection_repeat"] == 6
     assert result.metric_calls == 4  # the seed on v0 and t0, then one child per component on t0
+
+
+@pytest.mark.parametrize("k, mode", [(1, "independent"), (2, "independent"), (3, "prefetch")])
+def test_a_repeat_within_one_parallel_round_is_skipped_as_in_the_sequential_loop(tmp_path, k, mode):
+    """Rewriting every component, each iteration of a one-example trainset asks the same question: only the first
+    of a round reflects, the later ones wait for its verdict and are repeats, in every mode as sequentially."""
+    from gepa_dspy.engine.strategies import AllComponentSelector
+
+    evaluator, proposer = SeedWinsEvaluator(), ConstantWorseProposer()
+    config = SearchConfig(max_metric_calls=400, seed=0, use_merge=False, skip_perfect_score=False,
+                          max_stalled_iterations=6, num_parallel_proposals=k, parallel_proposal_mode=mode)
+    result = GEPASearch(SEED, ["t0"], ["v0"], evaluator, proposer, config, ParetoParentSelector(),
+                        AllComponentSelector(), log_dir=tmp_path, fingerprint={"run": "repeat", "k": k}).run()
+    statuses = [h.status for h in result.history]
+    assert proposer.calls == 2 and statuses[0] == "rejected" and set(statuses[1:]) == {"repeat"}  # a and b, once
+    assert result.metric_calls == 3  # the seed on v0 and t0, the one child on t0

@@ -94,14 +94,15 @@ def paired_diffs(records: Sequence[dict[str, Any]], optimizer: str, reference: s
     for (task, opt, seed), mine in sorted(by_key.items()):
         if opt != optimizer:
             continue
-        ref = by_key.get((task, reference, seed))
-        if ref is None and reference in SEED_FREE:  # the same program for every seed: one run serves all
-            ref = next((r for (t, o, _), r in sorted(by_key.items()) if t == task and o == reference
-                        and pairable(mine, r)), None)
+        # The reference's run of the same seed; for a seed-free reference (the same program for every seed) any
+        # of its runs on the same test examples. A cell whose reference ran but cannot be paired is reported.
+        candidates = [by_key[(task, reference, seed)]] if (task, reference, seed) in by_key else []
+        if reference in SEED_FREE:
+            candidates += [r for (t, o, s), r in sorted(by_key.items()) if t == task and o == reference and s != seed]
+        ref = next((r for r in candidates if pairable(mine, r)), None)
         if ref is None:
-            continue
-        if not pairable(mine, ref):
-            unpaired.append(f"{task}/seed{seed}")
+            if candidates:
+                unpaired.append(f"{task}/seed{seed}")
             continue
         diffs.setdefault(task, {})[seed] = (np.asarray(mine["test"]["scores"], float)
                                             - np.asarray(ref["test"]["scores"], float))

@@ -77,7 +77,9 @@ class RoundTurn(Turn):
         for other in self.earlier:
             if other.proposal.merge is None and matches(other.proposal.record):
                 other.resolved.wait()
-                if other.proposal.status not in NOT_REFLECTED:
+                # won_minibatch is fixed before resolved is set; the status of a winner may still change
+                # (to "discarded" by an even earlier winner), so it is not read for one.
+                if other.proposal.won_minibatch or other.proposal.status not in NOT_REFLECTED:
                     return other.proposal.record.iteration
         return None
 
