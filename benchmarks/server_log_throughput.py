@@ -42,13 +42,10 @@ def windows(lines: Iterable[str], minutes: int = 2) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=columns)
     timings = pd.DataFrame(rows)
-    decode = timings[timings["generation"]]
-    table = pd.DataFrame({
-        "requests": decode.groupby("start_min").size(),
-        "prompt_tokens": timings[~timings["generation"]].groupby("start_min")["tokens"].sum(),
-        "generated_tokens": decode.groupby("start_min")["tokens"].sum(),
-        "generation_seconds": decode.groupby("start_min")["seconds"].sum(),
-    }).fillna(0).sort_index()
+    decode = timings[timings["generation"]].groupby("start_min").agg(
+        requests=("tokens", "size"), generated_tokens=("tokens", "sum"), generation_seconds=("seconds", "sum"))
+    prefill = timings[~timings["generation"]].groupby("start_min")["tokens"].sum().rename("prompt_tokens")
+    table = decode.join(prefill, how="outer").fillna(0).sort_index()
     table["minutes"] = minutes
     table["prompt_tokens_per_s"] = table["prompt_tokens"] / (minutes * 60)
     table["generated_tokens_per_s"] = table["generated_tokens"] / (minutes * 60)
