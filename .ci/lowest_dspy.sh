@@ -3,7 +3,7 @@
 #
 # Test modules left out, each because it exercises something that exists only in newer DSPy (the package itself
 # imports and runs on 3.0.0; adapter/compat.py gates each of these):
-#   test_compare.py, test_compare_journal.py, test_orchestration_bench.py, test_pupa.py, test_parallel_compile.py,
+#   test_compare.py, test_orchestration_bench.py, test_pupa.py, test_parallel_compile.py,
 #   test_local_lm.py, test_testing_server.py, test_cost_ledger.py, test_reflection_cost.py, test_report.py:
 #   gepa_dspy.testing's scripted LM plugs into dspy.lm15 (dspy >= 3.4)
 #   test_model_metadata_memo.py: the patched dspy.clients.costs / capabilities modules exist from dspy 3.4
@@ -43,7 +43,7 @@ fi
 "$VENV/bin/python" -m pip install -q -e ".[test,bench]" "dspy==$FLOOR"
 "$VENV/bin/python" -c "import dspy, gepa_dspy; print('[floor] dspy', dspy.__version__, 'gepa_dspy from', gepa_dspy.__file__)"
 "$VENV/bin/python" -m pytest -m "not llm and not slow" -q -p no:cacheprovider \
-    --ignore=tests/test_compare.py --ignore=tests/test_compare_journal.py --ignore=tests/test_orchestration_bench.py \
+    --ignore=tests/test_compare.py --ignore=tests/test_orchestration_bench.py \
     --ignore=tests/test_pupa.py --ignore=tests/test_parallel_compile.py --ignore=tests/test_local_lm.py \
     --ignore=tests/test_testing_server.py --ignore=tests/test_model_metadata_memo.py --ignore=tests/test_notebooks.py \
     --ignore=tests/test_cost_ledger.py --ignore=tests/test_reflection_cost.py --ignore=tests/test_report.py \
