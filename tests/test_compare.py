@@ -64,7 +64,9 @@ def _cells(table: str, row: str) -> list[str]:
 @pytest.mark.slow
 def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Path) -> None:
     optimizers = ["baseline", "mipro", "dspy_gepa", "gepa", "gepa_merge"]
-    summary = run_comparison(_config(tmp_path, optimizers), factory=compare_toy.lm_factory)
+    # The GEPA variants all return the same program: each is scored here (reuse has its own test below).
+    config = _config(tmp_path, optimizers, reuse_identical_test_scores=False)
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
     assert not summary.failed and len(summary.finished) == 5
 
     baseline, mipro = _record(tmp_path, "baseline"), _record(tmp_path, "mipro")
@@ -108,6 +110,25 @@ def test_all_optimizers_end_to_end_with_budget_matching_and_report(tmp_path: Pat
     assert not (exported / "toy" / "gepa" / "seed0" / "optimizer_log").exists()  # checkpoints stay behind
     assert (tmp_path / "toy" / "gepa" / "seed0" / "optimizer_log").exists()
     assert (exported / "table.md").read_text() == table
+
+
+def test_an_identical_program_takes_the_test_scores_another_run_already_has(tmp_path: Path) -> None:
+    # split_seed=0: every seed draws the same splits, and the baseline's program is the same for every seed.
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[0, 1], split_seed=0), factory=compare_toy.lm_factory)
+    first, second = _record(tmp_path, "baseline", 0), _record(tmp_path, "baseline", 1)
+    assert first["test"]["source"] == "runner" and first["lm_usage"]["evaluation"]["task"]["calls"] == 12
+    assert second["test"]["source"] == "reused: the identical program of baseline/seed0"
+    assert second["test"]["scores"] == first["test"]["scores"]
+    assert second["lm_usage"]["evaluation"]["task"]["calls"] == 6  # val only
+    assert second["config"]["reuse_identical_test_scores"] is True
+
+    # Another test split, or reuse turned off: scored again.
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[2]), factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 2)["test"]["source"] == "runner"
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[3], split_seed=0, reuse_identical_test_scores=False),
+                   factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 3)["test"]["source"] == "runner"
+    assert main(["--out", str(tmp_path), "--benchmark", "toy", "--status", "--rescore-identical-programs"]) == 0
 
 
 def test_second_call_skips_finished_runs(tmp_path: Path) -> None:

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds before DSPy's evaluator re-runs a slow example (DSPy: 120; 0: never)")
     opt.add_argument("--attempts", type=int, default=1,
                      help="start a failing run up to this many times (default 1); GEPA variants resume")
+    opt.add_argument("--rescore-identical-programs", action="store_true",
+                     help="score every program on test, even one identical to a program another run already scored")
     out = p.add_argument_group("output")
     out.add_argument("--report-only", action="store_true", help="only (re)write results.csv, table.md and PNGs")
     out.add_argument("--no-report", action="store_true", help="do not write the report after the runs")
@@ -167,6 +169,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         program_max_tokens=args.program_max_tokens, reflection_minibatch_size=args.reflection_minibatch_size,
         reflection_reply_format=args.reflection_format,
         dspy_straggler_timeout=args.dspy_straggler_timeout, attempts=args.attempts, judge_format=args.judge_format,
+        reuse_identical_test_scores=not args.rescore_identical_programs,
     )
 
 

@@ -136,6 +136,9 @@ class CompareConfig:
     attempts: int = 1
     #: How an LLM judge answers, for benchmarks whose ``make_metric`` takes ``judge_format`` (PUPA).
     judge_format: str = "json_schema"
+    #: A program identical to one another run of the same benchmark already scored on the same test split under
+    #: the same task LM takes that run's test scores instead of being scored again (``run.identical_program_test``).
+    reuse_identical_test_scores: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -240,6 +240,41 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
                        seconds=time.perf_counter() - start)
 
 
+def program_fingerprint(program_file: Path) -> str:
+    """What decides a saved program's prompts: its state (instructions, fields, demos) without DSPy's metadata."""
+    state = json.loads(program_file.read_text(encoding="utf-8"))
+    state.pop("metadata", None)  # package versions: they change no prompt
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("model", "api_base", "temperature", "max_tokens")
+    return all(a["task"].get(k) == b["task"].get(k) for k in keys) and (
+        a.get("models", {}).get("task") == b.get("models", {}).get("task"))
+
+
+def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str, lms: dict[str, Any]
+                           ) -> SplitScores | None:
+    """The test scores of an identical program another finished run of ``key.benchmark`` already has (same test
+    split, same task LM), or None. The local LM at temperature 0 is not bit-deterministic (parallel slots batch
+    differently): scoring the same program again flips a few examples (expense_policy: 8 and 13 of 300), noise
+    that a paired comparison would read as a difference between identical programs, at ~7 minutes a scoring."""
+    folder = key.folder(config.out_dir)
+    fingerprint = program_fingerprint(folder / PROGRAM)
+    for other in sorted(Path(config.out_dir, key.benchmark).glob(f"*/seed*/{RECORD}")):
+        if other.parent == folder or not (other.parent / PROGRAM).exists():
+            continue
+        record = json.loads(other.read_text(encoding="utf-8"))
+        if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
+                or program_fingerprint(other.parent / PROGRAM) != fingerprint):
+            continue
+        test = record["test"]
+        origin = test["source"] if test.get("source", "").startswith("reused") else \
+            f"reused: the identical program of {other.parent.parent.name}/{other.parent.name}"
+        return SplitScores(scores=[float(s) for s in test["scores"]], errors=int(test.get("errors", 0)), source=origin)
+    return None
+
+
 def prompt_summary(program: dspy.Module) -> dict[str, Any]:
     """The record's ``prompts`` section: each predictor's instruction and demos, their lengths, and totals."""
     predictors = []
@@ -306,9 +341,13 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
                               num_threads=config.num_threads, progress=True)
     val = outcome.val or score(splits.val)
     t_val, counters["val"] = time.perf_counter(), metric_counters(metric)
-    test = score(splits.test)
-    t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
     outcome.program.save(str(folder / PROGRAM))
+    lm_block = {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
+                "models": lms.models()}
+    test_digest = split_digest(splits.test)
+    test = (identical_program_test(key, config, test_digest, lm_block) if config.reuse_identical_test_scores
+            else None) or score(splits.test)
+    t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
     record = {
         "schema": SCHEMA_VERSION,
         "benchmark": key.benchmark, "optimizer": key.optimizer, "seed": key.seed, "scale": config.scale,
@@ -316,8 +355,7 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         "sizes": {name: len(getattr(splits, name)) for name in ("train", "val", "test")},
         "split_digests": {name: split_digest(getattr(splits, name)) for name in ("train", "val", "test")},
         "config": config.to_dict(), "versions": package_versions(),
-        "lms": {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
-                "models": lms.models()},
+        "lms": {**lm_block, "models": lms.models()},
         "budget": budget, "budget_source": budget_source,
         "metric_calls": outcome.metric_calls,
         "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
