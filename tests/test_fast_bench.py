@@ -264,6 +264,31 @@ def test_calls_to_reach_ninety_percent_of_final_val():
     assert calls_to_reach(_record("a", "baseline", 0, [1])) is None
 
 
+def test_cost_table_counts_reflection_per_accepted_child_and_the_paired_wall_time_ratio():
+    from benchmarks.fast.report import cost_frame, cost_markdown, wall_time_ratio
+
+    def run(optimizer, seed, seconds, tokens, candidates, counters=None):
+        r = _record("a", optimizer, seed, [1])
+        r.update(wall_seconds={"optimize": seconds, "total": seconds + 10},
+                 lm_usage={"optimization": {"reflection": {"calls": 3, "completion_tokens": tokens}}},
+                 optimizer_details={"candidates": candidates, "counters": counters or {}})
+        return r
+
+    records = [run("gepa", 0, 50.0, 600, 3, {"reflection_rejected_truncated": 2, "reflection_rejected_copy": 0}),
+               run("dspy_gepa", 0, 100.0, 300, 2), run("gepa", 1, 100.0, 0, 1), run("dspy_gepa", 1, 200.0, 90, 1),
+               _record("a", "baseline", 0, [0])]
+    costs = cost_frame(records)
+    assert sorted(costs.optimizer) == ["dspy_gepa", "dspy_gepa", "gepa", "gepa"]  # the baseline reflects nothing
+    assert costs.set_index(["optimizer", "seed"]).loc[("gepa", 0), "rejections"] == "truncated 2"
+    mean, low, high, pairs = wall_time_ratio(costs, "gepa")
+    assert pairs == 2 and abs(mean - 0.5) < 1e-9 and low <= mean <= high
+    text = "\n".join(cost_markdown(records))
+    assert "| a | GEPA (ours) | 2 | 2.5 | 200 | 6 | 600 | 2 | 300 | truncated 2 |" in text
+    assert "| a | dspy.GEPA | 2 | 5.0 | 200 | 6 | 390 | 1 | 390 | not counted |" in text
+    assert "0.50x" in text
+    assert wall_time_ratio(costs[costs.seed == 0], "gepa") is None  # one pair gives no interval
+
+
 def test_report_writes_table(tmp_path):
     import json
 

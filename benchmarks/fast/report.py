@@ -216,6 +216,76 @@ def summary_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The GEPA variants whose reflection cost the cost table compares (issue 32), and the reference of the ratio.
+REFLECTING = ("dspy_gepa", "gepa", "gepa_merge")
+
+
+def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per GEPA run: optimization seconds, reflection calls and generated tokens, children that joined
+    the pool, and our rejections per reason (dspy.GEPA keeps no such counts)."""
+    rows = []
+    for r in records:
+        if r["optimizer"] not in REFLECTING:
+            continue
+        details = r.get("optimizer_details") or {}
+        reflection = (r.get("lm_usage") or {}).get("optimization", {}).get("reflection", {})
+        counters = details.get("counters") or {}
+        rows.append({
+            "task": _task(r["benchmark"]), "optimizer": r["optimizer"], "seed": r["seed"],
+            "optimize_seconds": float(r["wall_seconds"]["optimize"]), "metric_calls": r.get("metric_calls", 0),
+            "reflection_calls": reflection.get("calls", 0), "reflection_tokens": reflection.get("completion_tokens", 0),
+            "children": max(0, int(details.get("candidates", 1)) - 1),
+            "rejections": ", ".join(f"{k[len('reflection_rejected_'):]} {v}" for k, v in sorted(counters.items())
+                                    if k.startswith("reflection_rejected_") and v),
+        })
+    return pd.DataFrame(rows)
+
+
+def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa"
+                    ) -> tuple[float, float, float, int] | None:
+    """Geometric mean over (task, seed) pairs of ``optimizer``'s optimization seconds over ``reference``'s, with a
+    bootstrap interval over the pairs (``scipy.stats.bootstrap``); None below two pairs."""
+    from scipy import stats
+
+    if costs.empty:
+        return None
+    wide = costs.pivot_table(index=["task", "seed"], columns="optimizer", values="optimize_seconds")
+    if optimizer not in wide or reference not in wide:
+        return None
+    logs = np.log(wide[optimizer] / wide[reference]).dropna().to_numpy()
+    if len(logs) < 2:
+        return None
+    ci = stats.bootstrap((logs,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
+                         method="percentile", random_state=0).confidence_interval
+    return float(np.exp(logs.mean())), float(np.exp(ci.low)), float(np.exp(ci.high)), len(logs)
+
+
+def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The reflection-cost table (issue 32): per task and GEPA variant, summed over seeds."""
+    costs = cost_frame(records)
+    if costs.empty:
+        return []
+    lines = ["", "Reflection cost per task, summed over seeds (optimization only, test scoring excluded):", "",
+             "| Task | Optimizer | Seeds | Optimization minutes | Metric calls | Reflection calls | Reflection tokens "
+             "| Children accepted | Tokens per accepted child | Our rejected replies |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for (task, opt), group in costs.groupby(["task", "optimizer"], sort=True):
+        tokens, children = int(group.reflection_tokens.sum()), int(group.children.sum())
+        per_child = f"{tokens / children:.0f}" if children else "–"
+        rejected = "; ".join(x for x in group.rejections if x) or "–"
+        lines.append(f"| {task} | {_label(opt)} | {len(group)} | {group.optimize_seconds.sum() / 60:.1f} | "
+                     f"{group.metric_calls.sum():.0f} | {group.reflection_calls.sum():.0f} | {tokens} | {children} | "
+                     f"{per_child} | {rejected if opt != 'dspy_gepa' else 'not counted'} |")
+    for opt in sorted(set(costs.optimizer) - {"dspy_gepa"}):
+        ratio = wall_time_ratio(costs, opt)
+        if ratio is not None:
+            mean, low, high, pairs = ratio
+            lines += ["", f"Optimization wall time, {_label(opt)} / dspy.GEPA at equal budget: {mean:.2f}x "
+                          f"[{low:.2f}, {high:.2f}] (geometric mean over {pairs} (task, seed) pairs, "
+                          f"{CONFIDENCE:.0%} bootstrap interval over the pairs)."]
+    return lines
+
+
 def table_markdown(records: Sequence[dict[str, Any]]) -> str:
     """The fast grid's report in Markdown: scores and costs per task, then the paired gains."""
     if not records:
@@ -252,6 +322,7 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
             cells = [_gain_cell(gain(records, opt, reference, tasks=[t])) for t in tasks]
             cells.append(_gain_cell(gain(records, opt, reference)))
             lines.append(f"| {_label(opt)} | " + " | ".join(cells) + " |")
+    lines += cost_markdown(records)
     lines += ["", "\"better\"/\"worse\": the interval excludes 0 (significant at 95%); \"within noise\": it contains 0. "
                   "Calls to 90%: metric calls after which the optimizer's best validation score first reached 90% of "
                   "its final best (MIPROv2's curve starts after its bootstrapping calls)."]
