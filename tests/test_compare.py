@@ -131,6 +131,19 @@ def test_an_identical_program_takes_the_test_scores_another_run_already_has(tmp_
     assert main(["--out", str(tmp_path), "--benchmark", "toy", "--status", "--rescore-identical-programs"]) == 0
 
 
+def test_validation_policy_variants_run_with_the_budget_and_say_where_val_came_from(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["gepa", "gepa_racing", "gepa_heldout"], sizes=(6, 8, 6), budget=40)
+    summary = run_comparison(config, factory=compare_toy.lm_factory)
+    assert not summary.failed and len(summary.finished) == 3
+    for name in ("gepa", "gepa_racing", "gepa_heldout"):
+        record = _record(tmp_path, name)
+        assert record["budget"] == 40 and record["metric_calls"] <= 40 and record["test"]["mean"] == 1.0
+    assert _record(tmp_path, "gepa_racing")["val"]["source"] == "optimizer"
+    # Held-out selection searched on 6 of the 8 validation examples: the runner scored the whole valset.
+    held_out = _record(tmp_path, "gepa_heldout")
+    assert held_out["val"]["source"] == "runner" and held_out["val"]["n"] == 8
+
+
 def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
     config = _config(tmp_path, ["baseline", "gepa"])
     run_comparison(config, factory=compare_toy.lm_factory)

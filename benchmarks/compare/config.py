@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 #: Optimizer names in the order runs happen (MIPROv2 before the GEPA variants whose budget it sets).
-OPTIMIZERS: tuple[str, ...] = ("baseline", "mipro", "dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge")
+OPTIMIZERS: tuple[str, ...] = ("baseline", "mipro", "dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge",
+                               "gepa_racing", "gepa_heldout")
 
 #: Optimizers whose budget is matched to MIPROv2's metric calls (or ``--budget``).
-BUDGETED: frozenset[str] = frozenset({"dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge"})
+BUDGETED: frozenset[str] = frozenset({"dspy_gepa", "dspy_gepa_merge", "gepa", "gepa_merge", "gepa_racing",
+                                      "gepa_heldout"})
 
 # The files of one run folder, ``<out>/<benchmark>/<optimizer>/seed<k>/``.
 RECORD = "record.json"  # written last and atomically: its presence means the run finished

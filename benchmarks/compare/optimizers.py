@@ -149,17 +149,22 @@ def run_baseline(job: OptimizeJob) -> OptimizeOutcome:
                            curve=[])
 
 
-def run_gepa(job: OptimizeJob, *, use_merge: bool) -> OptimizeOutcome:
-    """``gepa_dspy.GEPA`` with ``max_metric_calls = budget``; resumes from ``log_dir`` after a crash."""
+def run_gepa(job: OptimizeJob, *, use_merge: bool, **options: Any) -> OptimizeOutcome:
+    """``gepa_dspy.GEPA`` with ``max_metric_calls = budget`` and ``options`` (issue 30's validation policies);
+    resumes from ``log_dir`` after a crash."""
     from gepa_dspy import GEPA
 
-    program, counted = _compile_gepa(job, GEPA, use_merge, reflection_reply_format=job.reflection_reply_format)
+    program, counted = _compile_gepa(job, GEPA, use_merge, reflection_reply_format=job.reflection_reply_format,
+                                     **options)
     results = program.detailed_results
-    best = results.best_idx
+    selected = getattr(results, "selected_idx", None)  # held-out selection: chosen on the held-out examples
+    best = results.best_idx if selected is None else selected
+    scores = [float(s) for s in results.val_score_table[best]]
     return OptimizeOutcome(
         program=program, metric_calls=int(results.total_metric_calls), counted_metric_calls=counted.rollouts,
         feedback_metric_calls=counted.feedback_calls, curve=[(int(c), float(s)) for c, s in results.score_curve],
-        val=SplitScores(scores=[float(s) for s in results.val_score_table[best]], source="optimizer"),
+        # With examples held out, the search's valset is part of job.val: the runner scores the whole of it.
+        val=SplitScores(scores=scores, source="optimizer") if len(scores) == len(job.val) else None,
         details={"candidates": len(results.candidates), "best_idx": best, "stop_reason": results.stop_reason,
                  "num_full_val_evals": results.num_full_val_evals, "cache_hits": results.cache_hits,
                  "val_aggregate_scores": results.val_aggregate_scores, "parents": [list(p) for p in results.parents],
@@ -237,6 +242,9 @@ OPTIMIZE: dict[str, Callable[[OptimizeJob], OptimizeOutcome]] = {
     "mipro": run_mipro,
     "gepa": lambda job: run_gepa(job, use_merge=False),
     "gepa_merge": lambda job: run_gepa(job, use_merge=True),
+    # Issue 30's opt-in validation policies, for measuring them against "gepa" (the default loop).
+    "gepa_racing": lambda job: run_gepa(job, use_merge=False, val_policy="racing"),
+    "gepa_heldout": lambda job: run_gepa(job, use_merge=False, selection_fraction=0.25),
     "dspy_gepa": lambda job: run_dspy_gepa(job, use_merge=False),
     "dspy_gepa_merge": lambda job: run_dspy_gepa(job, use_merge=True),
 }

@@ -23,7 +23,8 @@ PROMPT_PLOT = "prompt_lengths.png"
 #: Column order of the paper's Table 1.
 PAPER_BENCHMARK_ORDER = ("hotpotqa", "ifbench", "hover", "pupa")
 OPTIMIZER_LABELS = {"baseline": "Baseline", "mipro": "MIPROv2", "dspy_gepa": "dspy.GEPA",
-                    "dspy_gepa_merge": "dspy.GEPA+Merge", "gepa": "GEPA (ours)", "gepa_merge": "GEPA+Merge (ours)"}
+                    "dspy_gepa_merge": "dspy.GEPA+Merge", "gepa": "GEPA (ours)", "gepa_merge": "GEPA+Merge (ours)",
+                    "gepa_racing": "GEPA racing (ours)", "gepa_heldout": "GEPA held-out (ours)"}
 BENCHMARK_LABELS = {"hotpotqa": "HotpotQA", "ifbench": "IFBench", "hover": "HoVer", "pupa": "PUPA"}
 #: The report's row and column order by frame column.
 _ORDER: dict[str, Sequence[str]] = {"optimizer": OPTIMIZERS, "benchmark": PAPER_BENCHMARK_ORDER}

@@ -45,8 +45,13 @@ TABLE = "fast_table.md"
 CSV = "fast_results.csv"
 SCORE_PLOT = "fast_score_vs_calls.png"
 PROMPT_PLOT = "fast_prompt_lengths.png"
-#: The references every optimizer is compared with.
-REFERENCES = ("baseline", "dspy_gepa")
+#: Reference -> the optimizers compared with it (None: every other one). Issue 30's validation policies are
+#: compared with the default loop ("gepa") as well.
+REFERENCES: dict[str, tuple[str, ...] | None] = {
+    "baseline": None,
+    "dspy_gepa": ("gepa", "gepa_merge", "mipro", "gepa_racing", "gepa_heldout"),
+    "gepa": ("gepa_racing", "gepa_heldout"),
+}
 #: Optimizers whose program does not depend on the seed: the baseline is the seed program, and the test split
 #: is the same for every seed, so one baseline run per task pairs with every seed's runs.
 SEED_FREE = ("baseline",)
@@ -217,7 +222,7 @@ def summary_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 #: The GEPA variants whose reflection cost the cost table compares (issue 32), and the reference of the ratio.
-REFLECTING = ("dspy_gepa", "gepa", "gepa_merge")
+REFLECTING = ("dspy_gepa", "gepa", "gepa_merge", "gepa_racing", "gepa_heldout")
 
 
 def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -310,8 +315,8 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
         lines.append(f"| {row.task} | {_label(row.optimizer)} | {row.seeds} | {100 * row.test_mean:.1f} ± "
                      f"{100 * row.test_sd:.1f} | {100 * row.val_mean:.1f} | {row.metric_calls:.0f} | {reach} | "
                      f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
-    for reference in REFERENCES:
-        others = [o for o in opts if o != reference and (reference == "baseline" or o in ("gepa", "gepa_merge", "mipro"))]
+    for reference, compared in REFERENCES.items():
+        others = [o for o in opts if o != reference and (compared is None or o in compared)]
         if reference not in opts or not others:
             continue
         lines += ["", f"Test gain over {_label(reference)} x100, paired by example; {CONFIDENCE:.0%} resampling interval "
