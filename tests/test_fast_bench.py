@@ -340,6 +340,37 @@ def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):
     assert "GEPA (ours)" in table_markdown(records)
 
 
+def test_reflection_replies_records_each_variant_once_and_resumes(tmp_path, capsys):
+    import json
+
+    from benchmarks.fast import expense_policy
+    from benchmarks.fast.reflection_replies import main
+    from gepa_dspy.testing import (ChatPromptError, ScriptedOpenAIServer, parse_input_fields, parse_instructions,
+                                   reply_for_prompt)
+
+    def responder(messages, model):
+        try:
+            told = "House rules" in parse_instructions(messages)
+        except ChatPromptError:  # a reflection prompt (ours or dspy.GEPA's)
+            return "```\nDecide the claim. House rules: alcohol is rejected; over 150 EUR is reviewed.\n```"
+        claim = parse_input_fields(messages).get("claim", "")
+        return reply_for_prompt(messages, {"decision": expense_policy.solve(claim) if told else "approve"})
+
+    out = tmp_path / "replies.jsonl"
+    with ScriptedOpenAIServer(responder) as server:
+        argv = ["--url", server.url, "--tasks", "expense_policy", "--minibatches", "2", "--variants",
+                "ours@1024,dspy@1024", "--out", str(out), "--num-threads", "1"]
+        assert main(argv) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [(r["minibatch"], r["variant"]) for r in rows] == [(0, "ours@1024"), (0, "dspy@1024"),
+                                                                  (1, "ours@1024"), (1, "dspy@1024")]
+        assert all(r["reflection_calls"] == 1 and r["reflection_tokens"] > 0 and r["text"] for r in rows)
+        assert all(r["child_sum"] >= r["parent_sum"] for r in rows)
+        assert main(argv) == 0  # everything is there: nothing runs again
+    assert len(out.read_text().splitlines()) == 4
+    assert "tokens_per_win" in capsys.readouterr().out
+
+
 def test_the_grid_script_launches_compare_commands_the_harness_accepts(tmp_path):
     """benchmarks/fast/run_grid.sh with stub curl and python: every compare command it starts parses."""
     import os
