@@ -131,6 +131,14 @@ def test_an_identical_program_takes_the_test_scores_another_run_already_has(tmp_
     assert main(["--out", str(tmp_path), "--benchmark", "toy", "--status", "--rescore-identical-programs"]) == 0
 
 
+def test_an_identical_program_under_other_metric_settings_is_scored_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    run_comparison(_config(tmp_path, ["baseline"], split_seed=0), factory=compare_toy.lm_factory)
+    monkeypatch.setattr(compare_toy, "make_metric", lambda judge_lm=None: compare_toy.FlaggingMetric(), raising=False)
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[1], split_seed=0), factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 1)["test"]["source"] == "runner"  # a judge's settings can change scores
+
+
 def test_validation_policy_variants_run_with_the_budget_and_say_where_val_came_from(tmp_path: Path) -> None:
     config = _config(tmp_path, ["gepa", "gepa_racing", "gepa_heldout"], sizes=(6, 8, 6), budget=40)
     summary = run_comparison(config, factory=compare_toy.lm_factory)

@@ -253,10 +253,10 @@ def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
         a.get("models", {}).get("task") == b.get("models", {}).get("task"))
 
 
-def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str, lms: dict[str, Any]
-                           ) -> SplitScores | None:
+def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str, lms: dict[str, Any],
+                           metric_settings: dict[str, Any] | None = None) -> SplitScores | None:
     """The test scores of an identical program another finished run of ``key.benchmark`` already has (same test
-    split, same task LM), or None. The local LM at temperature 0 is not bit-deterministic (parallel slots batch
+    split, task LM and metric settings), or None. The local LM at temperature 0 is not bit-deterministic (parallel slots batch
     differently): scoring the same program again flips a few examples (expense_policy: 8 and 13 of 300), noise
     that a paired comparison would read as a difference between identical programs, at ~7 minutes a scoring."""
     folder = key.folder(config.out_dir)
@@ -266,6 +266,7 @@ def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str,
             continue
         record = json.loads(other.read_text(encoding="utf-8"))
         if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
+                or (record.get("metric") or {}).get("settings") != metric_settings
                 or program_fingerprint(other.parent / PROGRAM) != fingerprint):
             continue
         test = record["test"]
@@ -345,8 +346,9 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     lm_block = {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
                 "models": lms.models()}
     test_digest = split_digest(splits.test)
-    test = (identical_program_test(key, config, test_digest, lm_block) if config.reuse_identical_test_scores
-            else None) or score(splits.test)
+    settings = getattr(metric, "settings", None)
+    test = (identical_program_test(key, config, test_digest, lm_block, dict(settings) if isinstance(settings, dict)
+                                   else None) if config.reuse_identical_test_scores else None) or score(splits.test)
     t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
     record = {
         "schema": SCHEMA_VERSION,
