@@ -221,7 +221,7 @@ def summary_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The GEPA variants whose reflection cost the cost table compares (issue 32), and the reference of the ratio.
+#: The GEPA variants whose reflection cost the cost table compares (issue 32).
 REFLECTING = ("dspy_gepa", "gepa", "gepa_merge", "gepa_racing", "gepa_heldout")
 
 
