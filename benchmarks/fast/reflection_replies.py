@@ -35,7 +35,7 @@ import pandas as pd
 import benchmarks
 from gepa_dspy.adapter.evaluation import DSPyEvaluator
 from gepa_dspy.adapter.program import seed_candidate
-from gepa_dspy.adapter.reflection import ReflectionProposer
+from gepa_dspy.adapter.reflection import ReflectionProposer, dataset_builder_for
 from gepa_dspy.engine.records import Outcome
 
 from .registry import PREFIX
@@ -111,8 +111,7 @@ def run(url: str, variants: Sequence[str], minibatches: int, out: Path, num_thre
             with dspy.context(lm=task_lm):
                 parent_runs = _run(evaluator, parent, ids)
             parent_sum = sum(o.score for _, o in parent_runs)
-            records = ReflectionProposer(_lm(url, 1024, 0.7), evaluator).build_reflective_records(
-                parent, component, parent_runs)
+            records = dataset_builder_for(evaluator).build(parent, component, parent_runs)
             for variant in todo:
                 with dspy.context(lm=task_lm):
                     row = propose(variant, url, evaluator, parent, component, parent_runs, records)
