@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from benchmarks.compare.config import OPTIMIZERS
 from benchmarks.compare.report import (
@@ -250,8 +251,6 @@ def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_
                     ) -> tuple[float, float, float, int] | None:
     """Geometric mean over (task, seed) pairs of ``optimizer``'s optimization seconds over ``reference``'s, with a
     bootstrap interval over the pairs (``scipy.stats.bootstrap``); None below two pairs."""
-    from scipy import stats
-
     if costs.empty:
         return None
     wide = costs.pivot_table(index=["task", "seed"], columns="optimizer", values="optimize_seconds")
@@ -260,7 +259,7 @@ def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_
     logs = np.log(wide[optimizer] / wide[reference]).dropna().to_numpy()
     if len(logs) < 2:
         return None
-    ci = stats.bootstrap((logs,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
+    ci = scipy.stats.bootstrap((logs,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
                          method="percentile", random_state=0).confidence_interval
     return float(np.exp(logs.mean())), float(np.exp(ci.low)), float(np.exp(ci.high)), len(logs)
 
