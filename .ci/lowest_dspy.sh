@@ -24,8 +24,9 @@
 #     ::test_records_and_the_metric_arguments_are_the_same_fresh_and_read_back_from_the_journal: dspy.Image("url")
 #     positionally (dspy >= 3.1)
 #   test_reliability_resume.py::test_lm_request_errors_are_not_outages: dspy's ContextWindowExceededError (3.4)
-#   test_fast_bench.py::test_fast_task_runs_through_the_comparison_harness_and_report: the comparison harness runs
-#     on gepa_dspy.testing (dspy.lm15, dspy >= 3.4)
+#   test_fast_bench.py::test_fast_task_runs_through_the_comparison_harness_and_report,
+#     ::test_reflection_replies_records_each_variant_once_and_resumes: the comparison harness and the reflection
+#     side by side run on gepa_dspy.testing (dspy.lm15, dspy >= 3.4)
 # Usage: bash .ci/lowest_dspy.sh [venv dir]   (creates the venv if missing; prints the time taken)
 set -euo pipefail
 
@@ -59,5 +60,6 @@ fi
     --deselect=tests/test_reflective_dataset.py::test_typed_json_rebuilds_dspy_types_and_pydantic_models_and_reports_what_it_cannot \
     --deselect=tests/test_reflective_dataset.py::test_records_and_the_metric_arguments_are_the_same_fresh_and_read_back_from_the_journal \
     --deselect=tests/test_reliability_resume.py::test_lm_request_errors_are_not_outages \
-    --deselect=tests/test_fast_bench.py::test_fast_task_runs_through_the_comparison_harness_and_report
+    --deselect=tests/test_fast_bench.py::test_fast_task_runs_through_the_comparison_harness_and_report \
+    --deselect=tests/test_fast_bench.py::test_reflection_replies_records_each_variant_once_and_resumes
 echo "[floor] lowest-dspy lane: $((SECONDS - START)) s"
