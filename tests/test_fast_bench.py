@@ -346,29 +346,51 @@ def test_reflection_replies_records_each_variant_once_and_resumes(tmp_path, caps
     from benchmarks.fast import expense_policy
     from benchmarks.fast.reflection_replies import main
     from gepa_dspy.testing import (ChatPromptError, ScriptedOpenAIServer, parse_input_fields, parse_instructions,
-                                   reply_for_prompt)
+                                   parse_requested_output_fields, reply_for_prompt)
+
+    rule = "Decide the claim. House rules: alcohol is rejected; over 150 EUR is reviewed."
 
     def responder(messages, model):
         try:
+            if "new_instruction" in parse_requested_output_fields(messages):  # dspy.GEPA's InstructionProposer
+                return reply_for_prompt(messages, {"new_instruction": rule})
             told = "House rules" in parse_instructions(messages)
-        except ChatPromptError:  # a reflection prompt (ours or dspy.GEPA's)
-            return "```\nDecide the claim. House rules: alcohol is rejected; over 150 EUR is reviewed.\n```"
+        except ChatPromptError:  # a plain-text reflection prompt (ours or the gepa package's signature)
+            return f"```\n{rule}\n```"
         claim = parse_input_fields(messages).get("claim", "")
         return reply_for_prompt(messages, {"decision": expense_policy.solve(claim) if told else "approve"})
 
     out = tmp_path / "replies.jsonl"
+    variants = ["ours@1024", "dspy@1024", "gepa-signature@1024"]
     with ScriptedOpenAIServer(responder) as server:
         argv = ["--url", server.url, "--tasks", "expense_policy", "--minibatches", "2", "--variants",
-                "ours@1024,dspy@1024", "--out", str(out), "--num-threads", "1"]
+                ",".join(variants), "--out", str(out), "--num-threads", "1"]
         assert main(argv) == 0
         rows = [json.loads(line) for line in out.read_text().splitlines()]
-        assert [(r["minibatch"], r["variant"]) for r in rows] == [(0, "ours@1024"), (0, "dspy@1024"),
-                                                                  (1, "ours@1024"), (1, "dspy@1024")]
-        assert all(r["reflection_calls"] == 1 and r["reflection_tokens"] > 0 and r["text"] for r in rows)
+        assert [(r["minibatch"], r["variant"]) for r in rows] == [(b, v) for b in (0, 1) for v in variants]
+        assert all(r["reflection_calls"] == 1 and r["reflection_tokens"] > 0 and r["text"] == rule for r in rows), rows
         assert all(r["child_sum"] >= r["parent_sum"] for r in rows)
+        assert len({r["records_digest"] for r in rows if r["minibatch"] == 0}) == 1
         assert main(argv) == 0  # everything is there: nothing runs again
-    assert len(out.read_text().splitlines()) == 4
-    assert "tokens_per_win" in capsys.readouterr().out
+    assert len(out.read_text().splitlines()) == 6
+    printed = capsys.readouterr().out
+    assert "tokens_per_win" in printed and "2 minibatches with a row of every variant" in printed
+
+
+def test_reflection_replies_summary_keeps_only_minibatches_every_variant_has_on_the_same_records():
+    import pandas as pd
+
+    from benchmarks.fast.reflection_replies import comparable_cells
+
+    def row(minibatch, variant, digest):
+        return {"task": "t", "minibatch": minibatch, "variant": variant, "records_digest": digest}
+
+    frame = pd.DataFrame([row(0, "ours", "a"), row(0, "dspy", "a"),   # kept
+                          row(1, "ours", "b"), row(1, "dspy", "c"),   # parent re-run gave other records
+                          row(2, "ours", "d"),                        # dspy missing
+                          row(3, "ours", None), row(3, "dspy", "e")])  # a row from before digests: kept
+    kept, left_out = comparable_cells(frame)
+    assert sorted(set(kept.minibatch)) == [0, 3] and left_out == 2
 
 
 def test_the_grid_script_launches_compare_commands_the_harness_accepts(tmp_path):
