@@ -275,18 +275,26 @@ def test_cost_table_counts_reflection_per_accepted_child_and_the_paired_wall_tim
         return r
 
     records = [run("gepa", 0, 50.0, 600, 3, {"reflection_rejected_truncated": 2, "reflection_rejected_copy": 0}),
-               run("dspy_gepa", 0, 100.0, 300, 2), run("gepa", 1, 100.0, 0, 1), run("dspy_gepa", 1, 200.0, 90, 1),
-               _record("a", "baseline", 0, [0])]
+               run("dspy_gepa", 0, 100.0, 300, 2),
+               run("gepa", 1, 100.0, 0, 1, {"reflection_rejected_truncated": 1, "reflection_rejected_unchanged": 1}),
+               run("dspy_gepa", 1, 200.0, 90, 1), _record("a", "baseline", 0, [0])]
+    for r, calls in zip(records, (50, 100, 100, 100)):
+        r["metric_calls"] = calls
     costs = cost_frame(records)
     assert sorted(costs.optimizer) == ["dspy_gepa", "dspy_gepa", "gepa", "gepa"]  # the baseline reflects nothing
-    assert costs.set_index(["optimizer", "seed"]).loc[("gepa", 0), "rejections"] == "truncated 2"
+    assert costs.set_index(["optimizer", "seed"]).loc[("gepa", 0), "rejections"] == {"truncated": 2}
     mean, low, high, pairs = wall_time_ratio(costs, "gepa")
     assert pairs == 2 and abs(mean - 0.5) < 1e-9 and low <= mean <= high
+    per_call = wall_time_ratio(costs, "gepa", value="seconds_per_call")  # seed 0: half the time for half the calls
+    assert abs(per_call[0] - 0.5 ** 0.5) < 1e-9
     text = "\n".join(cost_markdown(records))
-    assert "| a | GEPA (ours) | 2 | 2.5 | 200 | 6 | 600 | 2 | 300 | truncated 2 |" in text
+    assert "| a | GEPA (ours) | 2 | 2.5 | 150 | 6 | 600 | 2 | 300 | truncated 3, unchanged 1 |" in text
     assert "| a | dspy.GEPA | 2 | 5.0 | 200 | 6 | 390 | 1 | 390 | not counted |" in text
-    assert "0.50x" in text
+    assert "0.50x" in text and "per metric call spent: 0.71x" in text
     assert wall_time_ratio(costs[costs.seed == 0], "gepa") is None  # one pair gives no interval
+    records[3].update(attempt=2, resumed_from_checkpoint=True)  # dspy.GEPA seed 1 resumed: only its last attempt
+    text = "\n".join(cost_markdown(records))
+    assert "Resumed runs (a dspy.GEPA seed 1)" in text and "0.50x" not in text  # one whole pair: no ratio
 
 
 def test_report_writes_table(tmp_path):
@@ -299,11 +307,14 @@ def test_report_writes_table(tmp_path):
         folder = tmp_path / "runs" / r["benchmark"] / r["optimizer"] / f"seed{r['seed']}"
         folder.mkdir(parents=True)
         r.update(sizes={"train": 1, "val": 1, "test": 2})
+        if r["optimizer"] == "gepa":
+            r["test"]["source"] = "reused: the identical program of baseline/seed0"
         (folder / "record.json").write_text(json.dumps(r))
     paths = write_report(tmp_path / "runs", tmp_path / "out")
     text = paths["table"].read_text()
     assert paths["table"].name == TABLE
     assert "Test gain over Baseline" in text and "Test gain over dspy.GEPA" in text and "signs" in text
+    assert "took its test scores: a GEPA (ours) seed 0." in text
 
 
 def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):

@@ -226,9 +226,14 @@ def summary_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 REFLECTING = ("dspy_gepa", "gepa", "gepa_merge", "gepa_racing", "gepa_heldout")
 
 
+def resumed(record: dict[str, Any]) -> bool:
+    """A run that resumed after a crash or stop: its record times and counts only its last attempt."""
+    return int(record.get("attempt") or 1) > 1 or bool(record.get("resumed_from_checkpoint"))
+
+
 def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per GEPA run: optimization seconds, reflection calls and generated tokens, children that joined
-    the pool, and our rejections per reason (dspy.GEPA keeps no such counts)."""
+    the pool, our rejections per reason (dspy.GEPA keeps no such counts), and whether it resumed."""
     rows = []
     for r in records:
         if r["optimizer"] not in REFLECTING:
@@ -236,36 +241,50 @@ def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         details = r.get("optimizer_details") or {}
         reflection = (r.get("lm_usage") or {}).get("optimization", {}).get("reflection", {})
         counters = details.get("counters") or {}
+        seconds, calls = float(r["wall_seconds"]["optimize"]), r.get("metric_calls", 0)
         rows.append({
             "task": _task(r["benchmark"]), "optimizer": r["optimizer"], "seed": r["seed"],
-            "optimize_seconds": float(r["wall_seconds"]["optimize"]), "metric_calls": r.get("metric_calls", 0),
+            "optimize_seconds": seconds, "metric_calls": calls,
+            "seconds_per_call": seconds / calls if calls else np.nan,
             "reflection_calls": reflection.get("calls", 0), "reflection_tokens": reflection.get("completion_tokens", 0),
             "children": max(0, int(details.get("candidates", 1)) - 1),
-            "rejections": ", ".join(f"{k[len('reflection_rejected_'):]} {v}" for k, v in sorted(counters.items())
-                                    if k.startswith("reflection_rejected_") and v),
+            "rejections": {k[len("reflection_rejected_"):]: int(v) for k, v in counters.items()
+                           if k.startswith("reflection_rejected_") and v},
+            "resumed": resumed(r),
         })
     return pd.DataFrame(rows)
 
 
-def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa"
-                    ) -> tuple[float, float, float, int] | None:
-    """Geometric mean over (task, seed) pairs of ``optimizer``'s optimization seconds over ``reference``'s, with a
-    bootstrap interval over the pairs (``scipy.stats.bootstrap``); None below two pairs."""
+def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa",
+                    value: str = "optimize_seconds") -> tuple[float, float, float, int] | None:
+    """Geometric mean over (task, seed) pairs of ``optimizer``'s ``value`` over ``reference``'s, with a bootstrap
+    interval over the pairs (``scipy.stats.bootstrap``); None below two pairs. Pairs where either run resumed
+    are left out: a resumed run's record times only its last attempt."""
     if costs.empty:
         return None
-    wide = costs.pivot_table(index=["task", "seed"], columns="optimizer", values="optimize_seconds")
+    whole = costs[~costs.resumed.astype(bool)]
+    wide = whole.pivot_table(index=["task", "seed"], columns="optimizer", values=value)
     if optimizer not in wide or reference not in wide:
         return None
     logs = np.log(wide[optimizer] / wide[reference]).dropna().to_numpy()
     if len(logs) < 2:
         return None
     ci = scipy.stats.bootstrap((logs,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
-                         method="percentile", random_state=0).confidence_interval
+                               method="percentile", random_state=0).confidence_interval
     return float(np.exp(logs.mean())), float(np.exp(ci.low)), float(np.exp(ci.high)), len(logs)
 
 
+def _summed_rejections(rejections: pd.Series) -> str:
+    total: dict[str, int] = {}
+    for counts in rejections:
+        for reason, n in counts.items():
+            total[reason] = total.get(reason, 0) + n
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(total.items())) or "–"
+
+
 def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The reflection-cost table (issue 32): per task and GEPA variant, summed over seeds."""
+    """The reflection-cost table (issue 32): per task and GEPA variant, summed over seeds; then the paired
+    optimization wall time and seconds per metric call against dspy.GEPA."""
     costs = cost_frame(records)
     if costs.empty:
         return []
@@ -276,17 +295,26 @@ def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
     for (task, opt), group in costs.groupby(["task", "optimizer"], sort=True):
         tokens, children = int(group.reflection_tokens.sum()), int(group.children.sum())
         per_child = f"{tokens / children:.0f}" if children else "–"
-        rejected = "; ".join(x for x in group.rejections if x) or "–"
+        rejected = _summed_rejections(group.rejections) if opt != "dspy_gepa" else "not counted"
         lines.append(f"| {task} | {_label(opt)} | {len(group)} | {group.optimize_seconds.sum() / 60:.1f} | "
                      f"{group.metric_calls.sum():.0f} | {group.reflection_calls.sum():.0f} | {tokens} | {children} | "
-                     f"{per_child} | {rejected if opt != 'dspy_gepa' else 'not counted'} |")
+                     f"{per_child} | {rejected} |")
+    again = costs[costs.resumed.astype(bool)]
+    if not again.empty:
+        names = ", ".join(f"{t} {_label(o)} seed {s}" for t, o, s in again[["task", "optimizer", "seed"]].itertuples(
+            index=False))
+        lines += ["", f"Resumed runs ({names}) count only their last attempt's minutes and reflection tokens; "
+                      "the ratios below leave their pairs out."]
     for opt in sorted(set(costs.optimizer) - {"dspy_gepa"}):
-        ratio = wall_time_ratio(costs, opt)
-        if ratio is not None:
-            mean, low, high, pairs = ratio
-            lines += ["", f"Optimization wall time, {_label(opt)} / dspy.GEPA at equal budget: {mean:.2f}x "
-                          f"[{low:.2f}, {high:.2f}] (geometric mean over {pairs} (task, seed) pairs, "
-                          f"{CONFIDENCE:.0%} bootstrap interval over the pairs)."]
+        total = wall_time_ratio(costs, opt)
+        per_call = wall_time_ratio(costs, opt, value="seconds_per_call")
+        if total is None or per_call is None:
+            continue
+        lines += ["", f"Optimization wall time, {_label(opt)} / dspy.GEPA with the same budget setting: "
+                      f"{total[0]:.2f}x [{total[1]:.2f}, {total[2]:.2f}]; per metric call spent: {per_call[0]:.2f}x "
+                      f"[{per_call[1]:.2f}, {per_call[2]:.2f}] (geometric means over {total[3]} (task, seed) pairs, "
+                      f"{CONFIDENCE:.0%} bootstrap intervals over the pairs; dspy.GEPA runs past the budget, ours "
+                      "stops within it, so part of the first ratio is calls not spent)."]
     return lines
 
 
@@ -314,6 +342,11 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
         lines.append(f"| {row.task} | {_label(row.optimizer)} | {row.seeds} | {100 * row.test_mean:.1f} ± "
                      f"{100 * row.test_sd:.1f} | {100 * row.val_mean:.1f} | {row.metric_calls:.0f} | {reach} | "
                      f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
+    reused = [r for r in records if str((r.get("test") or {}).get("source", "")).startswith("reused")]
+    if reused:
+        names = ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in reused)
+        lines += ["", f"Minutes per run include scoring the test split, except for runs that returned a program "
+                      f"identical to one already scored and took its test scores: {names}."]
     for reference, compared in REFERENCES.items():
         others = [o for o in opts if o != reference and (compared is None or o in compared)]
         if reference not in opts or not others:
