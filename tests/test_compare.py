@@ -139,6 +139,42 @@ def test_an_identical_program_under_other_metric_settings_is_scored_again(tmp_pa
     assert _record(tmp_path, "baseline", 1)["test"]["source"] == "runner"  # a judge's settings can change scores
 
 
+def test_test_scores_are_reused_only_from_a_clean_scoring_under_the_same_program_settings(tmp_path: Path) -> None:
+    run_comparison(_config(tmp_path, ["baseline"], split_seed=0), factory=compare_toy.lm_factory)
+    source = tmp_path / "toy" / "baseline" / "seed0" / "record.json"
+    record = json.loads(source.read_text())
+
+    record["test"]["errors"] = 2  # e.g. an outage during its scoring: its failed examples scored 0
+    source.write_text(json.dumps(record))
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[1], split_seed=0), factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 1)["test"]["source"] == "runner"
+
+    # A per-module max_tokens is not in the saved program: another setting is another program.
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[2], split_seed=0, program_max_tokens=64),
+                   factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 2)["test"]["source"] == "runner"
+
+    # An unreadable record is skipped (and logged), not a failed run; seed 1's clean scoring is used instead.
+    (tmp_path / "toy" / "baseline" / "seed0" / "record.json").write_text("{ half written")
+    summary = run_comparison(_config(tmp_path, ["baseline"], seeds=[3], split_seed=0), factory=compare_toy.lm_factory)
+    assert not summary.failed
+    assert _record(tmp_path, "baseline", 3)["test"]["source"] == "reused: the identical program of baseline/seed1"
+
+
+def test_the_same_served_model_behind_another_port_is_the_same_task_lm() -> None:
+    from benchmarks.compare.run import _same_task_lm
+
+    def lms(port, served):
+        block = {"task": {"model": "openai/local", "api_base": f"http://127.0.0.1:{port}/v1", "temperature": 0.0,
+                          "max_tokens": 128}}
+        return {**block, "models": {"task": served}} if served else block
+
+    assert _same_task_lm(lms(8093, "qwen-1.5b.gguf"), lms(8095, "qwen-1.5b.gguf"))
+    assert not _same_task_lm(lms(8093, "qwen-1.5b.gguf"), lms(8095, "qwen-0.5b.gguf"))
+    assert not _same_task_lm(lms(8093, None), lms(8095, None))  # nothing says what was served: the endpoint must match
+    assert _same_task_lm(lms(8093, None), lms(8093, None))
+
+
 def test_validation_policy_variants_run_with_the_budget_and_say_where_val_came_from(tmp_path: Path) -> None:
     config = _config(tmp_path, ["gepa", "gepa_racing", "gepa_heldout"], sizes=(6, 8, 6), budget=40)
     summary = run_comparison(config, factory=compare_toy.lm_factory)

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from gepa_dspy.engine.checkpoint import save_json_atomic
 from .config import BUDGETED, ERROR, LOCK, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, SCALES, CompareConfig
 from .optimizers import OPTIMIZE, OptimizeJob, ProgramRunCounter, SplitScores
 from .slow_lm_workarounds import straggler_timeout
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 #: LM roles a run may use. "judge" and "untrusted" are PUPA's; other benchmarks use task and reflection.
@@ -248,31 +251,53 @@ def program_fingerprint(program_file: Path) -> str:
 
 
 def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("model", "api_base", "temperature", "max_tokens")
-    return all(a["task"].get(k) == b["task"].get(k) for k in keys) and (
-        a.get("models", {}).get("task") == b.get("models", {}).get("task"))
+    """Same task LM: the same litellm model string, sampling settings and served model. Two servers of the same
+    weights on other ports count as the same LM; without the served model's name, only the same endpoint does."""
+    if not all(a["task"].get(k) == b["task"].get(k) for k in ("model", "temperature", "max_tokens")):
+        return False
+    served_a, served_b = a.get("models", {}).get("task"), b.get("models", {}).get("task")
+    if served_a is None or served_b is None:
+        return served_a == served_b and a["task"].get("api_base") == b["task"].get("api_base")
+    return served_a == served_b
+
+
+def _same_program_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Settings that shape the program's calls but are not in its saved state (a per-module ``max_tokens``, the
+    retrieval corpus)."""
+    return all((a.get("config") or {}).get(k) == (b.get("config") or {}).get(k)
+               for k in ("program_max_tokens", "data_dir"))
 
 
 def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str, lms: dict[str, Any],
                            metric_settings: dict[str, Any] | None = None) -> SplitScores | None:
     """The test scores of an identical program another finished run of ``key.benchmark`` already has (same test
-    split, task LM and metric settings), or None. The local LM at temperature 0 is not bit-deterministic (parallel slots batch
-    differently): scoring the same program again flips a few examples (expense_policy: 8 and 13 of 300), noise
-    that a paired comparison would read as a difference between identical programs, at ~7 minutes a scoring."""
+    split, task LM, program settings and metric settings, scored without errors), or None. The local LM at
+    temperature 0 is not bit-deterministic (parallel slots batch differently): scoring the same program again flips
+    a few examples (expense_policy: 8 and 13 of 300), noise that a paired comparison would read as a difference
+    between identical programs, at ~7 minutes a scoring. A record that cannot be read is skipped and logged."""
     folder = key.folder(config.out_dir)
     fingerprint = program_fingerprint(folder / PROGRAM)
+    here = {"config": {"program_max_tokens": config.program_max_tokens, "data_dir": config.data_dir}}
     for other in sorted(Path(config.out_dir, key.benchmark).glob(f"*/seed*/{RECORD}")):
         if other.parent == folder or not (other.parent / PROGRAM).exists():
             continue
-        record = json.loads(other.read_text(encoding="utf-8"))
-        if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
-                or (record.get("metric") or {}).get("settings") != metric_settings
-                or program_fingerprint(other.parent / PROGRAM) != fingerprint):
+        try:
+            record = json.loads(other.read_text(encoding="utf-8"))
+            test = record["test"]
+            if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
+                    or not _same_program_settings(record, here)
+                    or (record.get("metric") or {}).get("settings") != metric_settings
+                    or int(test.get("errors", 0)) != 0
+                    or program_fingerprint(other.parent / PROGRAM) != fingerprint):
+                continue
+            scores = [float(s) for s in test["scores"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("[compare] %s: not considered for test-score reuse (%s: %s)", other.parent,
+                           type(exc).__name__, exc)
             continue
-        test = record["test"]
-        origin = test["source"] if test.get("source", "").startswith("reused") else \
+        origin = test["source"] if str(test.get("source", "")).startswith("reused") else \
             f"reused: the identical program of {other.parent.parent.name}/{other.parent.name}"
-        return SplitScores(scores=[float(s) for s in test["scores"]], errors=int(test.get("errors", 0)), source=origin)
+        return SplitScores(scores=scores, errors=0, source=origin)
     return None
 
 
