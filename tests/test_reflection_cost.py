@@ -135,3 +135,27 @@ def test_detailed_results_report_reflection_calls_tokens_and_rejections() -> Non
     assert counters["reflection_completion_tokens"] == stats.completion_tokens_by_model["reflect"] > 0
     assert counters["reflection_prompt_tokens"] > counters["reflection_completion_tokens"]
     assert counters["reflection_unmeasured_calls"] == 0 and counters["reflection_token_budget_stops"] == 0
+
+
+@pytest.mark.parametrize("reply", [f"Here it is:\n```text\n{NEW_RULE}\n", f"{NEW_RULE}\n```"])
+def test_a_block_never_closed_is_read_when_the_lm_ended_below_its_cap(reply: str) -> None:
+    reflector = Reflector(lambda p: reply)
+    evaluator, runs = _runs()
+    proposer = ReflectionProposer(TokenLM(reflector, model="reflect", max_tokens=1024), evaluator)
+    result = proposer.propose(PARENT, "clean", runs)
+    assert result.text == NEW_RULE and result.rejections == [] and len(reflector.prompts) == 1
+    assert proposer.reflection_counters()["reflection_unclosed_fences_read"] == 1
+
+
+def test_a_block_never_closed_is_truncated_when_the_lm_hit_its_cap_or_reported_no_usage() -> None:
+    unclosed = "```text\n" + "Strip punctuation carefully. " * 80
+    evaluator, runs = _runs()
+    at_cap = ReflectionProposer(TokenLM(Reflector(lambda p: unclosed), model="reflect", max_tokens=64), evaluator,
+                                max_attempts=1)
+    assert at_cap.propose(PARENT, "clean", runs).rejections == ["truncated"]
+
+    # An LM that reports no usage: whether it stopped at its cap is unknown, so the strict reading stays.
+    unknown = ReflectionProposer(TokenLM(Reflector(lambda p: ""), model="reflect"), evaluator, max_attempts=1)
+    unknown._ask = lambda prompt, reroll: (f"```text\n{NEW_RULE}\n", 12, None)
+    assert unknown.propose(PARENT, "clean", runs).rejections == ["truncated"]
+    assert unknown.reflection_counters()["reflection_unclosed_fences_read"] == 0

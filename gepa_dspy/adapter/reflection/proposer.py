@@ -18,7 +18,7 @@ from .reply_budget import MIN_WORDS, instruction_word_limit, proposal_token_budg
 from .reflective_dataset import ReflectiveDatasetBuilder, ReflectiveRecord
 from .usage import ReflectionUsage
 from .reply_checks import (MAX_COPIED_SHARE, copied_share, extract_instruction, extract_json_instruction,
-                           pasted_records)
+                           extract_unclosed_instruction, pasted_records)
 
 logger = logging.getLogger("gepa_dspy")
 
@@ -114,8 +114,9 @@ class ReflectionProposer:
         share = copied_share(text, prompt, instruction, [r.feedback for r in records])
         return share is not None and share >= MAX_COPIED_SHARE
 
-    def _ask(self, prompt: str, reroll: int) -> tuple[str, int, bool]:
-        """One reflection call: (reply, tokens generated, cut off at the cap). Raises what the LM raises."""
+    def _ask(self, prompt: str, reroll: int) -> tuple[str, int, bool | None]:
+        """One reflection call: (reply, tokens generated, cut off at the cap: None when unknown, i.e. the LM reported
+        no usage or sets no cap). Raises what the LM raises."""
         kwargs = dict(self._request_options)
         if reroll:
             # The same prompt again would hit DSPy's cache (and a greedy LM would repeat itself).
@@ -124,15 +125,23 @@ class ReflectionProposer:
             outputs = self.lm(prompt, **kwargs)
         reply = _lm_text(outputs[0]) if outputs else ""
         if not usage.measured:
-            return reply, self.usage.note_unmeasured(reply), False
-        cut = self.reply_cap is not None and usage.completion_tokens >= self.reply_cap
-        return reply, usage.completion_tokens, cut
+            return reply, self.usage.note_unmeasured(reply), None
+        if self.reply_cap is None:
+            return reply, usage.completion_tokens, None
+        return reply, usage.completion_tokens, usage.completion_tokens >= self.reply_cap
 
-    def _check(self, reply: str, cut: bool, prompt: str, current: str,
+    def _check(self, reply: str, cut: bool | None, prompt: str, current: str,
                records: Sequence[ReflectiveRecord]) -> tuple[str | None, str]:
         if cut:  # even a reply that parses: its end is missing (an unfenced reply would otherwise pass whole)
             return None, "truncated"
         text, reason = self._read_reply(reply)
+        if reason == "truncated" and cut is False and self._read_reply is extract_instruction:
+            # A block opened and never closed, but the LM ended below its cap: the reply is whole (issue 32).
+            text, reason = extract_unclosed_instruction(reply)
+            if text is not None:
+                self.usage.add("unclosed_fences_read")
+                logger.info("GEPA: read a reflection reply whose fenced block was never closed (it ended below the "
+                            "token cap)")
         if text is None:
             return None, reason
         if text.strip() == current.strip():

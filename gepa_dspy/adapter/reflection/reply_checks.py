@@ -75,6 +75,21 @@ def extract_instruction(reply: str) -> tuple[str | None, str]:
     return check_text((_text_on_fence_line(fences[0]) + "\n" + body).strip())
 
 
+def extract_unclosed_instruction(reply: str) -> tuple[str | None, str]:
+    """The instruction of a reply with a single fence line that the LM ended on its own (not at its token cap).
+
+    A 1.5B reflection LM sometimes opens the block and stops without closing it (issue 32: 2 of 20 replies in the
+    fast benchmark's side by side, each then paid again as a "truncated" retry). Ended on its own, the reply is
+    complete: the instruction is the text after the fence (or before it, when the fence only closes). The caller
+    knows whether the LM ended on its own; this function does not."""
+    fences = list(_FENCE.finditer(reply or ""))
+    if len(fences) != 1:
+        return extract_instruction(reply)
+    fence = fences[0]
+    after = (_text_on_fence_line(fence) + "\n" + reply[fence.end():].strip("\n")).strip()
+    return check_text(after or reply[: fence.start()].strip())
+
+
 def _text_on_fence_line(fence: re.Match[str]) -> str:
     """What follows the language tag on the opening fence line when it is prose, not a tag's attributes.
 

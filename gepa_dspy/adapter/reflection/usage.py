@@ -60,7 +60,7 @@ class ReflectionUsage(Tally):
     """Reflection calls, tokens, retries and stops, reported in ``detailed_results.counters`` as ``reflection_*``."""
 
     NAMES = ("lm_calls", "prompt_tokens", "completion_tokens", "unmeasured_calls", "estimated_completion_tokens",
-             "shorter_retries", "noted_retries", "token_budget_stops")
+             "shorter_retries", "noted_retries", "token_budget_stops", "unclosed_fences_read")
 
     def __init__(self) -> None:
         super().__init__(self.NAMES)
