@@ -41,6 +41,7 @@ import dspy
 import pandas as pd
 
 import benchmarks
+from benchmarks.compare.run import git_revision
 from gepa_dspy.adapter.evaluation import DSPyEvaluator
 from gepa_dspy.adapter.program import seed_candidate
 from gepa_dspy.adapter.reflection import ReflectionProposer, dataset_builder_for
@@ -134,6 +135,7 @@ def run(url: str, variants: Sequence[str], minibatches: int, out: Path, num_thre
             if r.get("records_digest"):
                 digests[(r["task"], r["minibatch"])] = r["records_digest"]
     task_lm = _lm(url, 128, temperature=0.0)
+    code = git_revision(Path(__file__).resolve().parents[2])  # each row says which proposer code wrote it
     for task in tasks:
         module = benchmarks.get(PREFIX + task)
         train = module.load_splits(scale="fast", seed=0).train
@@ -164,7 +166,8 @@ def run(url: str, variants: Sequence[str], minibatches: int, out: Path, num_thre
                     if row["text"] is not None:
                         child = {**parent, component: row["text"]}
                         child_sum = sum(o.score for _, o in _run(evaluator, child, ids))
-                row.update(task=task, minibatch=b, variant=variant, component=component, records_digest=digest,
+                row.update(task=task, minibatch=b, variant=variant, code=code, component=component,
+                           records_digest=digest,
                            parent_sum=parent_sum,
                            child_sum=child_sum, won=child_sum is not None and child_sum > parent_sum,
                            words=len(row["text"].split()) if row["text"] else 0)
