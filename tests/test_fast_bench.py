@@ -360,6 +360,7 @@ def test_reflection_replies_records_each_variant_once_and_resumes(tmp_path, caps
                                    parse_requested_output_fields, reply_for_prompt)
 
     rule = "Decide the claim. House rules: alcohol is rejected; over 150 EUR is reviewed."
+    asked: list[str] = []
 
     def responder(messages, model):
         try:
@@ -367,12 +368,13 @@ def test_reflection_replies_records_each_variant_once_and_resumes(tmp_path, caps
                 return reply_for_prompt(messages, {"new_instruction": rule})
             told = "House rules" in parse_instructions(messages)
         except ChatPromptError:  # a plain-text reflection prompt (ours or the gepa package's signature)
+            asked.append(messages[-1]["content"])
             return f"```\n{rule}\n```"
         claim = parse_input_fields(messages).get("claim", "")
         return reply_for_prompt(messages, {"decision": expense_policy.solve(claim) if told else "approve"})
 
     out = tmp_path / "replies.jsonl"
-    variants = ["ours@1024", "dspy@1024", "gepa-signature@1024"]
+    variants = ["ours@1024", "ours@1024/40", "dspy@1024", "gepa-signature@1024"]
     with ScriptedOpenAIServer(responder) as server:
         argv = ["--url", server.url, "--tasks", "expense_policy", "--minibatches", "2", "--variants",
                 ",".join(variants), "--out", str(out), "--num-threads", "1"]
@@ -383,7 +385,8 @@ def test_reflection_replies_records_each_variant_once_and_resumes(tmp_path, caps
         assert all(r["child_sum"] >= r["parent_sum"] for r in rows)
         assert len({r["records_digest"] for r in rows if r["minibatch"] == 0}) == 1 and "code" in rows[0]
         assert main(argv) == 0  # everything is there: nothing runs again
-    assert len(out.read_text().splitlines()) == 6
+    assert len(out.read_text().splitlines()) == 8
+    assert sum("at most 40 words" in prompt for prompt in asked) == 2  # ours@1024/40, once per minibatch
     printed = capsys.readouterr().out
     assert "tokens_per_win" in printed and "2 minibatches with a row of every variant" in printed
 

@@ -9,7 +9,7 @@ approximate reflection tokens per accepted child at a fraction of a GEPA run's c
 
 Variants:
 - ``ours@CAP``: our ``ReflectionProposer`` with the reflection LM's ``max_tokens=CAP`` (it asks for an instruction
-  of about half the cap and retries as in a GEPA run);
+  of about half the cap and retries as in a GEPA run); ``ours@CAP/WORDS`` asks for at most WORDS words instead;
 - ``dspy@CAP``: the reflection the installed ``dspy.GEPA`` uses by default (DSPy >= 3.4: its
   ``InstructionProposer``, a ``dspy.Predict`` through a ``JSONAdapter``), called, not copied, on the same records;
   it rejects nothing, so every reply is tried;
@@ -108,11 +108,14 @@ def _dspy_reflection(lm: dspy.LM, component: str, instruction: str, records: Seq
 
 def propose(variant: str, url: str, evaluator: DSPyEvaluator, parent: dict[str, str], component: str,
             runs: list[tuple[str, Outcome]], records: Sequence[Any]) -> dict[str, Any]:
-    kind, cap = variant.split("@")
+    kind, setting = variant.split("@")
+    cap, _, words = setting.partition("/")
     lm = _lm(url, int(cap), temperature=0.7)
     start = time.perf_counter()
     if kind == "ours":
         proposer = ReflectionProposer(lm, evaluator)
+        if words:  # an experiment: ask for fewer words than the cap implies (the retry after a cut halves these)
+            proposer.word_limit = int(words)
         result = proposer.propose(parent, component, runs)
         counters = proposer.reflection_counters()
         text, tokens, rejections = result.text, counters["reflection_completion_tokens"], list(result.rejections)
@@ -120,7 +123,7 @@ def propose(variant: str, url: str, evaluator: DSPyEvaluator, parent: dict[str, 
     elif kind in ("dspy", "gepa-signature"):
         text, tokens, calls, rejections = _dspy_reflection(lm, component, parent[component], records, kind)
     else:
-        raise ValueError(f"unknown variant {variant!r}: ours@CAP, dspy@CAP or gepa-signature@CAP")
+        raise ValueError(f"unknown variant {variant!r}: ours@CAP[/WORDS], dspy@CAP or gepa-signature@CAP")
     return {"text": text, "reflection_tokens": tokens, "reflection_calls": calls, "rejections": rejections,
             "reflection_seconds": round(time.perf_counter() - start, 2)}
 
