@@ -48,8 +48,12 @@ def _config(out: Path, optimizers: list[str], **overrides) -> CompareConfig:
     return CompareConfig(**settings)
 
 
+def _record_path(out: Path, seed: int = 0, optimizer: str = "baseline") -> Path:
+    return out / "toy" / optimizer / f"seed{seed}" / "record.json"
+
+
 def _record(out: Path, optimizer: str, seed: int = 0) -> dict:
-    return json.loads((out / "toy" / optimizer / f"seed{seed}" / "record.json").read_text())
+    return json.loads(_record_path(out, seed, optimizer).read_text())
 
 
 def _cells(table: str, row: str) -> list[str]:
@@ -154,18 +158,27 @@ def test_test_scores_are_reused_only_from_a_clean_scoring_under_the_same_program
                    factory=compare_toy.lm_factory)
     assert _record(tmp_path, "baseline", 2)["test"]["source"] == "runner"
 
-    # An unreadable record is skipped (and logged), not a failed run; seed 1's clean scoring is used instead.
+    # Scored under another DSPy version: the program's prompts could differ.
+    other = json.loads(_record_path(tmp_path, 1).read_text())
+    other["versions"]["dspy"] = "2.6.0"
+    _record_path(tmp_path, 1).write_text(json.dumps(other))
+    run_comparison(_config(tmp_path, ["baseline"], seeds=[4], split_seed=0), factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "baseline", 4)["test"]["source"] == "runner"
+
+    # An unreadable record (half written, or of another shape) is skipped and logged, not a failed run; seed 4's
+    # clean scoring is used instead.
     (tmp_path / "toy" / "baseline" / "seed0" / "record.json").write_text("{ half written")
+    _record_path(tmp_path, 1).write_text("[]")
     summary = run_comparison(_config(tmp_path, ["baseline"], seeds=[3], split_seed=0), factory=compare_toy.lm_factory)
     assert not summary.failed
-    assert _record(tmp_path, "baseline", 3)["test"]["source"] == "reused: the identical program of baseline/seed1"
+    assert _record(tmp_path, "baseline", 3)["test"]["source"] == "reused: the identical program of baseline/seed4"
 
 
 def test_the_same_served_model_behind_another_port_is_the_same_task_lm() -> None:
     from benchmarks.compare.run import _same_task_lm
 
-    def lms(port, served):
-        block = {"task": {"model": "openai/local", "api_base": f"http://127.0.0.1:{port}/v1", "temperature": 0.0,
+    def lms(port, served, model=None):  # the records' shape for the embedded server: local:URL
+        block = {"task": {"model": model or f"local:http://127.0.0.1:{port}", "api_base": None, "temperature": 0.0,
                           "max_tokens": 128}}
         return {**block, "models": {"task": served}} if served else block
 
@@ -173,6 +186,9 @@ def test_the_same_served_model_behind_another_port_is_the_same_task_lm() -> None
     assert not _same_task_lm(lms(8093, "qwen-1.5b.gguf"), lms(8095, "qwen-0.5b.gguf"))
     assert not _same_task_lm(lms(8093, None), lms(8095, None))  # nothing says what was served: the endpoint must match
     assert _same_task_lm(lms(8093, None), lms(8093, None))
+    # Any other LM: the model string must match too, whatever the server calls its model.
+    assert not _same_task_lm(lms(0, "gpt", "openai/gpt-4o-mini"), lms(0, "gpt", "openai/gpt-4o"))
+    assert _same_task_lm(lms(0, "gpt", "openai/gpt-4o-mini"), lms(0, "gpt", "openai/gpt-4o-mini"))
 
 
 def test_validation_policy_variants_run_with_the_budget_and_say_where_val_came_from(tmp_path: Path) -> None:

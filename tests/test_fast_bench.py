@@ -291,6 +291,7 @@ def test_cost_table_counts_reflection_per_accepted_child_and_the_paired_wall_tim
     assert "| a | GEPA (ours) | 2 | 2.5 | 150 | 6 | 600 | 2 | 300 | truncated 3, unchanged 1 |" in text
     assert "| a | dspy.GEPA | 2 | 5.0 | 200 | 6 | 390 | 1 | 390 | not counted |" in text
     assert "0.50x" in text and "per metric call spent: 0.71x" in text
+    assert "over the same whole pairs: GEPA (ours) 300 (600 for 2), dspy.GEPA 390 (390 for 1)" in text
     assert wall_time_ratio(costs[costs.seed == 0], "gepa") is None  # one pair gives no interval
     records[3].update(attempt=2, resumed_from_checkpoint=True)  # dspy.GEPA seed 1 resumed: only its last attempt
     text = "\n".join(cost_markdown(records))
@@ -309,12 +310,15 @@ def test_report_writes_table(tmp_path):
         r.update(sizes={"train": 1, "val": 1, "test": 2})
         if r["optimizer"] == "gepa":
             r["test"]["source"] = "reused: the identical program of baseline/seed0"
+        if r["optimizer"] == "dspy_gepa":
+            r["attempt"] = 2
         (folder / "record.json").write_text(json.dumps(r))
     paths = write_report(tmp_path / "runs", tmp_path / "out")
     text = paths["table"].read_text()
     assert paths["table"].name == TABLE
     assert "Test gain over Baseline" in text and "Test gain over dspy.GEPA" in text and "signs" in text
     assert "took its test scores: a GEPA (ours) seed 0." in text
+    assert "Resumed runs count only their last attempt's minutes: a dspy.GEPA seed 0." in text
 
 
 def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):

@@ -159,3 +159,15 @@ def test_a_block_never_closed_is_truncated_when_the_lm_hit_its_cap_or_reported_n
     unknown._ask = lambda prompt, reroll: (f"```text\n{NEW_RULE}\n", 12, None)
     assert unknown.propose(PARENT, "clean", runs).rejections == ["truncated"]
     assert unknown.reflection_counters()["reflection_unclosed_fences_read"] == 0
+
+
+@pytest.mark.parametrize("reply, expected", [
+    (f"{NEW_RULE}\n```", (NEW_RULE, "ok")),                       # a bare fence closing the block before it
+    ("The step fails on dates, as the records show.\n```text\n", (None, "blank")),  # opened, nothing written
+    ("Analysis:\n- item fails\n```python\n", (None, "blank")),
+    ("```text\n", (None, "blank")),
+])
+def test_an_unclosed_block_is_read_after_an_opening_fence_and_before_a_bare_closing_one(reply, expected) -> None:
+    from gepa_dspy.adapter.reflection.reply_checks import extract_unclosed_instruction
+
+    assert extract_unclosed_instruction(reply) == expected

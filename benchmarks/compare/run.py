@@ -251,14 +251,17 @@ def program_fingerprint(program_file: Path) -> str:
 
 
 def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same task LM: the same litellm model string, sampling settings and served model. Two servers of the same
-    weights on other ports count as the same LM; without the served model's name, only the same endpoint does."""
-    if not all(a["task"].get(k) == b["task"].get(k) for k in ("model", "temperature", "max_tokens")):
+    """Same task LM: the same sampling settings, and the same served model. The embedded server's model string
+    (``local:URL``) names its port; two such servers serving the same weights (the served model's name, from the
+    server) count as the same LM. Otherwise the litellm model string and endpoint must match too."""
+    if not all(a["task"].get(k) == b["task"].get(k) for k in ("temperature", "max_tokens")):
         return False
-    served_a, served_b = a.get("models", {}).get("task"), b.get("models", {}).get("task")
-    if served_a is None or served_b is None:
-        return served_a == served_b and a["task"].get("api_base") == b["task"].get("api_base")
-    return served_a == served_b
+    served_a, served_b = (a.get("models") or {}).get("task"), (b.get("models") or {}).get("task")
+    local = all(str(x["task"].get("model", "")).startswith("local:") for x in (a, b))
+    if local and served_a is not None:
+        return served_a == served_b
+    return (served_a == served_b and a["task"].get("model") == b["task"].get("model")
+            and a["task"].get("api_base") == b["task"].get("api_base"))
 
 
 def _same_program_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -286,12 +289,13 @@ def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str,
             test = record["test"]
             if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
                     or not _same_program_settings(record, here)
+                    or (record.get("versions") or {}).get("dspy") != package_versions().get("dspy")
                     or (record.get("metric") or {}).get("settings") != metric_settings
                     or int(test.get("errors", 0)) != 0
                     or program_fingerprint(other.parent / PROGRAM) != fingerprint):
                 continue
             scores = [float(s) for s in test["scores"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.warning("[compare] %s: not considered for test-score reuse (%s: %s)", other.parent,
                            type(exc).__name__, exc)
             continue

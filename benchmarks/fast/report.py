@@ -274,6 +274,18 @@ def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_
     return float(np.exp(logs.mean())), float(np.exp(ci.low)), float(np.exp(ci.high)), len(logs)
 
 
+def whole_pairs(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa") -> pd.DataFrame:
+    """The rows of (task, seed) pairs where both ``optimizer`` and ``reference`` ran and neither resumed."""
+    rows = costs[costs.optimizer.isin([optimizer, reference])]
+    whole = rows.groupby(["task", "seed"]).filter(
+        lambda pair: set(pair.optimizer) == {optimizer, reference} and not pair.resumed.astype(bool).any())
+    return whole
+
+
+def _ratio_text(tokens: int, children: int) -> str:
+    return f"{tokens / children:.0f} ({tokens} for {children})" if children else f"– ({tokens} for no child)"
+
+
 def _summed_rejections(rejections: pd.Series) -> str:
     total: dict[str, int] = {}
     for counts in rejections:
@@ -310,6 +322,11 @@ def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
         per_call = wall_time_ratio(costs, opt, value="seconds_per_call")
         if total is None or per_call is None:
             continue
+        pairs = whole_pairs(costs, opt)
+        per_child = {o: (int(g.reflection_tokens.sum()), int(g.children.sum())) for o, g in pairs.groupby("optimizer")}
+        (ours_tokens, ours_children), (ref_tokens, ref_children) = per_child[opt], per_child["dspy_gepa"]
+        lines += ["", f"Reflection tokens per accepted child over the same whole pairs: {_label(opt)} "
+                      f"{_ratio_text(ours_tokens, ours_children)}, dspy.GEPA {_ratio_text(ref_tokens, ref_children)}."]
         lines += ["", f"Optimization wall time, {_label(opt)} / dspy.GEPA with the same budget setting: "
                       f"{total[0]:.2f}x [{total[1]:.2f}, {total[2]:.2f}]; per metric call spent: {per_call[0]:.2f}x "
                       f"[{per_call[1]:.2f}, {per_call[2]:.2f}] (geometric means over {total[3]} (task, seed) pairs, "
@@ -342,6 +359,10 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
         lines.append(f"| {row.task} | {_label(row.optimizer)} | {row.seeds} | {100 * row.test_mean:.1f} ± "
                      f"{100 * row.test_sd:.1f} | {100 * row.val_mean:.1f} | {row.metric_calls:.0f} | {reach} | "
                      f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
+    again = [r for r in records if resumed(r)]
+    if again:
+        names = ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in again)
+        lines += ["", f"Resumed runs count only their last attempt's minutes: {names}."]
     reused = [r for r in records if str((r.get("test") or {}).get("source", "")).startswith("reused")]
     if reused:
         names = ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in reused)

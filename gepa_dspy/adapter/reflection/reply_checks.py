@@ -87,7 +87,9 @@ def extract_unclosed_instruction(reply: str) -> tuple[str | None, str]:
         return extract_instruction(reply)
     fence = fences[0]
     after = (_text_on_fence_line(fence) + "\n" + reply[fence.end():].strip("\n")).strip()
-    return check_text(after or reply[: fence.start()].strip())
+    if after or fence.group(1).strip():  # a fence with a language tag opens a block: only what follows it counts
+        return check_text(after)
+    return check_text(reply[: fence.start()].strip())  # a bare fence at the end closes the block before it
 
 
 def _text_on_fence_line(fence: re.Match[str]) -> str:
