@@ -264,11 +264,10 @@ def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
             and a["task"].get("api_base") == b["task"].get("api_base"))
 
 
-def _same_program_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Settings that shape the program's calls but are not in its saved state (a per-module ``max_tokens``, the
-    retrieval corpus)."""
-    return all((a.get("config") or {}).get(k) == (b.get("config") or {}).get(k)
-               for k in ("program_max_tokens", "data_dir"))
+def _same_program_settings(record: dict[str, Any], config: CompareConfig) -> bool:
+    """Whether ``record`` ran under ``config``'s settings that shape the program's calls but are not in its saved
+    state (a per-module ``max_tokens``, the retrieval corpus)."""
+    return all((record.get("config") or {}).get(k) == getattr(config, k) for k in ("program_max_tokens", "data_dir"))
 
 
 def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str, lms: dict[str, Any],
@@ -280,7 +279,6 @@ def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str,
     between identical programs, at ~7 minutes a scoring. A record that cannot be read is skipped and logged."""
     folder = key.folder(config.out_dir)
     fingerprint = program_fingerprint(folder / PROGRAM)
-    here = {"config": {"program_max_tokens": config.program_max_tokens, "data_dir": config.data_dir}}
     for other in sorted(Path(config.out_dir, key.benchmark).glob(f"*/seed*/{RECORD}")):
         if other.parent == folder or not (other.parent / PROGRAM).exists():
             continue
@@ -288,7 +286,7 @@ def identical_program_test(key: RunKey, config: CompareConfig, test_digest: str,
             record = json.loads(other.read_text(encoding="utf-8"))
             test = record["test"]
             if (record.get("split_digests", {}).get("test") != test_digest or not _same_task_lm(record["lms"], lms)
-                    or not _same_program_settings(record, here)
+                    or not _same_program_settings(record, config)
                     or (record.get("versions") or {}).get("dspy") != package_versions().get("dspy")
                     or (record.get("metric") or {}).get("settings") != metric_settings
                     or int(test.get("errors", 0)) != 0

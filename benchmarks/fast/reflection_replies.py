@@ -170,9 +170,8 @@ def run(url: str, variants: Sequence[str], minibatches: int, out: Path, num_thre
                         child = {**parent, component: row["text"]}
                         child_sum = sum(o.score for _, o in _run(evaluator, child, ids))
                 row.update(task=task, minibatch=b, variant=variant, code=code, component=component,
-                           records_digest=digest,
-                           parent_sum=parent_sum,
-                           child_sum=child_sum, won=child_sum is not None and child_sum > parent_sum,
+                           records_digest=digest, parent_sum=parent_sum, child_sum=child_sum,
+                           won=child_sum is not None and child_sum > parent_sum,
                            words=len(row["text"].split()) if row["text"] else 0)
                 with out.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")

@@ -18,6 +18,7 @@ draw of tasks.
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,6 +256,13 @@ def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def whole_pairs(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa") -> pd.DataFrame:
+    """The rows of (task, seed) pairs where both ``optimizer`` and ``reference`` ran and neither resumed."""
+    rows = costs[costs.optimizer.isin([optimizer, reference])]
+    return rows.groupby(["task", "seed"]).filter(
+        lambda pair: set(pair.optimizer) == {optimizer, reference} and not pair.resumed.astype(bool).any())
+
+
 def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa",
                     value: str = "optimize_seconds") -> tuple[float, float, float, int] | None:
     """Geometric mean over (task, seed) pairs of ``optimizer``'s ``value`` over ``reference``'s, with a bootstrap
@@ -262,8 +270,8 @@ def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_
     are left out: a resumed run's record times only its last attempt."""
     if costs.empty:
         return None
-    whole = costs[~costs.resumed.astype(bool)]
-    wide = whole.pivot_table(index=["task", "seed"], columns="optimizer", values=value)
+    wide = whole_pairs(costs, optimizer, reference).pivot_table(index=["task", "seed"], columns="optimizer",
+                                                                values=value)
     if optimizer not in wide or reference not in wide:
         return None
     logs = np.log(wide[optimizer] / wide[reference]).dropna().to_numpy()
@@ -274,24 +282,18 @@ def wall_time_ratio(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_
     return float(np.exp(logs.mean())), float(np.exp(ci.low)), float(np.exp(ci.high)), len(logs)
 
 
-def whole_pairs(costs: pd.DataFrame, optimizer: str, reference: str = "dspy_gepa") -> pd.DataFrame:
-    """The rows of (task, seed) pairs where both ``optimizer`` and ``reference`` ran and neither resumed."""
-    rows = costs[costs.optimizer.isin([optimizer, reference])]
-    whole = rows.groupby(["task", "seed"]).filter(
-        lambda pair: set(pair.optimizer) == {optimizer, reference} and not pair.resumed.astype(bool).any())
-    return whole
-
-
 def _ratio_text(tokens: int, children: int) -> str:
     return f"{tokens / children:.0f} ({tokens} for {children})" if children else f"– ({tokens} for no child)"
 
 
 def _summed_rejections(rejections: pd.Series) -> str:
-    total: dict[str, int] = {}
-    for counts in rejections:
-        for reason, n in counts.items():
-            total[reason] = total.get(reason, 0) + n
+    total = sum((collections.Counter(counts) for counts in rejections), collections.Counter())
     return ", ".join(f"{reason} {n}" for reason, n in sorted(total.items())) or "–"
+
+
+def _run_names(runs: Sequence[dict[str, Any]]) -> str:
+    """"task optimizer seed N" of each record, comma-separated."""
+    return ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in runs)
 
 
 def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -311,12 +313,10 @@ def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
         lines.append(f"| {task} | {_label(opt)} | {len(group)} | {group.optimize_seconds.sum() / 60:.1f} | "
                      f"{group.metric_calls.sum():.0f} | {group.reflection_calls.sum():.0f} | {tokens} | {children} | "
                      f"{per_child} | {rejected} |")
-    again = costs[costs.resumed.astype(bool)]
-    if not again.empty:
-        names = ", ".join(f"{t} {_label(o)} seed {s}" for t, o, s in again[["task", "optimizer", "seed"]].itertuples(
-            index=False))
-        lines += ["", f"Resumed runs ({names}) count only their last attempt's minutes and reflection tokens; "
-                      "the ratios below leave their pairs out."]
+    again = [r for r in records if r["optimizer"] in REFLECTING and resumed(r)]
+    if again:
+        lines += ["", f"Resumed runs ({_run_names(again)}) count only their last attempt's minutes and reflection "
+                      "tokens; the ratios below leave their pairs out."]
     for opt in sorted(set(costs.optimizer) - {"dspy_gepa"}):
         total = wall_time_ratio(costs, opt)
         per_call = wall_time_ratio(costs, opt, value="seconds_per_call")
@@ -361,13 +361,11 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
                      f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
     again = [r for r in records if resumed(r)]
     if again:
-        names = ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in again)
-        lines += ["", f"Resumed runs count only their last attempt's minutes: {names}."]
+        lines += ["", f"Resumed runs count only their last attempt's minutes: {_run_names(again)}."]
     reused = [r for r in records if str((r.get("test") or {}).get("source", "")).startswith("reused")]
     if reused:
-        names = ", ".join(f"{_task(r['benchmark'])} {_label(r['optimizer'])} seed {r['seed']}" for r in reused)
         lines += ["", f"Minutes per run include scoring the test split, except for runs that returned a program "
-                      f"identical to one already scored and took its test scores: {names}."]
+                      f"identical to one already scored and took its test scores: {_run_names(reused)}."]
     for reference, compared in REFERENCES.items():
         others = [o for o in opts if o != reference and (compared is None or o in compared)]
         if reference not in opts or not others:

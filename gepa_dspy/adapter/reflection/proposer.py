@@ -135,7 +135,7 @@ class ReflectionProposer:
         if cut:  # even a reply that parses: its end is missing (an unfenced reply would otherwise pass whole)
             return None, "truncated"
         text, reason = self._read_reply(reply)
-        if reason == "truncated" and cut is False and self._read_reply is extract_instruction:
+        if reason == "truncated" and cut is False and self.reply_format == "fenced":
             # A block opened and never closed, but the LM ended below its cap: the reply is whole (issue 32).
             text, reason = extract_unclosed_instruction(reply)
             if text is not None:
