@@ -106,8 +106,13 @@ with start_server("fast") as server:
     scored = [r for r in reflections if r["status"] in ("accepted", "rejected") and r["child_scores"]]
     assert scored, f"no proposal was made and scored: {reflections}"
     assert results.total_metric_calls >= len(valset) + 2 * minibatch, results.total_metric_calls
-    if scored[0]["status"] == "accepted":
-        assert len(results.candidates) == 2 and results.candidate_instructions[1] != results.candidate_instructions[0]
+    # No merge here (off by default): each accepted proposal adds one candidate, and a proposal that copies its
+    # parent never reaches scoring, so an accepted child's instructions differ from the seed's. Several proposals
+    # can be accepted in one run (the 0.5B model at temperature 0.7 is not repeatable), so count them.
+    accepted = sum(r["status"] == "accepted" for r in reflections)
+    assert len(results.candidates) == 1 + accepted, (len(results.candidates), accepted)
+    if accepted:
+        assert results.candidate_instructions[1] != results.candidate_instructions[0]
     assert server.running, server.dead_log_tail()
 print("smoke_local_lm: OK (one GEPA proposal made and scored on the local LM)")
 PY
