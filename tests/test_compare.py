@@ -250,6 +250,74 @@ def test_crashed_run_restarts_and_resumes_from_its_checkpoint(tmp_path: Path) ->
     assert record["metric_calls"] > record["metric_calls_counted_this_attempt"]  # earlier calls were kept
 
 
+def test_a_run_killed_while_scoring_keeps_its_optimization_and_the_examples_already_scored(tmp_path: Path) -> None:
+    folder = tmp_path / "toy" / "gepa" / "seed0"
+    task_calls = {"after_optimizing": 0}
+
+    def killed_while_scoring_test(role: str) -> ScriptedLM:
+        if role == "reflection":
+            return ScriptedLM(compare_toy.reflection_responder, model="scripted-reflection")
+
+        def responder(messages, model):
+            if (folder / "optimized.json").exists():  # the optimizer finished; val came from it: this is test
+                task_calls["after_optimizing"] += 1
+                if task_calls["after_optimizing"] > 4:
+                    raise Crash()
+            return compare_toy.task_responder(messages, model)
+
+        return ScriptedLM(responder, model="scripted-task")
+
+    config = _config(tmp_path, ["gepa"], budget=30, sizes=(6, 6, 10))
+    with pytest.raises(Crash):
+        run_comparison(config, factory=killed_while_scoring_test)
+    assert not (folder / "record.json").exists() and (folder / "program.json").exists()
+    journal = (folder / "scores_test.jsonl").read_text().splitlines()
+    assert len(journal) == 1 + 4  # the header, then the four examples scored before the kill
+    optimized = json.loads((folder / "optimized.json").read_text())
+
+    def no_optimizing(role: str) -> ScriptedLM:
+        if role == "reflection":
+            raise AssertionError("the finished optimization ran again")
+        return compare_toy.lm_factory(role)
+
+    summary = run_comparison(config, factory=no_optimizing)
+    assert summary.finished == [RunKey("toy", "gepa", 0)]
+    record = _record(tmp_path, "gepa")
+    assert record["optimization_restored"] is True
+    assert record["metric_calls"] == optimized["metric_calls"] and record["curve"] == optimized["curve"]
+    assert record["wall_seconds"]["optimize"] == optimized["optimize_seconds"]
+    assert record["test"]["carried_over"] == 4 and record["test"]["errors"] == 0
+    assert record["lm_usage"]["evaluation"]["task"]["calls"] == 10 - 4  # only the rest was scored
+    assert record["test"]["scores"] == [1.0] * 10 and record["prompts"]["instructions"]["say"] == compare_toy.PROPOSAL
+
+
+def test_a_score_journal_skips_a_torn_line_and_restarts_for_another_program(tmp_path: Path) -> None:
+    from benchmarks.compare.run import ScoreJournal
+
+    path = tmp_path / "scores_test.jsonl"
+    journal = ScoreJournal(path, program="p1", split="s")
+    assert journal.scored() == {}
+    journal.add(0, 1.0)
+    journal.add(2, 0.5)
+    with path.open("a") as f:
+        f.write('{"i": 3, "sco')  # the kill came mid-line
+    assert ScoreJournal(path, program="p1", split="s").scored() == {0: 1.0, 2: 0.5}
+    ScoreJournal(path, program="p1", split="s").add(3, 0.0)  # appended on a line of its own
+    assert ScoreJournal(path, program="p1", split="s").scored() == {0: 1.0, 2: 0.5, 3: 0.0}
+    assert ScoreJournal(path, program="p2", split="s").scored() == {}  # another program: started afresh
+    assert ScoreJournal(path, program="p1", split="s").scored() == {}
+
+
+def test_a_kept_optimization_for_another_budget_is_not_reused(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["gepa"], budget=30)
+    run_comparison(config, factory=compare_toy.lm_factory)
+    folder = tmp_path / "toy" / "gepa" / "seed0"
+    (folder / "record.json").unlink()
+    run_comparison(_config(tmp_path, ["gepa"], budget=40), factory=compare_toy.lm_factory)
+    record = _record(tmp_path, "gepa")
+    assert record["optimization_restored"] is False and record["budget"] == 40
+
+
 def test_failed_run_writes_error_and_is_retried(tmp_path: Path) -> None:
     def no_reflection_lm(role: str) -> ScriptedLM:
         if role == "reflection":

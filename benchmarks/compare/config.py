@@ -24,6 +24,10 @@ PROGRAM = "program.json"  # the optimized program (``program.save``)
 ATTEMPTS = "attempts.json"  # written by the harness before 2026-12-04; still read and exported
 OPTIMIZER_LOG = "optimizer_log"  # the optimizer's own checkpoints (GEPA variants resume from them)
 LOCK = "run.lock"  # held (``filelock``) while a process runs the run
+# Kept across a kill, so a restart loses no finished work: the finished optimization's outcome (its program is
+# program.json; a restart scores it instead of optimizing again) and each split's per-example scores so far.
+OPTIMIZED = "optimized.json"
+SCORE_JOURNAL = "scores_{split}.jsonl"
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,15 @@ from .config import MiproSettings
 
 @dataclass
 class SplitScores:
-    """Scores of one program on one split: per example (in split order), failed examples, and their mean."""
+    """Scores of one program on one split: per example (in split order), failed examples, and their mean.
+    ``carried_over``: examples an interrupted earlier scoring of the same program had scored (``seconds`` is this
+    scoring's time only)."""
 
     scores: list[float]
     errors: int = 0
     seconds: float = 0.0
     source: str = "runner"
+    carried_over: int = 0
 
     @property
     def mean(self) -> float:
@@ -34,7 +37,13 @@ class SplitScores:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "n": len(self.scores), "scores": self.scores, "errors": self.errors,
-                "seconds": round(self.seconds, 2), "source": self.source}
+                "seconds": round(self.seconds, 2), "source": self.source, "carried_over": self.carried_over}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SplitScores":
+        return cls(scores=[float(s) for s in data["scores"]], errors=int(data.get("errors", 0)),
+                   seconds=float(data.get("seconds", 0.0)), source=str(data.get("source", "runner")),
+                   carried_over=int(data.get("carried_over", 0)))
 
 
 class CountingMetric:

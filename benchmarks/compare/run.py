@@ -34,7 +34,8 @@ import benchmarks
 from benchmarks.common import score_of
 from gepa_dspy.engine.checkpoint import save_json_atomic
 
-from .config import BUDGETED, ERROR, LOCK, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, SCALES, CompareConfig
+from .config import (BUDGETED, ERROR, LOCK, OPTIMIZED, OPTIMIZER_LOG, OPTIMIZERS, PROGRAM, RECORD, SCALES,
+                     SCORE_JOURNAL, CompareConfig)
 from .optimizers import OPTIMIZE, OptimizeJob, ProgramRunCounter, SplitScores
 from .slow_lm_workarounds import straggler_timeout
 
@@ -223,24 +224,81 @@ def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str |
     return default, (f"scale default ({config.scale})" if default is not None else None)
 
 
+class ScoreJournal:
+    """One program's per-example scores on one split, appended as they come (``scores_<split>.jsonl`` in the run
+    folder), so a scoring cut short by a kill resumes where it stopped. The first line names the program (its
+    fingerprint) and the split (its digest); a journal of anything else is started afresh. Examples whose program
+    or metric raised are not journaled: a restart scores them again."""
+
+    def __init__(self, path: Path, program: str, split: str) -> None:
+        self.path = path
+        self.header = {"program": program, "split": split}
+        self._lock = threading.Lock()
+
+    def scored(self) -> dict[int, float]:
+        """{example index: score} journaled by earlier scorings of this program on this split; a line cut by a
+        kill is skipped (and logged). Starts a fresh journal when there is none for this program and split."""
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+        try:
+            same = bool(lines) and json.loads(lines[0]) == self.header
+        except ValueError:
+            same = False
+        if not same:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.header) + "\n", encoding="utf-8")
+            return {}
+        scored, torn = {}, 0
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                scored[int(entry["i"])] = float(entry["score"])
+            except (ValueError, KeyError, TypeError):
+                torn += 1
+        if torn:
+            logger.warning("[compare] %s: %d unreadable line(s) skipped; those examples are scored again",
+                           self.path, torn)
+        with self.path.open("rb+") as f:  # a kill mid-line leaves no newline: end that line before appending
+            size = f.seek(0, 2)
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+        return scored
+
+    def add(self, index: int, score: float) -> None:
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"i": index, "score": score}) + "\n")
+
+
 def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
-                     lm: dspy.BaseLM, num_threads: int = 1, progress: bool = False) -> SplitScores:
+                     lm: dspy.BaseLM, num_threads: int = 1, progress: bool = False,
+                     journal: ScoreJournal | None = None) -> SplitScores:
     """Score ``program`` on every example with ``dspy.Evaluate`` under ``lm`` (the same for every optimizer). A
-    failing example (the program or the metric raised) scores 0 and is counted in ``errors``."""
+    failing example (the program or the metric raised) scores 0 and is counted in ``errors``. With ``journal``,
+    examples it already holds keep their scores (``carried_over``) and each new score is added to it."""
+    carried = journal.scored() if journal is not None else {}
+    todo = [i for i in range(len(examples)) if i not in carried]
+    # Copies: one object per position, so the metric can tell which example it scores from the object alone.
+    copies = {i: examples[i].copy() if hasattr(examples[i], "copy") else examples[i] for i in todo}
+    index_of = {id(example): i for i, example in copies.items()}
     judged: list[int] = []  # one entry per example whose metric returned (list.append is thread-safe)
 
     def score(gold: dspy.Example, pred: Any) -> float:
         value = score_of(metric(gold, pred))
         judged.append(1)
+        if journal is not None and id(gold) in index_of:
+            journal.add(index_of[id(gold)], value)
         return value
 
-    evaluate = dspy.Evaluate(devset=list(examples), metric=score, num_threads=max(1, num_threads),
-                             display_progress=progress, max_errors=len(examples) + 1, failure_score=0.0)
+    scores = dict(carried)
     start = time.perf_counter()
-    with dspy.context(lm=lm), contextlib.redirect_stdout(sys.stderr):  # DSPy's progress bar: stdout has the table
-        result = evaluate(program)
-    return SplitScores(scores=[float(s) for _, _, s in result.results], errors=len(examples) - len(judged),
-                       seconds=time.perf_counter() - start)
+    if todo:
+        evaluate = dspy.Evaluate(devset=list(copies.values()), metric=score, num_threads=max(1, num_threads),
+                                 display_progress=progress, max_errors=len(todo) + 1, failure_score=0.0)
+        with dspy.context(lm=lm), contextlib.redirect_stdout(sys.stderr):  # DSPy's progress bar: stdout: the table
+            result = evaluate(program)
+        scores.update(zip(todo, (float(s) for _, _, s in result.results)))
+    return SplitScores(scores=[scores[i] for i in range(len(examples))], errors=len(todo) - len(judged),
+                       seconds=time.perf_counter() - start, carried_over=len(carried))
 
 
 def program_fingerprint(program_file: Path) -> str:
@@ -330,32 +388,53 @@ def metric_counters(metric: Any) -> dict[str, int] | None:
     return {k: int(v) for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def metric_block(metric: Any, counters: dict[str, dict[str, int] | None]) -> dict[str, Any] | None:
+def counter_increase(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:
+    """How much each of ``metric_counters``' counters grew from ``before`` to ``after`` (None: no counters)."""
+    if after is None:
+        return None
+    return {name: value - (before or {}).get(name, 0) for name, value in after.items()}
+
+
+def metric_block(metric: Any, increases: dict[str, dict[str, int] | None]) -> dict[str, Any] | None:
     """The record's ``metric``: ``metric.settings`` (what changes its scores besides the LMs, e.g. PUPA's judge
     format) and its counters' increase per phase; None for a plain function metric."""
     settings = getattr(metric, "settings", None)
     settings = dict(settings) if isinstance(settings, dict) else None
-    phases = list(counters)
-    if settings is None and counters[phases[0]] is None:
+    if settings is None and all(v is None for v in increases.values()):
         return None
-    increase = {}
-    for before, after in zip(phases, phases[1:]):
-        now, then = counters[after] or {}, counters[before] or {}
-        increase[after] = {name: value - then.get(name, 0) for name, value in now.items()}
-    return {"settings": settings, "counters": increase}
+    return {"settings": settings, "counters": {phase: v or {} for phase, v in increases.items()}}
 
 
-def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
-                budget: int | None, budget_source: str | None, attempt: int) -> dict[str, Any]:
-    """Optimize, score val (unless the optimizer did) and test, save the program and write ``record.json``."""
+def finished_optimization(folder: Path, program: dspy.Module, optimizer: str,
+                          budget: int | None) -> dict[str, Any] | None:
+    """What an earlier attempt's finished optimization of this run kept (``optimized.json``), with ``program``
+    loaded from its ``program.json``; None when there is none, or it is for another optimizer or budget, or the
+    program file is not the one it names (logged: the run optimizes again)."""
+    if not (folder / OPTIMIZED).exists() or not (folder / PROGRAM).exists():
+        return None
+    try:
+        kept = json.loads((folder / OPTIMIZED).read_text(encoding="utf-8"))
+        usable = (kept["optimizer"] == optimizer and kept["budget"] == budget
+                  and kept["program_fingerprint"] == program_fingerprint(folder / PROGRAM))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("[compare] %s: unreadable (%s: %s); optimizing again", folder / OPTIMIZED,
+                       type(exc).__name__, exc)
+        return None
+    if not usable:
+        logger.warning("[compare] %s: for another optimizer, budget or program; optimizing again", folder / OPTIMIZED)
+        return None
+    program.load(str(folder / PROGRAM))
+    return kept
+
+
+def optimize(key: RunKey, config: CompareConfig, program: dspy.Module, splits: Any, metric: Callable[..., Any],
+             lms: RunLMs, budget: int | None) -> tuple[dspy.Module, dict[str, Any]]:
+    """Run the optimizer, then keep its program (``program.json``) and outcome (``optimized.json``) before any
+    scoring: (optimized program, outcome as the record states it)."""
     folder = key.folder(config.out_dir)
-    for stale in (ERROR, PROGRAM):
-        (folder / stale).unlink(missing_ok=True)
+    (folder / PROGRAM).unlink(missing_ok=True)
     resumed = (folder / OPTIMIZER_LOG).is_dir() and any((folder / OPTIMIZER_LOG).iterdir())
-    started_at, t0 = _now(), time.perf_counter()
-    lms = RunLMs(factory)
-    program, metric = program_and_metric(module, lms, config)
-    counters = {"start": metric_counters(metric)}
+    started_at, t0, counters_before = _now(), time.perf_counter(), metric_counters(metric)
     runs = ProgramRunCounter(type(program))
     job = OptimizeJob(program=program, train=splits.train, val=splits.val, metric=metric, lms=lms, budget=budget,
                       log_dir=folder / OPTIMIZER_LOG, seed=key.seed, num_threads=config.num_threads, program_runs=runs,
@@ -363,20 +442,58 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
                       reflection_reply_format=config.reflection_reply_format)
     with dspy.context(callbacks=[*dspy.settings.get("callbacks", []), runs]):
         outcome = OPTIMIZE[key.optimizer](job)
-    t_opt, counters["optimization"] = time.perf_counter(), metric_counters(metric)
-    optimization_usage = lms.take_usage()  # before the scoring builds the task LM (baseline: no LM used so far)
-    score = functools.partial(evaluate_program, outcome.program, metric=metric, lm=lms.get("task"),
-                              num_threads=config.num_threads, progress=True)
-    val = outcome.val or score(splits.val)
-    t_val, counters["val"] = time.perf_counter(), metric_counters(metric)
     outcome.program.save(str(folder / PROGRAM))
+    kept = {
+        "optimizer": key.optimizer, "budget": budget, "program_fingerprint": program_fingerprint(folder / PROGRAM),
+        "started_at": started_at, "optimize_seconds": round(time.perf_counter() - t0, 2),
+        "resumed_from_checkpoint": resumed,
+        "metric_calls": outcome.metric_calls, "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
+        "feedback_metric_calls": outcome.feedback_metric_calls,
+        "program_runs": {"runs": runs.runs, "failed": runs.failed},
+        "lm_usage": lms.take_usage(),  # before the scoring builds the task LM (baseline: no LM used so far)
+        "metric_counters": counter_increase(counters_before, metric_counters(metric)),
+        "val": outcome.val.to_dict() if outcome.val is not None else None,
+        "curve": [[int(c), float(s)] for c, s in outcome.curve],
+        "optimizer_details": outcome.details,
+    }
+    kept = json.loads(json.dumps(kept, default=str))
+    save_json_atomic(folder / OPTIMIZED, kept)
+    return outcome.program, kept
+
+
+def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: Any, factory: LMFactory,
+                budget: int | None, budget_source: str | None, attempt: int) -> dict[str, Any]:
+    """Optimize (unless an earlier attempt finished that), score val (unless the optimizer did) and test, and write
+    ``record.json``. A scoring an earlier attempt began resumes from its journal."""
+    folder = key.folder(config.out_dir)
+    (folder / ERROR).unlink(missing_ok=True)
+    lms = RunLMs(factory)
+    program, metric = program_and_metric(module, lms, config)
+    kept = finished_optimization(folder, program, key.optimizer, budget)
+    restored = kept is not None
+    if kept is None:
+        program, kept = optimize(key, config, program, splits, metric, lms, budget)
+    fingerprint = kept["program_fingerprint"]
+    counters = {"optimization": kept["metric_counters"]}
+
+    def score(split: str) -> SplitScores:
+        examples = getattr(splits, split)
+        journal = ScoreJournal(folder / SCORE_JOURNAL.format(split=split), fingerprint, split_digest(examples))
+        return evaluate_program(program, examples, metric=metric, lm=lms.get("task"),
+                                num_threads=config.num_threads, progress=True, journal=journal)
+
+    t0, before = time.perf_counter(), metric_counters(metric)
+    val = SplitScores.from_dict(kept["val"]) if kept["val"] is not None else score("val")
+    t_val, after = time.perf_counter(), metric_counters(metric)
+    counters["val"], before = counter_increase(before, after), after
     lm_block = {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
                 "models": lms.models()}
     test_digest = split_digest(splits.test)
     settings = getattr(metric, "settings", None)
     test = (identical_program_test(key, config, test_digest, lm_block, dict(settings) if isinstance(settings, dict)
-                                   else None) if config.reuse_identical_test_scores else None) or score(splits.test)
-    t_test, counters["test"] = time.perf_counter(), metric_counters(metric)
+                                   else None) if config.reuse_identical_test_scores else None) or score("test")
+    t_test = time.perf_counter()
+    counters["test"] = counter_increase(before, metric_counters(metric))
     record = {
         "schema": SCHEMA_VERSION,
         "benchmark": key.benchmark, "optimizer": key.optimizer, "seed": key.seed, "scale": config.scale,
@@ -386,21 +503,23 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         "config": config.to_dict(), "versions": package_versions(),
         "lms": {**lm_block, "models": lms.models()},
         "budget": budget, "budget_source": budget_source,
-        "metric_calls": outcome.metric_calls,
-        "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
-        "feedback_metric_calls": outcome.feedback_metric_calls,
-        "program_runs": {"runs": runs.runs, "failed": runs.failed},
-        "wall_seconds": {"optimize": round(t_opt - t0, 2), "val_eval": round(t_val - t_opt, 2),
-                         "test_eval": round(t_test - t_val, 2), "total": round(t_test - t0, 2)},
-        "attempt": attempt, "resumed_from_checkpoint": resumed,
-        "lm_usage": {"optimization": optimization_usage, "evaluation": lms.take_usage(),
+        "metric_calls": kept["metric_calls"],
+        "metric_calls_counted_this_attempt": kept["metric_calls_counted_this_attempt"],
+        "feedback_metric_calls": kept["feedback_metric_calls"],
+        "program_runs": kept["program_runs"],
+        "wall_seconds": {"optimize": kept["optimize_seconds"], "val_eval": round(t_val - t0, 2),
+                         "test_eval": round(t_test - t_val, 2),
+                         "total": round(kept["optimize_seconds"] + t_test - t0, 2)},
+        "attempt": attempt, "resumed_from_checkpoint": kept["resumed_from_checkpoint"],
+        "optimization_restored": restored,
+        "lm_usage": {"optimization": kept["lm_usage"], "evaluation": lms.take_usage(),
                      "token_counter": TOKEN_COUNTER},
         "val": val.to_dict(), "test": test.to_dict(),
         "metric": metric_block(metric, counters),
-        "prompts": prompt_summary(outcome.program),
-        "curve": [[int(c), float(s)] for c, s in outcome.curve],
-        "optimizer_details": outcome.details,
-        "started_at": started_at, "finished_at": _now(),
+        "prompts": prompt_summary(program),
+        "curve": kept["curve"],
+        "optimizer_details": kept["optimizer_details"],
+        "started_at": kept["started_at"], "finished_at": _now(),
     }
     save_json_atomic(folder / RECORD, json.loads(json.dumps(record, default=str)))
     return record
