@@ -106,10 +106,10 @@ with start_server("fast") as server:
     scored = [r for r in reflections if r["status"] in ("accepted", "rejected") and r["child_scores"]]
     assert scored, f"no proposal was made and scored: {reflections}"
     assert results.total_metric_calls >= len(valset) + 2 * minibatch, results.total_metric_calls
-    # No merge here (off by default): each accepted proposal adds one candidate, and a proposal that copies its
-    # parent never reaches scoring, so an accepted child's instructions differ from the seed's. Several proposals
-    # can be accepted in one run (the 0.5B model at temperature 0.7 is not repeatable), so count them.
-    accepted = sum(r["status"] == "accepted" for r in reflections)
+    # Each accepted proposal (reflection or merge) adds one candidate, and a reply that copies its parent never
+    # reaches scoring, so an accepted child's instructions differ from the seed's. Several can be accepted in one
+    # run (the 0.5B model at temperature 0.7 is not repeatable), so count them.
+    accepted = sum(r["status"] == "accepted" for r in results.history)
     assert len(results.candidates) == 1 + accepted, (len(results.candidates), accepted)
     if accepted:
         assert results.candidate_instructions[1] != results.candidate_instructions[0]

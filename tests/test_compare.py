@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -275,9 +276,12 @@ def test_a_run_killed_while_scoring_keeps_its_optimization_and_the_examples_alre
     assert len(journal) == 1 + 4  # the header, then the four examples scored before the kill
     optimized = json.loads((folder / "optimized.json").read_text())
 
+    def reflect(messages, model):
+        raise AssertionError("the finished optimization ran again")
+
     def no_optimizing(role: str) -> ScriptedLM:
         if role == "reflection":
-            raise AssertionError("the finished optimization ran again")
+            return ScriptedLM(reflect, model="scripted-reflection")
         return compare_toy.lm_factory(role)
 
     summary = run_comparison(config, factory=no_optimizing)
@@ -302,20 +306,37 @@ def test_a_score_journal_skips_a_torn_line_and_restarts_for_another_program(tmp_
     with path.open("a") as f:
         f.write('{"i": 3, "sco')  # the kill came mid-line
     assert ScoreJournal(path, program="p1", split="s").scored() == {0: 1.0, 2: 0.5}
-    ScoreJournal(path, program="p1", split="s").add(3, 0.0)  # appended on a line of its own
+    again = ScoreJournal(path, program="p1", split="s")
+    again.scored()
+    again.add(3, 0.0)  # appended on a line of its own
+    again.add(3, 1.0)  # DSPy's straggler re-run of the same example: the first score stays
+    again.add(0, 0.0)
     assert ScoreJournal(path, program="p1", split="s").scored() == {0: 1.0, 2: 0.5, 3: 0.0}
-    assert ScoreJournal(path, program="p2", split="s").scored() == {}  # another program: started afresh
+    assert ScoreJournal(path, program="p1", split="s", task_lm="other").scored() == {}  # scored under another LM
     assert ScoreJournal(path, program="p1", split="s").scored() == {}
 
 
-def test_a_kept_optimization_for_another_budget_is_not_reused(tmp_path: Path) -> None:
-    config = _config(tmp_path, ["gepa"], budget=30)
-    run_comparison(config, factory=compare_toy.lm_factory)
+@pytest.mark.parametrize("change", [{"budget": 40}, {"sizes": (6, 4, 6)}, {"reflection_minibatch_size": 2}])
+def test_a_kept_optimization_made_under_other_settings_is_not_reused(tmp_path: Path, change: dict) -> None:
+    run_comparison(_config(tmp_path, ["gepa"], budget=30), factory=compare_toy.lm_factory)
     folder = tmp_path / "toy" / "gepa" / "seed0"
     (folder / "record.json").unlink()
-    run_comparison(_config(tmp_path, ["gepa"], budget=40), factory=compare_toy.lm_factory)
+    shutil.rmtree(folder / "optimizer_log")  # GEPA's own checkpoint refuses another valset by itself
+    run_comparison(_config(tmp_path, ["gepa"], **{"budget": 30, **change}), factory=compare_toy.lm_factory)
     record = _record(tmp_path, "gepa")
-    assert record["optimization_restored"] is False and record["budget"] == 40
+    assert record["optimization_restored"] is False and record["config"]["budget"] == change.get("budget", 30)
+    assert record["val"]["n"] == record["sizes"]["val"]
+
+
+def test_a_restored_run_still_takes_an_identical_programs_test_scores(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["gepa"], budget=30, seeds=[0, 1], split_seed=0)  # both seeds find the same program
+    run_comparison(config, factory=compare_toy.lm_factory)
+    assert _record(tmp_path, "gepa", seed=1)["test"]["source"].startswith("reused")
+    (tmp_path / "toy" / "gepa" / "seed1" / "record.json").unlink()
+    run_comparison(config, factory=compare_toy.lm_factory)
+    record = _record(tmp_path, "gepa", seed=1)
+    assert record["optimization_restored"] is True and record["test"]["source"].startswith("reused")
+    assert set(record["lms"]["models"]) == {"task", "reflection"}
 
 
 def test_failed_run_writes_error_and_is_retried(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import dspy
 import filelock
@@ -227,12 +227,15 @@ def decide_budget(key: RunKey, config: CompareConfig) -> tuple[int | None, str |
 class ScoreJournal:
     """One program's per-example scores on one split, appended as they come (``scores_<split>.jsonl`` in the run
     folder), so a scoring cut short by a kill resumes where it stopped. The first line names the program (its
-    fingerprint) and the split (its digest); a journal of anything else is started afresh. Examples whose program
-    or metric raised are not journaled: a restart scores them again."""
+    fingerprint), the split (its digest) and what else decides the scores; a journal of anything else is started
+    afresh. Examples whose program or metric raised are not journaled: a restart scores them again. An example
+    DSPy ran twice (its straggler re-run) keeps its first score."""
 
-    def __init__(self, path: Path, program: str, split: str) -> None:
+    def __init__(self, path: Path, program: str, split: str, **scored_under: Any) -> None:
+        """``scored_under``: what else decides the scores (task LM, metric and program settings, dspy version)."""
         self.path = path
-        self.header = {"program": program, "split": split}
+        self.header = json.loads(json.dumps({"program": program, "split": split, **scored_under}, default=str))
+        self._written: set[int] = set()
         self._lock = threading.Lock()
 
     def scored(self) -> dict[int, float]:
@@ -246,12 +249,13 @@ class ScoreJournal:
         if not same:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.header) + "\n", encoding="utf-8")
+            self._written = set()
             return {}
         scored, torn = {}, 0
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
-                scored[int(entry["i"])] = float(entry["score"])
+                scored.setdefault(int(entry["i"]), float(entry["score"]))
             except (ValueError, KeyError, TypeError):
                 torn += 1
         if torn:
@@ -262,11 +266,16 @@ class ScoreJournal:
             f.seek(size - 1)
             if f.read(1) != b"\n":
                 f.write(b"\n")
+        self._written = set(scored)
         return scored
 
     def add(self, index: int, score: float) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"i": index, "score": score}) + "\n")
+        with self._lock:
+            if index in self._written:
+                return
+            self._written.add(index)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"i": index, "score": score}) + "\n")
 
 
 def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], metric: Callable[..., Any],
@@ -277,15 +286,16 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
     examples it already holds keep their scores (``carried_over``) and each new score is added to it."""
     carried = journal.scored() if journal is not None else {}
     todo = [i for i in range(len(examples)) if i not in carried]
-    # Copies: one object per position, so the metric can tell which example it scores from the object alone.
-    copies = {i: examples[i].copy() if hasattr(examples[i], "copy") else examples[i] for i in todo}
+    # One object per position (the same example may occur twice), so the metric knows its example's index from
+    # the object DSPy hands it; with_inputs by the public inputs(), since copy() keeps no input keys before dspy 3.4.
+    copies = {i: examples[i].copy().with_inputs(*examples[i].inputs().keys()) for i in todo}
     index_of = {id(example): i for i, example in copies.items()}
-    judged: list[int] = []  # one entry per example whose metric returned (list.append is thread-safe)
+    judged: set[int] = set()  # examples whose metric returned (a straggler re-run of one counts once)
 
     def score(gold: dspy.Example, pred: Any) -> float:
         value = score_of(metric(gold, pred))
-        judged.append(1)
-        if journal is not None and id(gold) in index_of:
+        judged.add(index_of[id(gold)])
+        if journal is not None:
             journal.add(index_of[id(gold)], value)
         return value
 
@@ -308,18 +318,20 @@ def program_fingerprint(program_file: Path) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def lm_identity(described: dict[str, Any], served: str | None) -> dict[str, Any]:
+    """What makes two LMs the same LM for scores: the sampling settings and the served model. The embedded
+    server's model string (``local:URL``) names its port; two such servers serving the same weights (the served
+    model's name, from the server) are the same LM. Otherwise the litellm model string and endpoint count too."""
+    identity = {k: described.get(k) for k in ("temperature", "max_tokens")} | {"served": served}
+    if not (str(described.get("model", "")).startswith("local:") and served is not None):
+        identity |= {"model": described.get("model"), "api_base": described.get("api_base")}
+    return identity
+
+
 def _same_task_lm(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same task LM: the same sampling settings, and the same served model. The embedded server's model string
-    (``local:URL``) names its port; two such servers serving the same weights (the served model's name, from the
-    server) count as the same LM. Otherwise the litellm model string and endpoint must match too."""
-    if not all(a["task"].get(k) == b["task"].get(k) for k in ("temperature", "max_tokens")):
-        return False
-    served_a, served_b = (a.get("models") or {}).get("task"), (b.get("models") or {}).get("task")
-    local = all(str(x["task"].get("model", "")).startswith("local:") for x in (a, b))
-    if local and served_a is not None:
-        return served_a == served_b
-    return (served_a == served_b and a["task"].get("model") == b["task"].get("model")
-            and a["task"].get("api_base") == b["task"].get("api_base"))
+    """Whether two records' ``lms`` blocks name the same task LM (``lm_identity``)."""
+    return (lm_identity(a["task"], (a.get("models") or {}).get("task"))
+            == lm_identity(b["task"], (b.get("models") or {}).get("task")))
 
 
 def _same_program_settings(record: dict[str, Any], config: CompareConfig) -> bool:
@@ -405,32 +417,56 @@ def metric_block(metric: Any, increases: dict[str, dict[str, int] | None]) -> di
     return {"settings": settings, "counters": {phase: v or {} for phase, v in increases.items()}}
 
 
-def finished_optimization(folder: Path, program: dspy.Module, optimizer: str,
-                          budget: int | None) -> dict[str, Any] | None:
+def optimization_settings(key: RunKey, config: CompareConfig, splits: Any, budget: int | None, lms: RunLMs,
+                          roles: Iterable[str]) -> dict[str, Any]:
+    """What decides an optimization besides its seed: the optimizer and budget, the settings that shape its calls,
+    the train/val examples, the LMs of ``roles`` (``lm_identity``) and the dspy version."""
+    settings = config.to_dict()
+    spec = {"reflection": settings["reflection_lm"]}
+    roles = sorted(roles)
+    for role in roles:
+        lms.get(role)
+    served = lms.models()
+    return json.loads(json.dumps({
+        "optimizer": key.optimizer, "budget": budget,
+        "config": {k: settings[k] for k in ("scale", "program_max_tokens", "data_dir", "reflection_minibatch_size",
+                                            "reflection_reply_format", "mipro", "judge_format")},
+        "splits": {name: split_digest(getattr(splits, name)) for name in ("train", "val")},
+        "lms": {role: lm_identity(spec.get(role, settings["task_lm"]), served[role]) for role in roles},
+        "dspy": package_versions().get("dspy"),
+    }, default=str))
+
+
+def finished_optimization(folder: Path, program: dspy.Module,
+                          settings_of: Callable[[Iterable[str]], dict[str, Any]]) -> dict[str, Any] | None:
     """What an earlier attempt's finished optimization of this run kept (``optimized.json``), with ``program``
-    loaded from its ``program.json``; None when there is none, or it is for another optimizer or budget, or the
-    program file is not the one it names (logged: the run optimizes again)."""
+    loaded from its ``program.json``; None when there is none, or it ran under other settings (``settings_of``:
+    ``optimization_settings`` for the LM roles it names), or the program file is not the one it names (logged:
+    the run optimizes again)."""
     if not (folder / OPTIMIZED).exists() or not (folder / PROGRAM).exists():
         return None
     try:
         kept = json.loads((folder / OPTIMIZED).read_text(encoding="utf-8"))
-        usable = (kept["optimizer"] == optimizer and kept["budget"] == budget
+        usable = (kept["settings"] == settings_of(kept["settings"]["lms"])
                   and kept["program_fingerprint"] == program_fingerprint(folder / PROGRAM))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.warning("[compare] %s: unreadable (%s: %s); optimizing again", folder / OPTIMIZED,
                        type(exc).__name__, exc)
         return None
     if not usable:
-        logger.warning("[compare] %s: for another optimizer, budget or program; optimizing again", folder / OPTIMIZED)
+        logger.warning("[compare] %s: made under other settings or for another program; optimizing again",
+                       folder / OPTIMIZED)
         return None
     program.load(str(folder / PROGRAM))
     return kept
 
 
 def optimize(key: RunKey, config: CompareConfig, program: dspy.Module, splits: Any, metric: Callable[..., Any],
-             lms: RunLMs, budget: int | None) -> tuple[dspy.Module, dict[str, Any]]:
-    """Run the optimizer, then keep its program (``program.json``) and outcome (``optimized.json``) before any
-    scoring: (optimized program, outcome as the record states it)."""
+             lms: RunLMs, budget: int | None,
+             settings_of: Callable[[Iterable[str]], dict[str, Any]]) -> tuple[dspy.Module, dict[str, Any]]:
+    """Run the optimizer, then keep its program (``program.json``) and outcome (``optimized.json``, with the
+    ``settings_of`` the LM roles it used) before any scoring: (optimized program, outcome as the record states
+    it)."""
     folder = key.folder(config.out_dir)
     (folder / PROGRAM).unlink(missing_ok=True)
     resumed = (folder / OPTIMIZER_LOG).is_dir() and any((folder / OPTIMIZER_LOG).iterdir())
@@ -444,7 +480,8 @@ def optimize(key: RunKey, config: CompareConfig, program: dspy.Module, splits: A
         outcome = OPTIMIZE[key.optimizer](job)
     outcome.program.save(str(folder / PROGRAM))
     kept = {
-        "optimizer": key.optimizer, "budget": budget, "program_fingerprint": program_fingerprint(folder / PROGRAM),
+        "settings": settings_of(lms.models()), "models": lms.models(),
+        "program_fingerprint": program_fingerprint(folder / PROGRAM),
         "started_at": started_at, "optimize_seconds": round(time.perf_counter() - t0, 2),
         "resumed_from_checkpoint": resumed,
         "metric_calls": outcome.metric_calls, "metric_calls_counted_this_attempt": outcome.counted_metric_calls,
@@ -469,29 +506,38 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
     (folder / ERROR).unlink(missing_ok=True)
     lms = RunLMs(factory)
     program, metric = program_and_metric(module, lms, config)
-    kept = finished_optimization(folder, program, key.optimizer, budget)
+    settings_of = functools.partial(optimization_settings, key, config, splits, budget, lms)
+    kept = finished_optimization(folder, program, settings_of)
     restored = kept is not None
     if kept is None:
-        program, kept = optimize(key, config, program, splits, metric, lms, budget)
-    fingerprint = kept["program_fingerprint"]
+        program, kept = optimize(key, config, program, splits, metric, lms, budget, settings_of)
     counters = {"optimization": kept["metric_counters"]}
+    task_lm = lms.get("task")
+    settings = getattr(metric, "settings", None)
+    metric_settings = dict(settings) if isinstance(settings, dict) else None
+    # A metric that keeps counters (PUPA's judge failures) is scored afresh, so its counters cover the whole split.
+    journaled = metric_counters(metric) is None
+
+    scored_under = {"task_lm": lm_identity(config.task_lm.describe(), lms.models()["task"]), "metric": metric_settings,
+                    "program_max_tokens": config.program_max_tokens, "data_dir": config.data_dir,
+                    "dspy": package_versions().get("dspy")}
 
     def score(split: str) -> SplitScores:
         examples = getattr(splits, split)
-        journal = ScoreJournal(folder / SCORE_JOURNAL.format(split=split), fingerprint, split_digest(examples))
-        return evaluate_program(program, examples, metric=metric, lm=lms.get("task"),
-                                num_threads=config.num_threads, progress=True, journal=journal)
+        journal = ScoreJournal(folder / SCORE_JOURNAL.format(split=split), kept["program_fingerprint"],
+                               split_digest(examples), **scored_under) if journaled else None
+        return evaluate_program(program, examples, metric=metric, lm=task_lm, num_threads=config.num_threads,
+                                progress=True, journal=journal)
 
     t0, before = time.perf_counter(), metric_counters(metric)
     val = SplitScores.from_dict(kept["val"]) if kept["val"] is not None else score("val")
     t_val, after = time.perf_counter(), metric_counters(metric)
     counters["val"], before = counter_increase(before, after), after
     lm_block = {"task": config.task_lm.describe(), "reflection": config.reflection_lm.describe(),
-                "models": lms.models()}
+                "models": {**kept["models"], **lms.models()}}
     test_digest = split_digest(splits.test)
-    settings = getattr(metric, "settings", None)
-    test = (identical_program_test(key, config, test_digest, lm_block, dict(settings) if isinstance(settings, dict)
-                                   else None) if config.reuse_identical_test_scores else None) or score("test")
+    test = (identical_program_test(key, config, test_digest, lm_block, metric_settings)
+            if config.reuse_identical_test_scores else None) or score("test")
     t_test = time.perf_counter()
     counters["test"] = counter_increase(before, metric_counters(metric))
     record = {
@@ -501,7 +547,7 @@ def execute_run(key: RunKey, config: CompareConfig, module: ModuleType, splits: 
         "sizes": {name: len(getattr(splits, name)) for name in ("train", "val", "test")},
         "split_digests": {name: split_digest(getattr(splits, name)) for name in ("train", "val", "test")},
         "config": config.to_dict(), "versions": package_versions(),
-        "lms": {**lm_block, "models": lms.models()},
+        "lms": {**lm_block, "models": {**kept["models"], **lms.models()}},
         "budget": budget, "budget_source": budget_source,
         "metric_calls": kept["metric_calls"],
         "metric_calls_counted_this_attempt": kept["metric_calls_counted_this_attempt"],

@@ -228,8 +228,14 @@ REFLECTING = ("dspy_gepa", "gepa", "gepa_merge", "gepa_racing", "gepa_heldout")
 
 
 def resumed(record: dict[str, Any]) -> bool:
-    """A run that resumed after a crash or stop: its record times and counts only its last attempt."""
+    """A run whose optimization resumed after a crash or stop: its record times and counts only its last attempt."""
     return int(record.get("attempt") or 1) > 1 or bool(record.get("resumed_from_checkpoint"))
+
+
+def scoring_resumed(record: dict[str, Any]) -> bool:
+    """A run whose val or test scoring kept examples an interrupted attempt had scored: its scoring minutes cover
+    only the rest."""
+    return any(int((record.get(split) or {}).get("carried_over") or 0) > 0 for split in ("val", "test"))
 
 
 def cost_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -359,7 +365,7 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
         lines.append(f"| {row.task} | {_label(row.optimizer)} | {row.seeds} | {100 * row.test_mean:.1f} ± "
                      f"{100 * row.test_sd:.1f} | {100 * row.val_mean:.1f} | {row.metric_calls:.0f} | {reach} | "
                      f"{row.instruction_tokens:.0f} | {row.demos:.1f} | {row.minutes:.1f} |")
-    again = [r for r in records if resumed(r)]
+    again = [r for r in records if resumed(r) or scoring_resumed(r)]
     if again:
         lines += ["", f"Resumed runs count only their last attempt's minutes: {_run_names(again)}."]
     reused = [r for r in records if str((r.get("test") or {}).get("source", "")).startswith("reused")]
