@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start (or resume) the fast grid: 4 tasks x seeds x optimizers on the local LMs, one run after another.
 # Safe to run again at any time: finished runs are skipped, a run another process holds is skipped, and an
-# interrupted run starts again (our GEPA and dspy.GEPA resume from their checkpoints; MIPROv2 and the scoring
-# start over).
+# interrupted run goes on where it stopped (a finished optimization is only scored, a scoring keeps the examples
+# it had scored, our GEPA and dspy.GEPA resume from their checkpoints; an unfinished MIPROv2 starts over).
 #
 #   nohup benchmarks/fast/run_grid.sh > /work/fast-grid-v2/grid.log 2>&1 &    # the whole grid, in the background
 #   STEPS="mipro@0,1,2" benchmarks/fast/run_grid.sh                            # only these runs
