@@ -298,6 +298,29 @@ def test_cost_table_counts_reflection_per_accepted_child_and_the_paired_wall_tim
     assert "Resumed runs (a dspy.GEPA seed 1)" in text and "0.50x" not in text  # one whole pair: no ratio
 
 
+def test_policy_table_compares_each_validation_policy_with_the_default_loop_of_its_cell():
+    from benchmarks.fast.report import policy_markdown
+
+    def run(optimizer, seed, val, test, curve, counters=None):
+        r = _record("a", optimizer, seed, [test], curve=curve)
+        r.update(val={"mean": val}, optimizer_details={"counters": counters or {}})
+        return r
+
+    records = [run("gepa", 0, 0.8, 0.6, [(25, 0.5), (80, 0.8)]), run("gepa", 1, 0.7, 0.6, [(25, 0.4), (60, 0.7)]),
+               run("gepa_racing", 0, 0.8, 0.7, [(25, 0.5), (50, 0.8)],
+                   {"reflection_raced_out": 2, "val_runs_saved_by_racing": 30}),
+               run("gepa_racing", 1, 0.6, 0.6, [(25, 0.4), (70, 0.6)]),  # never reached the default's 0.7
+               run("gepa_heldout", 0, 0.7, 0.65, [(25, 0.5), (60, 0.9)]),
+               run("gepa_heldout", 2, 0.7, 0.65, [(25, 0.5)])]  # no default run of seed 2: not a cell
+    text = "\n".join(policy_markdown(records))
+    assert ("| GEPA racing (ours) | 2 | +5.0 (+15.0) | 50 (80; 0.62x) over 1 cells; never reached in 1 of 2 cells "
+            "| 2 | 30 |") in text
+    assert "| GEPA held-out (ours) | 1 | +5.0 (+20.0) | – (searches on part of the valset) | 0 | 0 |" in text
+    assert policy_markdown([r for r in records if r["optimizer"] == "gepa"]) == []
+    never = "\n".join(policy_markdown([records[1], records[3]]))  # racing's only cell never reached it
+    assert "| GEPA racing (ours) | 1 | +0.0 (+10.0) | never reached in 1 of 1 cells |" in never
+
+
 def test_report_writes_table(tmp_path):
     import json
 

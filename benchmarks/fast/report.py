@@ -341,6 +341,65 @@ def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: Issue 30's validation policies, each measured against the default loop ("gepa") of the same task and seed.
+POLICIES = ("gepa_racing", "gepa_heldout")
+
+
+def calls_to_reach_value(record: dict[str, Any], target: float) -> int | None:
+    """Metric calls after which the run's best validation score first reached ``target``; None if it never did."""
+    return next((int(calls) for calls, best in record.get("curve") or [] if float(best) >= target), None)
+
+
+def policy_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (policy run, the default run of its task and seed): both runs' validation-to-test gaps, the
+    metric calls each needed to reach the default's final validation score (racing only: held-out selection
+    searches on part of the valset, so its curve is on other examples), and racing's counters."""
+    default = {(r["benchmark"], r["seed"]): r for r in records if r["optimizer"] == "gepa"}
+    rows = []
+    for r in records:
+        ref = default.get((r["benchmark"], r["seed"]))
+        if r["optimizer"] not in POLICIES or ref is None or not ref.get("curve"):
+            continue
+        target = float(ref["curve"][-1][1])
+        counters = (r.get("optimizer_details") or {}).get("counters") or {}
+        same_valset = r["optimizer"] != "gepa_heldout"
+        rows.append({
+            "task": _task(r["benchmark"]), "policy": r["optimizer"], "seed": r["seed"],
+            "gap": float(r["val"]["mean"]) - float(r["test"]["mean"]),
+            "default_gap": float(ref["val"]["mean"]) - float(ref["test"]["mean"]),
+            "calls": calls_to_reach_value(r, target) if same_valset else None,
+            "default_calls": calls_to_reach_value(ref, target),
+            "raced_out": int(counters.get("reflection_raced_out", 0)),
+            "val_runs_saved": int(counters.get("val_runs_saved_by_racing", 0)),
+        })
+    return pd.DataFrame(rows)
+
+
+def policy_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Issue 30's targets per policy against the default loop: the validation-to-test gap, and the metric calls
+    needed to reach the default's final validation score (its test gain is in the gain table above)."""
+    frame = policy_frame(records)
+    if frame.empty:
+        return []
+    lines = ["", "Validation policies against the default loop, over the (task, seed) cells both ran (test gain: "
+                 "the table over our GEPA above):", "",
+             "| Policy | Cells | Val - test x100 (default) | Metric calls to reach the default's final val "
+             "(default; ratio) | Children raced out | Val runs saved |", "|---|---|---|---|---|---|"]
+    for policy, group in frame.groupby("policy", sort=True):
+        reach = "– (searches on part of the valset)"
+        if policy != "gepa_heldout":
+            both = group[group.calls.notna()]
+            never = f"never reached in {len(group) - len(both)} of {len(group)} cells"
+            reach = never if both.empty else (
+                f"{both.calls.sum():.0f} ({both.default_calls.sum():.0f}; "
+                f"{both.calls.sum() / both.default_calls.sum():.2f}x) over {len(both)} cells"
+                + (f"; {never}" if len(both) < len(group) else ""))
+        lines.append(f"| {_label(policy)} | {len(group)} | {100 * group.gap.mean():+.1f} "
+                     f"({100 * group.default_gap.mean():+.1f}) | {reach} | {group.raced_out.sum()} | "
+                     f"{group.val_runs_saved.sum()} |")
+    return lines
+
+
 def table_markdown(records: Sequence[dict[str, Any]]) -> str:
     """The fast grid's report in Markdown: scores and costs per task, then the paired gains."""
     if not records:
@@ -384,6 +443,7 @@ def table_markdown(records: Sequence[dict[str, Any]]) -> str:
             cells = [_gain_cell(gain(records, opt, reference, tasks=[t])) for t in tasks]
             cells.append(_gain_cell(gain(records, opt, reference)))
             lines.append(f"| {_label(opt)} | " + " | ".join(cells) + " |")
+    lines += policy_markdown(records)
     lines += cost_markdown(records)
     lines += ["", "\"better\"/\"worse\": the interval excludes 0 (significant at 95%); \"within noise\": it contains 0. "
                   "Calls to 90%: metric calls after which the optimizer's best validation score first reached 90% of "
