@@ -294,8 +294,8 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
 
     def score(gold: dspy.Example, pred: Any) -> float:
         value = score_of(metric(gold, pred))
-        judged.add(index_of[id(gold)])
-        if journal is not None:
+        judged.add(id(gold))
+        if journal is not None and id(gold) in index_of:  # else a DSPy that copies examples: only not journaled
             journal.add(index_of[id(gold)], value)
         return value
 
@@ -307,6 +307,10 @@ def evaluate_program(program: dspy.Module, examples: Sequence[dspy.Example], met
         with dspy.context(lm=lm), contextlib.redirect_stdout(sys.stderr):  # DSPy's progress bar: stdout: the table
             result = evaluate(program)
         scores.update(zip(todo, (float(s) for _, _, s in result.results)))
+        if journal is not None and judged - index_of.keys():
+            logger.warning("[compare] %s: dspy.Evaluate scored copies of the examples; %d score(s) not journaled, "
+                           "so an interrupted scoring would start them over", journal.path,
+                           len(judged - index_of.keys()))
     return SplitScores(scores=[scores[i] for i in range(len(examples))], errors=len(todo) - len(judged),
                        seconds=time.perf_counter() - start, carried_over=len(carried))
 
