@@ -335,13 +335,15 @@ def test_report_writes_table(tmp_path):
             r["test"]["source"] = "reused: the identical program of baseline/seed0"
         if r["optimizer"] == "dspy_gepa":
             r["attempt"] = 2
+        if r["optimizer"] == "baseline":  # its test scoring kept examples an interrupted attempt had scored
+            r["test"]["carried_over"] = 1
         (folder / "record.json").write_text(json.dumps(r))
     paths = write_report(tmp_path / "runs", tmp_path / "out")
     text = paths["table"].read_text()
     assert paths["table"].name == TABLE
     assert "Test gain over Baseline" in text and "Test gain over dspy.GEPA" in text and "signs" in text
     assert "took its test scores: a GEPA (ours) seed 0." in text
-    assert "Resumed runs count only their last attempt's minutes: a dspy.GEPA seed 0." in text
+    assert "Resumed runs count only their last attempt's minutes: a Baseline seed 0, a dspy.GEPA seed 0." in text
 
 
 def test_fast_task_runs_through_the_comparison_harness_and_report(tmp_path):
