@@ -168,17 +168,16 @@ def gain(records: Sequence[dict[str, Any]], optimizer: str, reference: str, task
                 signs(diffs), tuple(unpaired))
 
 
+def calls_to_reach_value(record: dict[str, Any], target: float) -> int | None:
+    """Metric calls after which the run's best validation score first reached ``target``; None if it never did."""
+    return next((int(calls) for calls, best in record.get("curve") or [] if float(best) >= target), None)
+
+
 def calls_to_reach(record: dict[str, Any], fraction: float = REACH) -> int | None:
     """Metric calls after which the best validation score so far first reached ``fraction`` of its final
     value (the optimizer's own curve); None without a curve."""
     curve = record.get("curve") or []
-    if not curve:
-        return None
-    final = float(curve[-1][1])
-    for calls, best in curve:
-        if float(best) >= fraction * final:
-            return int(calls)
-    return None
+    return calls_to_reach_value(record, fraction * float(curve[-1][1])) if curve else None
 
 
 def _label(name: str) -> str:
@@ -343,11 +342,6 @@ def cost_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
 
 #: Issue 30's validation policies, each measured against the default loop ("gepa") of the same task and seed.
 POLICIES = ("gepa_racing", "gepa_heldout")
-
-
-def calls_to_reach_value(record: dict[str, Any], target: float) -> int | None:
-    """Metric calls after which the run's best validation score first reached ``target``; None if it never did."""
-    return next((int(calls) for calls, best in record.get("curve") or [] if float(best) >= target), None)
 
 
 def policy_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
